@@ -1,0 +1,65 @@
+// swift-tools-version:6.0
+// comfy-init: a static PID-1 entrypoint for ComfyUI containers, and comfyctl, its host tool.
+//
+// Build:  scripts/build   (release, `dist/comfy-init` is fully static)
+// Test:   scripts/test    (sets up the machine, then `swift test`)
+import PackageDescription
+
+// libcurl is built from Debian's source package by scripts/setup into .deps/curl:
+// Debian's own libcurl.a cannot be linked statically (see docs/architecture.md).
+let curlPrefix = Context.packageDirectory + "/.deps/curl"
+
+let package = Package(
+  name: "comfy-init",
+  platforms: [.macOS(.v13)],
+  products: [
+    .executable(name: "comfy-init", targets: ["comfy-init"]),
+    .executable(name: "comfyctl", targets: ["comfyctl"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    // C shims: only what Swift cannot do.
+    .target(name: "CInit", path: "Sources/CInit"),
+    .target(
+      name: "CCurl",
+      path: "Sources/CCurl",
+      cSettings: [.unsafeFlags(["-I", curlPrefix + "/include"])],
+      linkerSettings: [
+        .unsafeFlags(["-L", curlPrefix + "/lib"]),
+        .linkedLibrary("curl"), .linkedLibrary("ssl"), .linkedLibrary("crypto"),
+        .linkedLibrary("pthread"),
+      ]
+    ),
+    .systemLibrary(name: "CCrypt", path: "Sources/CCrypt"),
+    .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
+
+    // Small Swift modules with one job each; none imports Foundation.
+    .target(name: "Digest", dependencies: ["COpenSSL"]),
+    .target(name: "Bcrypt", dependencies: ["CCrypt", "Digest"]),
+    .target(
+      name: "HTTPClient", dependencies: ["CCurl"],
+      swiftSettings: [.unsafeFlags(["-Xcc", "-I", "-Xcc", curlPrefix + "/include"])]
+    ),
+    .target(name: "ComfyInitKit", dependencies: ["CInit", "Bcrypt", "Digest", "HTTPClient"]),
+    .executableTarget(name: "comfy-init", dependencies: ["ComfyInitKit"]),
+
+    // The host tool may use Foundation and swift-argument-parser.
+    .target(
+      name: "ComfyCtlKit",
+      dependencies: [
+        "Bcrypt", "HTTPClient",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    .executableTarget(name: "comfyctl", dependencies: ["ComfyCtlKit"]),
+
+    .testTarget(
+      name: "ComfyInitTests",
+      dependencies: ["ComfyInitKit", "Bcrypt", "Digest", "HTTPClient"],
+      resources: []
+    ),
+    .testTarget(name: "ComfyCtlTests", dependencies: ["ComfyCtlKit"]),
+  ]
+)

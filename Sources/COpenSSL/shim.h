@@ -1,0 +1,3 @@
+// libcrypto (already linked for libcurl's HTTPS): SHA-256 and PBKDF2 for fingerprints and stamps.
+#include <openssl/evp.h>
+#include <openssl/crypto.h>

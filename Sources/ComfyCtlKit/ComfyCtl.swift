@@ -1,0 +1,2 @@
+// comfyctl: placeholder until the host tool lands.
+public enum ComfyCtl {}

@@ -1,0 +1,208 @@
+// comfy-init's command line: a checklist of small steps per subcommand.
+import Bcrypt
+import CInit
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+public enum CLI {
+  public static let version = "0.1.0"
+
+  static let help = """
+    comfy-init \(version): PID-1 entrypoint for ComfyUI containers.
+
+    Usage:
+      comfy-init [run] [FLAGS] [-- SERVER_ARGS...]  bootstrap, then serve ComfyUI as a supervised child
+      comfy-init bootstrap [FLAGS]                 bootstrap only (the image build runs this), then exit 0
+      comfy-init health [--timeout S]              exit 0 iff an authenticated GET /system_stats answers 200
+      comfy-init hash-password [--cost N]          read a password on stdin, print its bcrypt hash
+      comfy-init supervise [-- ] CMD [ARGS...]     run any command as a supervised child (like tini)
+      comfy-init version | --help
+
+    Configuration comes from the environment; a flag overrides its variable (--stop-timeout 3 sets
+    COMFYUI_STOP_TIMEOUT=3). Secrets are never accepted as flags.
+      COMFYUI_HOME (/opt/comfyui)  COMFYUI_REPO  COMFYUI_REF (\(Config.defaultRef))  COMFYUI_VENV (HOME/venv)
+      COMFYUI_PIP_EXTRA (einops)  COMFYUI_CUSTOM_NODES (URL[@REF], comma or newline separated)
+      COMFYUI_AUTH (login|none)  COMFYUI_LOGIN_REPO  COMFYUI_LOGIN_REF  COMFYUI_USERNAME (admin)
+      COMFYUI_PASSWORD[_FILE]  COMFYUI_PASSWORD_HASH[_FILE]  COMFYUI_LISTEN (0.0.0.0)  COMFYUI_PORT (8188)
+      COMFYUI_ARGS  COMFYUI_UPDATE  COMFYUI_OFFLINE  COMFYUI_STOP_TIMEOUT (8)  COMFYUI_STOP_SIGNAL (SIGINT)
+      COMFYUI_INIT (supervise|exec)  COMFYUI_INSTALLER (auto|pip|uv)  PUID  PGID
+
+    Exit codes: 0 ok, 2 usage, 10 config, 11 credential, 12 filesystem, 13 lock, 14 git, 15 python/venv,
+    16 install, 17 offline, 18 custom node, 19 privileges, 126/127 server cannot run, else the server's code.
+    """
+
+  /// The process arguments, from the pre-runtime capture (CommandLine may be empty in a static PID 1).
+  public static func arguments() -> [String] {
+    let argv = cinit_argv()
+    guard let argv, cinit_argc() > 0 else { return Array(CommandLine.arguments) }
+    return (1..<Int(cinit_argc())).map { String(cString: argv[$0]!) }
+  }
+
+  public static func main() -> Int32 {
+    var args = arguments()
+    let command = args.first.flatMap { $0.hasPrefix("-") && $0 != "--help" && $0 != "-h" && $0 != "--version" ? nil : $0 } ?? "run"
+    if !args.isEmpty && args[0] == command { args.removeFirst() }
+    switch command {
+    case "run": return run(args, bootstrapOnly: false)
+    case "bootstrap": return run(args, bootstrapOnly: true)
+    case "health": return health(args)
+    case "hash-password": return hashPassword(args)
+    case "supervise": return supervise(args)
+    case "version", "--version": print("comfy-init \(version) (ComfyUI \(Config.defaultRef) by default)"); return 0
+    case "help", "--help", "-h": print(help); return 0
+    default:
+      Log.error("unknown command '\(command)'; run comfy-init --help")
+      return ExitCode.usage.rawValue
+    }
+  }
+
+  /// Splits "FLAGS -- SERVER_ARGS".
+  static func splitServerArgs(_ args: [String]) -> ([String], [String]) {
+    guard let dash = args.firstIndex(of: "--") else { return (args, []) }
+    return (Array(args[..<dash]), Array(args[(dash + 1)...]))
+  }
+
+  static func run(_ args: [String], bootstrapOnly: Bool) -> Int32 {
+    let (flags, serverArgs) = splitServerArgs(args)
+    let config: Config
+    do {
+      config = try Config.load(environment: Config.applyFlags(flags, to: currentEnvironment()))
+    } catch {
+      Log.error(error.message)
+      return error.code.rawValue
+    }
+    if bootstrapOnly && !serverArgs.isEmpty {
+      Log.error("bootstrap takes no server arguments; pass them to `comfy-init run -- ARGS`")
+      return ExitCode.usage.rawValue
+    }
+    let supervisor: Supervisor
+    do { supervisor = Supervisor(signals: try SignalChannel()) } catch {
+      Log.error("\(error)")
+      return ExitCode.failure.rawValue
+    }
+    if getpid() != 1 && !bootstrapOnly && config.initMode == .supervise {
+      Log.info("not PID 1 (pid \(getpid())): acting as child subreaper")
+    }
+    Log.info("config: \(config.redactedSummary)")
+    do {
+      try Bootstrap(config: config, supervisor: supervisor).run()
+    } catch let error as InitError {
+      Log.error(error.message)
+      Status.write(home: config.home, phase: "failed", detail: error.message)
+      return error.code.rawValue
+    } catch let stop as StopRequested {
+      Log.info("\(Signals.name(stop.signal)) during the bootstrap: stopped; the next start resumes where this one ended")
+      return 0
+    } catch {
+      Log.error("\(error)")
+      return ExitCode.failure.rawValue
+    }
+    if bootstrapOnly { return 0 }
+    let server = Server(config: config, supervisor: supervisor)
+    return config.initMode == .exec ? server.exec(extraArgs: serverArgs) : server.supervise(extraArgs: serverArgs)
+  }
+
+  static func health(_ args: [String]) -> Int32 {
+    var timeout = 5.0
+    var rest = args[...]
+    while let flag = rest.popFirst() {
+      guard flag == "--timeout", let value = rest.popFirst(), let seconds = Double(value), seconds > 0 else {
+        Log.error("usage: comfy-init health [--timeout SECONDS]")
+        return ExitCode.usage.rawValue
+      }
+      timeout = seconds
+    }
+    var env = currentEnvironment()
+    // The health check needs no credential: it reads the token from login/PASSWORD.
+    for name in ["COMFYUI_PASSWORD", "COMFYUI_PASSWORD_FILE", "COMFYUI_PASSWORD_HASH", "COMFYUI_PASSWORD_HASH_FILE"] {
+      env[name] = nil
+    }
+    let config: Config
+    do { config = try Config.load(environment: env) } catch {
+      print("config: \(error.message)")
+      return 1
+    }
+    let (code, line) = HealthCheck(config: config, timeout: timeout).run()
+    print(line)
+    return code
+  }
+
+  static func hashPassword(_ args: [String]) -> Int32 {
+    var cost = Bcrypt.defaultCost
+    if args.count == 2, args[0] == "--cost", let n = Int(args[1]) {
+      cost = n
+    } else if !args.isEmpty {
+      Log.error("usage: comfy-init hash-password [--cost N] < password")
+      return ExitCode.usage.rawValue
+    }
+    var input = [UInt8]()
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+      let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+      if n <= 0 { break }
+      input.append(contentsOf: chunk[0..<n])
+    }
+    var password = String(decoding: input, as: UTF8.self)
+    if password.hasSuffix("\n") { password.removeLast() }
+    if password.hasSuffix("\r") { password.removeLast() }
+    guard !password.isEmpty, password.utf8.count <= 72 else {
+      Log.error("the password on stdin must be 1 to 72 bytes (bcrypt's limit)")
+      return ExitCode.credential.rawValue
+    }
+    do {
+      print(try Bcrypt.hash(password: password, cost: cost))
+      return 0
+    } catch {
+      Log.error("\(error)")
+      return ExitCode.usage.rawValue
+    }
+  }
+
+  /// A plain init for any command: what `run` does once the bootstrap is over.
+  static func supervise(_ args: [String]) -> Int32 {
+    var rest = args[...]
+    var timeout = 8.0
+    var translate: [Int32: Int32] = [:]
+    while let flag = rest.first, flag.hasPrefix("-") {
+      rest.removeFirst()
+      if flag == "--" { break }
+      guard let value = rest.popFirst() else {
+        Log.error("\(flag) needs a value")
+        return ExitCode.usage.rawValue
+      }
+      switch flag {
+      case "--stop-timeout":
+        guard let t = Double(value), t >= 0 else { Log.error("--stop-timeout takes seconds"); return ExitCode.usage.rawValue }
+        timeout = t
+      case "--stop-signal":
+        guard let s = Signals.number(named: value) else { Log.error("--stop-signal takes a signal name"); return ExitCode.usage.rawValue }
+        translate[SIGTERM] = s
+      default:
+        Log.error("unknown flag \(flag); see comfy-init --help")
+        return ExitCode.usage.rawValue
+      }
+    }
+    guard !rest.isEmpty else {
+      Log.error("usage: comfy-init supervise [--stop-timeout S] [--stop-signal SIG] [--] CMD [ARGS...]")
+      return ExitCode.usage.rawValue
+    }
+    let supervisor: Supervisor
+    do { supervisor = Supervisor(signals: try SignalChannel()) } catch {
+      Log.error("\(error)")
+      return ExitCode.failure.rawValue
+    }
+    var options = SpawnOptions(environment: currentEnvironment())
+    options.takeTerminal = true
+    let pid: pid_t
+    do { pid = try ChildProcess.spawn(Array(rest), options: options) } catch {
+      if let child = error.pid { var s: Int32 = 0; waitpid(child, &s, 0) }
+      Log.error("\(error)")
+      return error.exitCode.rawValue
+    }
+    var unused = [UInt8]()
+    let outcome = supervisor.wait(for: pid, policy: .init(translate: translate, stopTimeout: timeout), collected: &unused)
+    return outcome.status.code
+  }
+}

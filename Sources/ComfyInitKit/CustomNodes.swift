@@ -1,0 +1,48 @@
+// Custom nodes under ComfyUI/custom_nodes: ComfyUI-Login when auth is on, plus COMFYUI_CUSTOM_NODES.
+// Nodes are only ever cloned, renamed or disabled; never deleted.
+
+enum CustomNodes {
+  /// ComfyUI skips hidden entries, __pycache__ and names ending in ".disabled".
+  static func isEnabled(_ name: String) -> Bool {
+    !name.hasPrefix(".") && name != "__pycache__" && !name.hasSuffix(".disabled")
+  }
+
+  static func ensure(config: Config, runner: ToolRunner) throws {
+    let checkout = GitCheckout(
+      runner: runner, stampDir: config.stateDir + "/nodes", offline: config.offline, update: config.update,
+      failure: .customNode)
+    let loginDir = config.customNodesDir + "/" + Config.loginNodeName
+    if config.auth == .none {
+      disableLogin(at: loginDir)
+    } else {
+      enableLoginIfDisabled(at: loginDir)
+    }
+    for node in config.wantedNodes {
+      _ = try checkout.ensure(
+        url: node.url, ref: node.ref, at: config.customNodesDir + "/" + node.name, label: "custom node \(node.name)")
+    }
+  }
+
+  /// COMFYUI_AUTH=none must really turn auth off: an installed ComfyUI-Login would still guard the server.
+  private static func disableLogin(at dir: String) {
+    guard FileSystem.exists(dir) else { return }
+    let target = FileSystem.freeName(beside: dir, suffix: "disabled")
+    do {
+      try FileSystem.rename(dir, to: target)
+      Log.info("nodes: COMFYUI_AUTH=none, so \(Config.loginNodeName) is disabled (moved to \(target))")
+    } catch {
+      Log.warn("cannot disable \(dir): \(error); the server will still ask for a login")
+    }
+  }
+
+  private static func enableLoginIfDisabled(at dir: String) {
+    let disabled = dir + ".disabled"
+    guard !FileSystem.exists(dir), FileSystem.isDirectory(disabled) else { return }
+    do {
+      try FileSystem.rename(disabled, to: dir)
+      Log.info("nodes: COMFYUI_AUTH=login, so \(Config.loginNodeName) is enabled again")
+    } catch {
+      Log.warn("cannot enable \(disabled): \(error); cloning a fresh copy")
+    }
+  }
+}

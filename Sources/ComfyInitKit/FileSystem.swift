@@ -1,0 +1,193 @@
+// Thin POSIX file helpers: what Foundation's FileManager would do, without Foundation.
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+public struct SystemError: Error, CustomStringConvertible, Sendable {
+  public var operation: String
+  public var path: String
+  public var errnoValue: Int32
+
+  public init(_ operation: String, _ path: String, errno value: Int32 = errno) {
+    self.operation = operation
+    self.path = path
+    self.errnoValue = value
+  }
+
+  public var description: String { "\(operation) \(path): \(String(cString: strerror(errnoValue)))" }
+}
+
+public enum FileSystem {
+  public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+  public static func isDirectory(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+  }
+
+  public static func isExecutable(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && access(path, X_OK) == 0
+  }
+
+  /// Reads a whole file; nil when it does not exist or cannot be read.
+  public static func read(_ path: String) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var result = [UInt8]()
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+      let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+      if n < 0 {
+        if errno == EINTR { continue }
+        return nil
+      }
+      if n == 0 { break }
+      result.append(contentsOf: chunk[0..<n])
+    }
+    return result
+  }
+
+  public static func readText(_ path: String) -> String? { read(path).map { String(decoding: $0, as: UTF8.self) } }
+
+  /// Writes `bytes` so that readers see the old file or the new one, never a torn one, even after a
+  /// power cut: a temporary file in the same folder, fsync, rename over, fsync the folder.
+  public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(SystemError) {
+    let temp = path + ".tmp-\(getpid())"
+    let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+    guard fd >= 0 else { throw SystemError("create", temp) }
+    // The umask must not loosen or tighten what the caller asked for (0600 for secrets).
+    fchmod(fd, mode)
+    var offset = 0
+    while offset < bytes.count {
+      let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+      if n < 0 {
+        if errno == EINTR { continue }
+        let err = SystemError("write", temp)
+        close(fd)
+        unlink(temp)
+        throw err
+      }
+      offset += n
+    }
+    if fsync(fd) != 0 {
+      let err = SystemError("fsync", temp)
+      close(fd)
+      unlink(temp)
+      throw err
+    }
+    close(fd)
+    guard Glibc.rename(temp, path) == 0 else {
+      let err = SystemError("rename", temp)
+      unlink(temp)
+      throw err
+    }
+    syncDirectory(containing: path)
+  }
+
+  public static func writeAtomically(_ path: String, _ text: String, mode: mode_t = 0o644) throws(SystemError) {
+    try writeAtomically(path, Array(text.utf8), mode: mode)
+  }
+
+  /// Makes the rename of an entry in that folder durable.
+  public static func syncDirectory(containing path: String) {
+    let fd = open(parent(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    if fd >= 0 {
+      fsync(fd)
+      close(fd)
+    }
+  }
+
+  /// mkdir -p.
+  public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
+    if isDirectory(path) { return }
+    let up = parent(of: path)
+    if up != path && !up.isEmpty { try makeDirectories(up, mode: mode) }
+    if mkdir(path, mode) != 0 && errno != EEXIST { throw SystemError("create folder", path) }
+  }
+
+  public static func rename(_ from: String, to: String) throws(SystemError) {
+    guard Glibc.rename(from, to) == 0 else { throw SystemError("rename \(from) to", to) }
+    syncDirectory(containing: to)
+  }
+
+  /// Names in a folder, without "." and "..", sorted; empty when it cannot be read.
+  public static func list(_ path: String) -> [String] {
+    guard let dir = opendir(path) else { return [] }
+    defer { closedir(dir) }
+    var names = [String]()
+    while let entry = readdir(dir) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+        String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+      }
+      if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted()
+  }
+
+  /// Removes a tree that comfy-init itself created (temporary clones). Never used on user data.
+  public static func removeTree(_ path: String) {
+    var st = stat()
+    guard lstat(path, &st) == 0 else { return }
+    if (st.st_mode & S_IFMT) == S_IFDIR {
+      for name in list(path) { removeTree(path + "/" + name) }
+      rmdir(path)
+    } else {
+      unlink(path)
+    }
+  }
+
+  /// A name beside `path` that does not exist yet: "path.suffix", "path.suffix-2", ...
+  public static func freeName(beside path: String, suffix: String) -> String {
+    var candidate = path + "." + suffix
+    var n = 2
+    while exists(candidate) {
+      candidate = path + "." + suffix + "-\(n)"
+      n += 1
+    }
+    return candidate
+  }
+
+  public static func parent(of path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "." }
+    return slash == path.startIndex ? "/" : String(path[..<slash])
+  }
+
+  public static func baseName(of path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return path }
+    return String(path[path.index(after: slash)...])
+  }
+
+  /// Free bytes for unprivileged users on the filesystem holding `path`.
+  public static func freeBytes(at path: String) -> UInt64? {
+    var st = statvfs()
+    guard statvfs(path, &st) == 0 else { return nil }
+    return UInt64(st.f_bavail) * UInt64(st.f_frsize)
+  }
+
+  /// chown -R, without following links (for PUID/PGID on what comfy-init created).
+  public static func changeOwnerRecursively(_ path: String, uid: uid_t, gid: gid_t) {
+    var st = stat()
+    guard lstat(path, &st) == 0 else { return }
+    lchown(path, uid, gid)
+    if (st.st_mode & S_IFMT) == S_IFDIR {
+      for name in list(path) { changeOwnerRecursively(path + "/" + name, uid: uid, gid: gid) }
+    }
+  }
+}
+
+/// The process environment as a dictionary (later entries win, as getenv() would not, but
+/// duplicates do not occur in practice).
+public func currentEnvironment() -> [String: String] {
+  var result = [String: String]()
+  var pointer = environ
+  while let entry = pointer.pointee {
+    let line = String(cString: entry)
+    if let eq = line.firstIndex(of: "=") {
+      result[String(line[..<eq])] = String(line[line.index(after: eq)...])
+    }
+    pointer += 1
+  }
+  return result
+}

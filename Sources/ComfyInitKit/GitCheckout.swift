@@ -1,0 +1,171 @@
+// Git checkouts (ComfyUI and custom nodes) that are never half there: a clone goes into a
+// temporary sibling and is renamed into place. A stamp remembers what was checked out, so a
+// restart decides "nothing to do" from two small files, without running git.
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+struct CheckoutStamp: Equatable {
+  var url: String
+  var ref: String
+  var commit: String
+  /// "pinned": at the wanted ref; "diverged": left alone at another commit or with local changes.
+  var state: String
+
+  static func read(_ path: String) -> CheckoutStamp? {
+    guard let text = FileSystem.readText(path) else { return nil }
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    guard lines.count >= 4 else { return nil }
+    return CheckoutStamp(url: lines[0], ref: lines[1], commit: lines[2], state: lines[3])
+  }
+
+  func write(_ path: String) throws(SystemError) {
+    try FileSystem.writeAtomically(path, [url, ref, commit, state].joined(separator: "\n") + "\n")
+  }
+}
+
+struct GitCheckout {
+  let runner: ToolRunner
+  let stampDir: String
+  let offline: Bool
+  let update: Bool
+  /// The exit code for this checkout's failures (ComfyUI's or a custom node's).
+  let failure: ExitCode
+
+  enum Result: Equatable { case unchanged, cloned, updated, leftAlone }
+
+  /// Makes `dest` a checkout of `url` at `ref` (nil: the default branch), as far as the rules allow.
+  func ensure(url: String, ref: String?, at dest: String, label: String) throws -> Result {
+    let stampPath = stampDir + "/" + FileSystem.baseName(of: dest) + ".checkout"
+    let wantedRef = ref ?? "HEAD"
+    if let stamp = CheckoutStamp.read(stampPath), stamp.url == url, stamp.ref == wantedRef,
+      let head = GitCheckout.headCommit(of: dest), head == stamp.commit
+    {
+      if stamp.state == "diverged" {
+        Log.warn("\(label) at \(dest) is not at \(wantedRef) or has local changes; left alone (COMFYUI_UPDATE=1 moves it)")
+        return .leftAlone
+      }
+      return .unchanged
+    }
+    if !FileSystem.exists(dest) {
+      let commit = try clone(url: url, ref: ref, into: dest, label: label)
+      try writeStamp(CheckoutStamp(url: url, ref: wantedRef, commit: commit, state: "pinned"), stampPath)
+      return .cloned
+    }
+    guard FileSystem.exists(dest + "/.git") else {
+      throw InitError(
+        failure, "\(dest) exists but is not a git checkout of \(label); move it away so comfy-init can clone \(redactURL(url))")
+    }
+    return try reconcile(url: url, ref: ref, at: dest, label: label, stampPath: stampPath)
+  }
+
+  /// An existing checkout without a matching stamp: find out where it stands, with git.
+  private func reconcile(url: String, ref: String?, at dest: String, label: String, stampPath: String) throws -> Result {
+    let wantedRef = ref ?? "HEAD"
+    let head = try git(["rev-parse", "HEAD"], in: dest, capture: true, explain: "cannot read the commit of \(dest)")
+    let changes = try git(
+      ["status", "--porcelain", "--untracked-files=no"], in: dest, capture: true,
+      explain: "cannot read the state of \(dest)")
+    let wanted = ref.flatMap { try? resolveLocally($0, in: dest) }
+    let atWanted = ref == nil || wanted == head
+    if atWanted && changes.isEmpty {
+      try writeStamp(CheckoutStamp(url: url, ref: wantedRef, commit: head, state: "pinned"), stampPath)
+      return .unchanged
+    }
+    guard update else {
+      let why = changes.isEmpty ? "is at \(head.prefix(12)), not \(wantedRef)" : "has local changes"
+      Log.warn("\(label) at \(dest) \(why); left alone (set COMFYUI_UPDATE=1 to move it to \(wantedRef))")
+      try writeStamp(CheckoutStamp(url: url, ref: wantedRef, commit: head, state: "diverged"), stampPath)
+      return .leftAlone
+    }
+    try requireNetwork(url, label: label, dest: dest)
+    if !changes.isEmpty {
+      // Local edits are kept in the stash, never thrown away.
+      try git(
+        ["stash", "push", "--quiet", "-m", "comfy-init: local changes before moving to \(wantedRef)"], in: dest,
+        explain: "cannot stash the local changes in \(dest)")
+      Log.warn("\(label): local changes saved with `git stash` in \(dest) (see `git stash list`)")
+    }
+    try git(["fetch", "--quiet", url, ref ?? "HEAD"], in: dest, explain: "cannot fetch \(wantedRef) from \(redactURL(url))")
+    try git(["checkout", "--quiet", "--detach", "FETCH_HEAD"], in: dest, explain: "cannot check out \(wantedRef) in \(dest)")
+    let commit = try git(["rev-parse", "HEAD"], in: dest, capture: true, explain: "cannot read the commit of \(dest)")
+    try writeStamp(CheckoutStamp(url: url, ref: wantedRef, commit: commit, state: "pinned"), stampPath)
+    Log.info("\(label): moved \(dest) to \(wantedRef) (\(commit.prefix(12)))")
+    return .updated
+  }
+
+  private func clone(url: String, ref: String?, into dest: String, label: String) throws -> String {
+    try requireNetwork(url, label: label, dest: dest)
+    let parent = FileSystem.parent(of: dest)
+    do { try FileSystem.makeDirectories(parent) } catch {
+      throw InitError(.filesystem, "cannot create \(parent): \(error); make the volume writable")
+    }
+    // ".disabled" keeps ComfyUI from importing a half-cloned custom node; a crash leaves only this.
+    let temp = parent + "/.comfy-init-partial-" + FileSystem.baseName(of: dest) + ".disabled"
+    FileSystem.removeTree(temp)
+    var args = ["clone", "--quiet", "--recurse-submodules", "--shallow-submodules"]
+    let isCommit = ref.map(GitCheckout.looksLikeCommit) ?? false
+    if let ref, !isCommit { args += ["--depth", "1", "--branch", ref] }
+    if isCommit { args.append("--no-checkout") }
+    args += ["--", url, temp]
+    try git(args, in: nil, explain: "cannot clone \(label) from \(redactURL(url)) at \(ref ?? "its default branch"); check the URL, the ref and the network")
+    if let ref, isCommit {
+      try git(["checkout", "--quiet", "--detach", ref], in: temp, explain: "commit \(ref) is not in \(redactURL(url))")
+    }
+    let commit = try git(["rev-parse", "HEAD"], in: temp, capture: true, explain: "cannot read the cloned commit")
+    do { try FileSystem.rename(temp, to: dest) } catch {
+      throw InitError(.filesystem, "cannot move the clone into \(dest): \(error)")
+    }
+    return commit
+  }
+
+  private func requireNetwork(_ url: String, label: String, dest: String) throws(InitError) {
+    guard offline, !GitCheckout.isLocal(url) else { return }
+    throw InitError(
+      .offline,
+      "\(label) is needed at \(dest) but COMFYUI_OFFLINE=1 forbids fetching \(redactURL(url)); unset COMFYUI_OFFLINE or provide the checkout"
+    )
+  }
+
+  private func resolveLocally(_ ref: String, in dir: String) throws -> String? {
+    let result = try runner.run(
+      ["git", "-C", dir, "rev-parse", "--verify", "--quiet", ref + "^{commit}"], capture: true, failure: failure)
+    return result.status.isSuccess ? result.output : nil
+  }
+
+  @discardableResult
+  private func git(_ args: [String], in dir: String?, capture: Bool = false, explain: String) throws -> String {
+    let full = ["git"] + (dir.map { ["-C", $0] } ?? []) + args
+    return try runner.check(
+      full, extraEnvironment: ["GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false"], capture: capture,
+      failure: failure, explain: explain)
+  }
+
+  private func writeStamp(_ stamp: CheckoutStamp, _ path: String) throws(InitError) {
+    do {
+      try FileSystem.makeDirectories(stampDir)
+      try stamp.write(path)
+    } catch {
+      throw InitError(.filesystem, "cannot record the checkout state in \(path): \(error)")
+    }
+  }
+
+  static func looksLikeCommit(_ ref: String) -> Bool {
+    ref.count >= 7 && ref.count <= 40 && ref.allSatisfy { $0.isHexDigit }
+  }
+
+  static func isLocal(_ url: String) -> Bool { url.hasPrefix("/") || url.hasPrefix("file://") }
+
+  /// The checked-out commit, read from .git without running git (detached, or a branch ref).
+  static func headCommit(of dir: String) -> String? {
+    guard var head = FileSystem.readText(dir + "/.git/HEAD")?.trimmingWhitespace() else { return nil }
+    guard head.hasPrefix("ref: ") else { return head.count == 40 ? head : nil }
+    head = String(head.dropFirst(5))
+    if let loose = FileSystem.readText(dir + "/.git/" + head)?.trimmingWhitespace() { return loose }
+    guard let packed = FileSystem.readText(dir + "/.git/packed-refs") else { return nil }
+    for line in packed.split(separator: "\n") where line.hasSuffix(" " + head) {
+      return String(line.prefix(40))
+    }
+    return nil
+  }
+}

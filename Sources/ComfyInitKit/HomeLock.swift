@@ -1,0 +1,43 @@
+// An exclusive lock on COMFYUI_HOME: two containers sharing a volume never install at once.
+// The second waits (still answering stop signals), then finds the work done.
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+final class HomeLock {
+  private let fd: Int32
+
+  init(stateDir: String, supervisor: Supervisor) throws {
+    let path = stateDir + "/lock"
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    guard fd >= 0 else {
+      throw InitError(.lock, "cannot open \(path): \(String(cString: strerror(errno))); make COMFYUI_HOME writable")
+    }
+    var announced = false
+    while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+      guard errno == EWOULDBLOCK || errno == EINTR else {
+        let reason = String(cString: strerror(errno))
+        close(fd)
+        throw InitError(.lock, "cannot lock \(path): \(reason); the filesystem must support flock()")
+      }
+      if !announced {
+        let holder = FileSystem.readText(path)?.trimmingWhitespace() ?? "?"
+        Log.info("lock: another comfy-init (\(holder)) is installing into this home; waiting for it")
+        announced = true
+      }
+      supervisor.checkSignals(timeoutMilliseconds: 200)
+      if let signal = supervisor.stopSignal {
+        close(fd)
+        throw StopRequested(signal: signal)
+      }
+    }
+    let note = "pid \(getpid())\n"
+    ftruncate(fd, 0)
+    _ = note.withCString { pwrite(fd, $0, strlen($0), 0) }
+  }
+
+  func release() {
+    flock(fd, LOCK_UN)
+    close(fd)
+  }
+}

@@ -1,0 +1,33 @@
+// One kind of failure per way things go wrong: each has its own exit code, and every message says
+// what is wrong and how to fix it, on one line.
+
+/// Exit codes, documented in README.md ("Exit codes"). Never renumber: scripts and HEALTHCHECKs rely on them.
+public enum ExitCode: Int32, CaseIterable, Sendable {
+  case ok = 0
+  case failure = 1
+  case usage = 2
+  case config = 10
+  case credential = 11
+  case filesystem = 12
+  case lock = 13
+  case git = 14
+  case python = 15
+  case install = 16
+  case offline = 17
+  case customNode = 18
+  case privileges = 19
+  case cannotExecute = 126
+  case notFound = 127
+}
+
+public struct InitError: Error, CustomStringConvertible, Sendable {
+  public var code: ExitCode
+  public var message: String
+
+  public init(_ code: ExitCode, _ message: String) {
+    self.code = code
+    self.message = message
+  }
+
+  public var description: String { message }
+}

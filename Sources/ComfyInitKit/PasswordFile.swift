@@ -1,0 +1,101 @@
+// ComfyUI/login/PASSWORD: line 1 the bcrypt hash (which is also the API bearer token), line 2 the
+// username. The file changes only when the credential really changed, so the token never drifts.
+import Bcrypt
+import Digest
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+struct PasswordFile {
+  let config: Config
+
+  enum Result: Equatable { case kept, written, keptExisting }
+
+  /// `stateDir/auth.stamp` remembers that the file's hash verifies the configured password, so a
+  /// restart need not spend bcrypt's ~0.3 s again. It holds PBKDF2(password, salt: hash), a
+  /// value no more revealing than the file next to it, which is the API token itself.
+  var verifiedStampPath: String { config.stateDir + "/auth.stamp" }
+
+  func ensure() throws(InitError) -> Result {
+    let existing = FileSystem.readText(config.passwordFile)
+    let parsed = existing.flatMap(parse)
+    switch config.credential {
+    case .hash(let hash):
+      if let parsed, parsed.hash == hash, parsed.user == config.username, existing == render(hash) { return .kept }
+      try write(hash: hash)
+      return .written
+    case .password(let password):
+      if let parsed, parsed.user == config.username, existing == render(parsed.hash),
+        verifies(password: password, hash: parsed.hash)
+      {
+        return .kept
+      }
+      let hash: String
+      do { hash = try Bcrypt.hash(password: password) } catch {
+        throw InitError(.credential, "cannot hash the password: \(error)")
+      }
+      try write(hash: hash)
+      rememberVerified(password: password, hash: hash)
+      return .written
+    case nil:
+      guard let parsed else {
+        throw InitError(
+          .credential,
+          "auth is on but no credential is set and \(config.passwordFile) does not exist; set COMFYUI_PASSWORD_FILE or COMFYUI_PASSWORD_HASH_FILE (or COMFYUI_AUTH=none). Without it the first visitor would claim the server"
+        )
+      }
+      if existing != render(parsed.hash) && parsed.user == config.username {
+        // A stray CR or trailing newline breaks every login with ComfyUI-Login: normalise it.
+        try write(hash: parsed.hash)
+        Log.warn("auth: rewrote \(config.passwordFile) without stray CR/newline characters (same hash)")
+      }
+      return .keptExisting
+    }
+  }
+
+  private func render(_ hash: String) -> String { hash + "\n" + config.username }
+
+  /// (hash, user) when line 1 is a well-formed bcrypt hash, allowing a stray CR to be detected later.
+  private func parse(_ text: String) -> (hash: String, user: String)? {
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+      $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
+    }
+    guard let first = lines.first, Bcrypt.isWellFormed(first) else { return nil }
+    let user = lines.count > 1 && !lines[1].isEmpty ? lines[1] : "admin"
+    return (first, user)
+  }
+
+  private func verifies(password: String, hash: String) -> Bool {
+    let expected = stampValue(password: password, hash: hash)
+    if let stamp = FileSystem.readText(verifiedStampPath), constantTimeEquals(Array(stamp.utf8), Array(expected.utf8)) {
+      return true
+    }
+    guard Bcrypt.verify(password: password, hash: hash) else { return false }
+    rememberVerified(password: password, hash: hash)
+    return true
+  }
+
+  private func stampValue(password: String, hash: String) -> String {
+    hex(pbkdf2SHA256(password: password, salt: hash + "\n" + config.username, iterations: 20000))
+  }
+
+  private func rememberVerified(password: String, hash: String) {
+    try? FileSystem.makeDirectories(config.stateDir, mode: 0o700)
+    try? FileSystem.writeAtomically(verifiedStampPath, stampValue(password: password, hash: hash), mode: 0o600)
+  }
+
+  private func write(hash: String) throws(InitError) {
+    let dir = FileSystem.parent(of: config.passwordFile)
+    do {
+      try FileSystem.makeDirectories(dir, mode: 0o700)
+      try FileSystem.writeAtomically(config.passwordFile, render(hash), mode: 0o600)
+    } catch {
+      throw InitError(.filesystem, "cannot write \(config.passwordFile): \(error); make \(dir) writable")
+    }
+    if let uid = config.puid, getuid() == 0 {
+      chown(dir, uid, config.pgid ?? gid_t(uid))
+      chown(config.passwordFile, uid, config.pgid ?? gid_t(uid))
+    }
+  }
+}

@@ -1,0 +1,95 @@
+// Starting ComfyUI: as a supervised child (the default: comfy-init stays PID 1), or by exec for
+// platforms that bring their own init.
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+public struct Server {
+  let config: Config
+  let supervisor: Supervisor
+
+  public init(config: Config, supervisor: Supervisor) {
+    self.config = config
+    self.supervisor = supervisor
+  }
+
+  public func command(extraArgs: [String]) -> [String] {
+    [config.python, "main.py", "--listen", config.listen, "--port", String(config.port)] + config.serverArgs + extraArgs
+  }
+
+  func environment() -> [String: String] {
+    var env = Bootstrap.childEnvironment(config.environment)
+    // Python buffers a pipe's output: without this the container log lags behind the server.
+    env["PYTHONUNBUFFERED"] = env["PYTHONUNBUFFERED"] ?? "1"
+    return env
+  }
+
+  private var user: (uid: uid_t, gid: gid_t)? {
+    guard let uid = config.puid, getuid() == 0 else { return nil }
+    return (uid, config.pgid ?? gid_t(uid))
+  }
+
+  /// Runs the server until it exits; returns comfy-init's exit code.
+  public func supervise(extraArgs: [String]) -> Int32 {
+    supervisor.checkSignals()
+    if let signal = supervisor.stopSignal {
+      Log.info("serve: \(Signals.name(signal)) arrived before the server started; not starting it")
+      return 0
+    }
+    var options = SpawnOptions(environment: environment())
+    options.directory = config.comfyDir
+    options.takeTerminal = true
+    options.user = user
+    let argv = command(extraArgs: extraArgs)
+    let started = Instant.now()
+    let pid: pid_t
+    do {
+      pid = try ChildProcess.spawn(argv, options: options)
+    } catch {
+      if let child = error.pid { var s: Int32 = 0; waitpid(child, &s, 0) }
+      Log.error("\(error); the venv may be broken: delete \(config.venv)/.comfy-init-stamp to reinstall")
+      Status.write(home: config.home, phase: "failed", detail: "cannot start the server")
+      return error.exitCode.rawValue
+    }
+    Status.write(home: config.home, phase: "serving", pid: pid)
+    Log.info("serve: started ComfyUI as pid \(pid) on \(config.listen):\(config.port)")
+    let policy = Supervisor.Policy(translate: [SIGTERM: config.stopSignal], stopTimeout: config.stopTimeout)
+    var unused = [UInt8]()
+    let outcome = supervisor.wait(for: pid, policy: policy, collected: &unused)
+    let code = exitCode(for: outcome)
+    Status.write(home: config.home, phase: "exited", detail: outcome.status.description)
+    Log.info("serve: ComfyUI ended with \(outcome.status.description) after \(formatDuration(started.secondsSince)); exiting \(code)")
+    return code
+  }
+
+  /// A stop we asked for, answered by the server stopping, is success; anything else passes through.
+  func exitCode(for outcome: Supervisor.Outcome) -> Int32 {
+    guard let stop = supervisor.stopSignal, !outcome.killedAfterGrace else { return outcome.status.code }
+    let forwarded = stop == SIGTERM ? config.stopSignal : stop
+    switch outcome.status {
+    case .exited(let code) where code == 0 || code == 128 + forwarded || code == 128 + stop: return 0
+    case .signaled(let signal) where signal == forwarded || signal == stop: return 0
+    default: return outcome.status.code
+    }
+  }
+
+  /// COMFYUI_INIT=exec: become the server. Returns only when exec failed.
+  public func exec(extraArgs: [String]) -> Int32 {
+    supervisor.signals.restoreForExec()
+    guard chdir(config.comfyDir) == 0 else {
+      Log.error("cannot enter \(config.comfyDir): \(String(cString: strerror(errno)))")
+      return ExitCode.filesystem.rawValue
+    }
+    if let user {
+      guard setgroups(0, nil) == 0, setgid(user.gid) == 0, setuid(user.uid) == 0 else {
+        Log.error("cannot switch to uid \(user.uid)/gid \(user.gid): \(String(cString: strerror(errno)))")
+        return ExitCode.privileges.rawValue
+      }
+    }
+    Status.write(home: config.home, phase: "serving", detail: "exec")
+    Log.info("serve: exec ComfyUI on \(config.listen):\(config.port) (COMFYUI_INIT=exec)")
+    let failure = ChildProcess.exec(command(extraArgs: extraArgs), environment: environment())
+    Log.error("\(failure)")
+    return failure.exitCode.rawValue
+  }
+}

@@ -1,0 +1,110 @@
+// The init loop: wait for signals, forward them to the child's process group, reap every zombie,
+// and enforce the stop grace period. One short synchronous loop; no threads, no handlers.
+import CInit
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+public final class Supervisor {
+  public struct Policy {
+    /// Signals rewritten on the way to the child (SIGTERM → SIGINT for ComfyUI, which cleans up only on SIGINT).
+    public var translate: [Int32: Int32] = [:]
+    /// Seconds between the first stop signal and SIGKILL to the child's group.
+    public var stopTimeout: Double = 8
+
+    public init(translate: [Int32: Int32] = [:], stopTimeout: Double = 8) {
+      self.translate = translate
+      self.stopTimeout = stopTimeout
+    }
+  }
+
+  public struct Outcome {
+    public var status: ExitStatus
+    /// True when the child outlived the grace period and was killed.
+    public var killedAfterGrace: Bool
+  }
+
+  public let signals: SignalChannel
+  /// The first stop request (SIGTERM, SIGINT, SIGQUIT) seen in any phase.
+  public private(set) var stopSignal: Int32? = nil
+  private var stopDeadline: Instant? = nil
+  private var stopTimeout: Double = 8
+
+  public init(signals: SignalChannel) {
+    self.signals = signals
+    // Not PID 1 (docker run --init, a shell, a test): adopt orphans anyway so they are reaped.
+    if getpid() != 1 { _ = cinit_set_child_subreaper() }
+  }
+
+  /// Handles signals that arrived while no child was running: stops are remembered, zombies reaped.
+  /// Waits up to `timeoutMilliseconds` (0: just looks).
+  public func checkSignals(timeoutMilliseconds: Int32 = 0) {
+    let received = timeoutMilliseconds > 0 ? signals.wait(timeoutMilliseconds: timeoutMilliseconds) : signals.drain()
+    for signal in received where Signals.isStopRequest(signal) {
+      noteStop(signal)
+    }
+    _ = reapAll(watching: -1)
+  }
+
+  /// Waits until `pid` ends, forwarding every signal but SIGCHLD to its process group and reaping
+  /// every other child (PID 1 adopts all orphans). With `output`, collects what the child writes there.
+  public func wait(for pid: pid_t, policy: Policy, output: Int32 = -1, collected: inout [UInt8]) -> Outcome {
+    stopTimeout = policy.stopTimeout
+    if stopSignal != nil, stopDeadline == nil { stopDeadline = Instant.now().adding(seconds: stopTimeout) }
+    var outputFD = output
+    if outputFD >= 0 { _ = fcntl(outputFD, F_SETFL, fcntl(outputFD, F_GETFL) | O_NONBLOCK) }
+    var killed = false
+    while true {
+      let timeout = stopDeadline?.millisecondsFromNow ?? -1
+      for signal in signals.wait(timeoutMilliseconds: timeout, alsoWakeOn: outputFD) where signal != SIGCHLD {
+        if Signals.isStopRequest(signal) { noteStop(signal) }
+        kill(-pid, policy.translate[signal] ?? signal)
+      }
+      if outputFD >= 0, !readAvailable(outputFD, into: &collected) { outputFD = -1 }
+      if let status = reapAll(watching: pid) {
+        // Grandchildren may keep the pipe open: take what is buffered, do not wait for EOF.
+        if outputFD >= 0 { _ = readAvailable(outputFD, into: &collected) }
+        return Outcome(status: status, killedAfterGrace: killed)
+      }
+      if let deadline = stopDeadline, !killed, deadline.millisecondsFromNow == 0 {
+        Log.warn("pid \(pid) did not stop within \(formatDuration(stopTimeout)); sending SIGKILL to its process group")
+        kill(-pid, SIGKILL)
+        killed = true
+      }
+    }
+  }
+
+  private func noteStop(_ signal: Int32) {
+    if stopSignal == nil {
+      stopSignal = signal
+      stopDeadline = Instant.now().adding(seconds: stopTimeout)
+    }
+  }
+
+  /// Collects every exited child; returns the status of `pid` when it was among them.
+  /// Loops until none is left, because several SIGCHLDs may arrive as one.
+  private func reapAll(watching pid: pid_t) -> ExitStatus? {
+    var watched: ExitStatus? = nil
+    while true {
+      var status: Int32 = 0
+      let reaped = waitpid(-1, &status, WNOHANG)
+      if reaped <= 0 { return watched }
+      if reaped == pid { watched = ExitStatus(waitStatus: status) }
+    }
+  }
+
+  /// Appends what can be read now; false at end of file.
+  private func readAvailable(_ fd: Int32, into buffer: inout [UInt8]) -> Bool {
+    var chunk = [UInt8](repeating: 0, count: 16384)
+    while true {
+      let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+      if n > 0 {
+        buffer.append(contentsOf: chunk[0..<n])
+        continue
+      }
+      if n == 0 { return false }
+      return errno == EAGAIN || errno == EINTR
+    }
+  }
+}

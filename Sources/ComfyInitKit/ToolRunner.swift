@@ -1,0 +1,91 @@
+// Runs the bootstrap's tools (git, python, pip, uv) as supervised children: a stop signal reaches
+// them at once, and their zombies are reaped like any other.
+import CInit
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Thrown when a stop signal arrived during the bootstrap: not a failure, the next start resumes.
+public struct StopRequested: Error {
+  public var signal: Int32
+}
+
+public struct ToolRunner {
+  public let supervisor: Supervisor
+  public let environment: [String: String]
+
+  public init(supervisor: Supervisor, environment: [String: String]) {
+    self.supervisor = supervisor
+    self.environment = environment
+  }
+
+  public struct Result {
+    public var status: ExitStatus
+    public var output: String
+  }
+
+  /// Runs `arguments` to its end. With `capture`, its stdout is returned instead of shown;
+  /// its stderr always goes to comfy-init's stderr, which is the container log.
+  public func run(
+    _ arguments: [String], in directory: String? = nil, extraEnvironment: [String: String] = [:],
+    capture: Bool = false, failure: ExitCode
+  ) throws -> Result {
+    supervisor.checkSignals()
+    if let signal = supervisor.stopSignal { throw StopRequested(signal: signal) }
+    var options = SpawnOptions(environment: environment.merging(extraEnvironment) { $1 })
+    options.directory = directory
+    // Tools never read the terminal: a prompt (git asking for a password) must fail, not hang.
+    options.stdinFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+    defer { close(options.stdinFD) }
+    var pipeFDs: [Int32] = [-1, -1]
+    if capture {
+      guard cinit_pipe_cloexec(&pipeFDs) == 0 else {
+        throw InitError(failure, "cannot create a pipe for \(arguments[0]): \(String(cString: strerror(errno)))")
+      }
+      options.stdoutFD = pipeFDs[1]
+    } else {
+      // Tool chatter belongs with the log, not on the server's stdout.
+      options.stdoutFD = 2
+    }
+    let pid: pid_t
+    do {
+      pid = try ChildProcess.spawn(arguments, options: options)
+    } catch {
+      if let child = error.pid { var s: Int32 = 0; waitpid(child, &s, 0) }
+      if capture { close(pipeFDs[0]); close(pipeFDs[1]) }
+      throw InitError(failure, "\(error); install it or fix PATH")
+    }
+    if capture { close(pipeFDs[1]) }
+    var bytes = [UInt8]()
+    let outcome = supervisor.wait(
+      for: pid, policy: Supervisor.Policy(stopTimeout: 10), output: capture ? pipeFDs[0] : -1, collected: &bytes)
+    if capture { close(pipeFDs[0]) }
+    if let signal = supervisor.stopSignal { throw StopRequested(signal: signal) }
+    var output = String(decoding: bytes, as: UTF8.self)
+    while output.hasSuffix("\n") { output.removeLast() }
+    return Result(status: outcome.status, output: output)
+  }
+
+  /// Runs and insists on success.
+  @discardableResult
+  public func check(
+    _ arguments: [String], in directory: String? = nil, extraEnvironment: [String: String] = [:],
+    capture: Bool = false, failure: ExitCode, explain: String
+  ) throws -> String {
+    let result = try run(arguments, in: directory, extraEnvironment: extraEnvironment, capture: capture, failure: failure)
+    guard result.status.isSuccess else {
+      throw InitError(failure, "\(explain) (\(arguments.first ?? "") ended with \(result.status.description))")
+    }
+    return result.output
+  }
+
+  /// The first executable of that name on PATH.
+  public func which(_ name: String) -> String? {
+    let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+    for dir in path.split(separator: ":") where FileSystem.isExecutable("\(dir)/\(name)") {
+      return "\(dir)/\(name)"
+    }
+    return nil
+  }
+}

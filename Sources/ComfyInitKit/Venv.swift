@@ -1,0 +1,144 @@
+// The Python venv. A stamp inside it fingerprints everything that decides its content; when the
+// fingerprint matches, no Python or pip process runs at all.
+import Digest
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+struct Venv {
+  let config: Config
+  let runner: ToolRunner
+
+  var stampPath: String { config.venv + "/.comfy-init-stamp" }
+  /// Present while an install runs: a crash leaves it behind and the next start repairs.
+  var installingMarker: String { config.venv + "/.comfy-init-installing" }
+
+  /// Variables that change what pip would install.
+  static let installerVariables = [
+    "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX", "PIP_PRE", "PIP_CONSTRAINT",
+    "PIP_ONLY_BINARY", "PIP_NO_BINARY", "UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_INDEX",
+    "UV_FIND_LINKS", "UV_NO_INDEX", "UV_PRERELEASE", "UV_CONSTRAINT",
+  ]
+
+  /// Requirement files: ComfyUI's, then every enabled custom node's, in name order.
+  func requirementFiles() -> [String] {
+    var files = [config.comfyDir + "/requirements.txt"]
+    for name in FileSystem.list(config.customNodesDir) where CustomNodes.isEnabled(name) {
+      let file = config.customNodesDir + "/" + name + "/requirements.txt"
+      if FileSystem.exists(file) { files.append(file) }
+    }
+    return files.filter(FileSystem.exists)
+  }
+
+  /// Hex SHA-256 over the python the venv runs on, every requirement file's bytes, the extras
+  /// and the installer variables.
+  func fingerprint(requirements: [String]) -> String {
+    let hasher = SHA256()
+    hasher.updateField("comfy-init venv v1")
+    hasher.updateField(FileSystem.readText(config.venv + "/pyvenv.cfg") ?? "")
+    for file in requirements {
+      hasher.updateField(file)
+      hasher.update(FileSystem.read(file) ?? [])
+    }
+    hasher.updateField(config.pipExtra.joined(separator: "\n"))
+    for name in Venv.installerVariables {
+      hasher.updateField(name + "=" + (config.environment[name] ?? ""))
+    }
+    return hex(hasher.finalize())
+  }
+
+  /// True when nothing needs to run.
+  func isCurrent() -> Bool {
+    guard FileSystem.isExecutable(config.python), !FileSystem.exists(installingMarker),
+      let stamp = FileSystem.readText(stampPath)
+    else { return false }
+    return stamp.split(separator: "\n").first.map(String.init) == fingerprint(requirements: requirementFiles())
+  }
+
+  /// Creates or repairs the venv and installs everything into it.
+  func ensure() throws {
+    try createIfNeeded()
+    let requirements = requirementFiles()
+    let fingerprint = fingerprint(requirements: requirements)
+    if FileSystem.exists(installingMarker) {
+      Log.info("venv: the last install did not finish (crash or stop); repairing")
+    }
+    try? FileSystem.writeAtomically(installingMarker, "install started by pid \(getpid())\n")
+    FileSystem.removeTree(stampPath)
+    try install(requirements: requirements)
+    do {
+      var stamp = fingerprint + "\n"
+      stamp += requirements.map { "requirements: " + $0 }.joined(separator: "\n") + "\n"
+      stamp += "extras: " + config.pipExtra.joined(separator: " ") + "\n"
+      try FileSystem.writeAtomically(stampPath, stamp)
+      FileSystem.removeTree(installingMarker)
+    } catch {
+      throw InitError(.filesystem, "cannot write \(stampPath): \(error)")
+    }
+  }
+
+  private func createIfNeeded() throws {
+    let venv = config.venv
+    if FileSystem.isExecutable(config.python) { return }
+    if FileSystem.exists(venv + "/pyvenv.cfg") {
+      // Its python is gone (the base interpreter changed or a crash cut creation short):
+      // keep the old folder for inspection, build a new one beside it.
+      let aside = FileSystem.freeName(beside: venv, suffix: "broken")
+      do { try FileSystem.rename(venv, to: aside) } catch {
+        throw InitError(.python, "the venv at \(venv) is broken and cannot be moved aside: \(error)")
+      }
+      Log.warn("venv at \(venv) has no working python; moved it to \(aside) and building a new one")
+    } else if FileSystem.exists(venv) && !FileSystem.list(venv).isEmpty {
+      throw InitError(
+        .python, "COMFYUI_VENV=\(venv) exists but is not a Python venv (no pyvenv.cfg); move it away or point COMFYUI_VENV elsewhere")
+    }
+    guard let python3 = runner.which("python3") else {
+      throw InitError(.python, "python3 is not on PATH; install python3 and python3-venv in the image")
+    }
+    try runner.check(
+      [python3, "-m", "venv", venv], failure: .python,
+      explain: "cannot create a venv at \(venv); install python3-venv (Debian/Ubuntu) and check the folder is writable")
+  }
+
+  private func install(requirements: [String]) throws {
+    let env = config.environment
+    let offline = config.offline
+    if offline && env["PIP_FIND_LINKS"] == nil && env["UV_FIND_LINKS"] == nil {
+      throw InitError(
+        .offline,
+        "the venv needs installing but COMFYUI_OFFLINE=1 forbids the network; set PIP_FIND_LINKS to a wheel folder or unset COMFYUI_OFFLINE"
+      )
+    }
+    let installer = (env["COMFYUI_INSTALLER"] ?? "auto").lowercased()
+    var args: [String]
+    if installer != "pip", let uv = runner.which("uv") {
+      args = [uv, "pip", "install", "--python", config.python]
+      // uv reads no PIP_* variables: pass the index settings as flags.
+      if let index = env["PIP_INDEX_URL"], env["UV_INDEX_URL"] == nil, env["UV_DEFAULT_INDEX"] == nil {
+        args += ["--index-url", index]
+      }
+      if let extra = env["PIP_EXTRA_INDEX_URL"], env["UV_EXTRA_INDEX_URL"] == nil {
+        for url in extra.split(separator: " ") { args += ["--extra-index-url", String(url)] }
+      }
+      if let links = env["PIP_FIND_LINKS"], env["UV_FIND_LINKS"] == nil {
+        for link in links.split(separator: " ") { args += ["--find-links", String(link)] }
+      }
+      if offline || isTrue(env["PIP_NO_INDEX"]) { args.append("--no-index") }
+    } else {
+      args = [config.python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
+      if offline { args.append("--no-index") }
+    }
+    for file in requirements { args += ["-r", file] }
+    args += config.pipExtra
+    Log.info("venv: installing \(requirements.count) requirement file(s) and \(config.pipExtra.count) extra(s) with \(FileSystem.baseName(of: args[0]) == "uv" ? "uv" : "pip")")
+    try runner.check(
+      args, in: config.home, failure: .install,
+      explain: "installing the requirements into \(config.venv) failed; read the installer's message above, fix the requirement or the index (PIP_INDEX_URL, PIP_FIND_LINKS), then restart")
+  }
+
+  private func isTrue(_ value: String?) -> Bool {
+    guard let value else { return false }
+    return ["1", "true", "yes", "on"].contains(value.lowercased())
+  }
+}

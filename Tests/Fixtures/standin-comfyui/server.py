@@ -1,0 +1,633 @@
+# Stand-in for ComfyUI's server.py (aiohttp there, http.server here).
+# Custom nodes use it the way they use the real one:
+#     import server
+#     routes = server.PromptServer.instance.routes          # @routes.get("/x") / @routes.post("/x")
+#     server.PromptServer.instance.app.middlewares.append(mw)  # also .middlewares
+# Handlers are plain functions handler(request) -> Response; middlewares are mw(request, handler) -> Response,
+# the first in the list outermost, as in aiohttp. Raising an HTTPException (HTTPFound, ...) answers with it.
+import errno
+import http.server
+import ipaddress
+import json
+import logging
+import mimetypes
+import os
+import re
+import socket
+import socketserver
+import sys
+import threading
+import traceback
+import urllib.parse
+import uuid
+from email.parser import BytesParser
+from http.cookies import SimpleCookie
+
+import folder_paths
+from comfy.cli_args import args
+from comfyui_version import __version__
+
+_REASONS = {code: phrase for code, (phrase, _) in http.server.BaseHTTPRequestHandler.responses.items()}
+
+
+# ---------------------------------------------------------------- requests and responses
+
+class Request:
+    def __init__(self, method, raw_path, headers, body=b"", remote=None, app=None):
+        split = urllib.parse.urlsplit(raw_path)
+        self.method = method.upper()
+        self.raw_path = raw_path
+        self.path = urllib.parse.unquote(split.path)
+        self.query_string = split.query
+        self.query = {}
+        for k, v in urllib.parse.parse_qsl(split.query, keep_blank_values=True):
+            self.query.setdefault(k, v)  # the first value wins, like aiohttp's MultiDict.get
+        self.headers = headers  # case-insensitive .get()
+        self.body = body
+        self.remote = remote
+        self.app = app
+        self.match_info = {}
+        self.cookies = {}
+        jar = SimpleCookie()
+        try:
+            jar.load(headers.get("Cookie", "") or "")
+        except Exception:
+            pass
+        for k, morsel in jar.items():
+            self.cookies[k] = morsel.value
+        self._form = None
+
+    @property
+    def content_type(self):
+        return (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+
+    def text(self):
+        return self.body.decode("utf-8")
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+    def post(self):
+        """Form fields of an urlencoded or multipart body (first value wins)."""
+        if self._form is None:
+            form = {}
+            ctype = self.headers.get("Content-Type") or ""
+            if self.content_type == "multipart/form-data":
+                msg = BytesParser().parsebytes(b"Content-Type: " + ctype.encode("latin-1") + b"\r\n\r\n" + self.body)
+                for part in msg.get_payload() if msg.is_multipart() else []:
+                    name = part.get_param("name", header="content-disposition")
+                    if name is not None and name not in form:
+                        payload = part.get_payload(decode=True) or b""
+                        form[name] = payload if part.get_filename() else payload.decode("utf-8", "replace")
+            elif self.content_type in ("application/x-www-form-urlencoded", ""):
+                for k, v in urllib.parse.parse_qsl(self.body.decode("utf-8", "replace"), keep_blank_values=True):
+                    form.setdefault(k, v)
+            self._form = form
+        return self._form
+
+
+class Response:
+    def __init__(self, body=None, status=200, text=None, content_type=None, headers=None, charset=None):
+        self.status = status
+        self.reason = _REASONS.get(status, "")
+        self.headers = dict(headers or {})
+        self.cookies = []  # full Set-Cookie values
+        if text is not None:
+            body = text.encode(charset or "utf-8")
+            content_type = content_type or "text/plain"
+            charset = charset or "utf-8"
+        if body is None:
+            body = b""
+        elif isinstance(body, str):
+            body = body.encode(charset or "utf-8")
+        self.body = body
+        if content_type:
+            self.headers.setdefault("Content-Type", content_type + (f"; charset={charset}" if charset else ""))
+        elif body:
+            self.headers.setdefault("Content-Type", "application/octet-stream")
+
+    def set_cookie(self, name, value, path="/", httponly=True, max_age=None):
+        cookie = f"{name}={value}"
+        if httponly:
+            cookie += "; HttpOnly"
+        if max_age is not None:
+            cookie += f"; Max-Age={max_age}"
+        cookie += f"; Path={path}"
+        self.cookies.append(cookie)
+
+    def del_cookie(self, name, path="/"):
+        self.cookies.append(f'{name}=""; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path={path}')
+
+
+def json_response(data, status=200, headers=None):
+    return Response(body=json.dumps(data).encode("utf-8"), status=status, headers=headers,
+                    content_type="application/json", charset="utf-8")
+
+
+class HTTPException(Response, Exception):
+    status_code = 500
+
+    def __init__(self, text=None, headers=None, content_type=None):
+        Exception.__init__(self)
+        status = self.status_code
+        if text is None and content_type is None:
+            text = f"{status}: {_REASONS.get(status, '')}"
+        Response.__init__(self, status=status, text=text, headers=headers, content_type=content_type)
+
+
+class HTTPFound(HTTPException):
+    status_code = 302
+
+    def __init__(self, location, **kw):
+        super().__init__(**kw)
+        self.headers["Location"] = str(location)
+        self.location = str(location)
+
+
+class HTTPBadRequest(HTTPException):
+    status_code = 400
+
+
+class HTTPUnauthorized(HTTPException):
+    status_code = 401
+
+
+class HTTPForbidden(HTTPException):
+    status_code = 403
+
+
+class HTTPNotFound(HTTPException):
+    status_code = 404
+
+
+class HTTPMethodNotAllowed(HTTPException):
+    status_code = 405
+
+    def __init__(self, method, allowed_methods, **kw):
+        super().__init__(**kw)
+        self.headers["Allow"] = ",".join(sorted(allowed_methods))
+
+
+class HTTPInternalServerError(HTTPException):
+    status_code = 500
+
+
+# ---------------------------------------------------------------- routing
+
+class RouteDef:
+    def __init__(self, method, path, handler):
+        self.method = method.upper()
+        self.path = path
+        self.handler = handler
+
+
+class StaticDef:
+    def __init__(self, prefix, directory):
+        self.prefix = "/" + prefix.strip("/")
+        self.directory = directory
+
+
+class RouteTableDef(list):
+    def route(self, method, path):
+        def register(handler):
+            self.append(RouteDef(method, path, handler))
+            return handler
+        return register
+
+    def get(self, path, **_):
+        return self.route("GET", path)
+
+    def post(self, path, **_):
+        return self.route("POST", path)
+
+    def put(self, path, **_):
+        return self.route("PUT", path)
+
+    def patch(self, path, **_):
+        return self.route("PATCH", path)
+
+    def delete(self, path, **_):
+        return self.route("DELETE", path)
+
+    def static(self, prefix, path, **_):
+        self.append(StaticDef(prefix, path))
+
+
+def _compile(path):
+    out, pos = "", 0
+    for m in re.finditer(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]+))?\}", path):
+        out += re.escape(path[pos:m.start()]) + f"(?P<{m.group(1)}>{m.group(2) or '[^{}/]+'})"
+        pos = m.end()
+    return re.compile("^" + out + re.escape(path[pos:]) + "$")
+
+
+class Router:
+    def __init__(self):
+        self._routes = []  # (method, regex, handler)
+
+    def add_route(self, method, path, handler):
+        self._routes.append((method.upper(), _compile(path), handler))
+
+    def add_get(self, path, handler, **_):
+        self.add_route("GET", path, handler)
+
+    def add_post(self, path, handler, **_):
+        self.add_route("POST", path, handler)
+
+    def add_static(self, prefix, directory, **_):
+        prefix = "/" + prefix.strip("/")
+        root = os.path.realpath(directory)
+
+        def serve(request):
+            rel = request.match_info["filename"]
+            full = os.path.realpath(os.path.join(root, rel))
+            if not full.startswith(root + os.sep) or not os.path.isfile(full):
+                raise HTTPNotFound()
+            with open(full, "rb") as f:
+                data = f.read()
+            return Response(body=data, content_type=mimetypes.guess_type(full)[0] or "application/octet-stream")
+
+        self.add_route("GET", prefix + "/{filename:.+}", serve)
+
+    def resolve(self, method, path):
+        allowed = set()
+        for m, rx, handler in self._routes:
+            match = rx.match(path)
+            if not match:
+                continue
+            if m == method or (m == "GET" and method == "HEAD") or m == "*":
+                return handler, match.groupdict(), allowed
+            allowed.add(m)
+        return None, {}, allowed
+
+
+class App:
+    def __init__(self):
+        self.middlewares = []
+        self.router = Router()
+
+    def add_routes(self, routes):
+        for r in routes:
+            if isinstance(r, StaticDef):
+                self.router.add_static(r.prefix, r.directory)
+            else:
+                self.router.add_route(r.method, r.path, r.handler)
+
+
+# ---------------------------------------------------------------- ComfyUI's own middlewares
+
+def create_cors_middleware(allowed_origin):
+    def cors_middleware(request, handler):
+        if request.method == "OPTIONS":
+            response = Response()
+        else:
+            response = handler(request)
+        response.headers["Access-Control-Allow-Origin"] = allowed_origin
+        response.headers["Access-Control-Allow-Methods"] = "POST, GET, DELETE, PUT, OPTIONS, PATCH"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization"
+        response.headers["Access-Control-Allow-Credentials"] = "true"
+        return response
+    return cors_middleware
+
+
+def is_loopback(host):
+    if host is None:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    loopback = False
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            for _, _, _, _, sockaddr in socket.getaddrinfo(host, None, family, socket.SOCK_STREAM):
+                if not ipaddress.ip_address(sockaddr[0]).is_loopback:
+                    return loopback
+                loopback = True
+        except socket.gaierror:
+            pass
+    return loopback
+
+
+def create_origin_only_middleware():
+    # like the real one: a browser page on another origin may not POST to a loopback ComfyUI
+    def origin_only_middleware(request, handler):
+        host = request.headers.get("Host")
+        origin = request.headers.get("Origin")
+        if host is not None and origin is not None:
+            host_domain = host.lower()
+            parsed = urllib.parse.urlparse(origin)
+            origin_domain = parsed.netloc.lower()
+            host_domain_parsed = urllib.parse.urlsplit("//" + host_domain)
+            loopback = is_loopback(host_domain_parsed.hostname)
+            if parsed.port is None:
+                host_domain = host_domain_parsed.hostname
+            if host_domain_parsed.port is None:
+                origin_domain = parsed.hostname
+            if loopback and host_domain and origin_domain and host_domain != origin_domain:
+                logging.warning("WARNING: request with non matching host and origin {} != {}, returning 403"
+                                .format(host_domain, origin_domain))
+                return Response(status=403)
+        if request.method == "OPTIONS":
+            return Response()
+        return handler(request)
+    return origin_only_middleware
+
+
+# ---------------------------------------------------------------- the server
+
+def _memory():
+    total = free = 0
+    try:
+        with open("/proc/meminfo") as f:
+            info = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in f if line.split()[1:]}
+        total, free = info.get("MemTotal", 0), info.get("MemAvailable", info.get("MemFree", 0))
+    except Exception:
+        try:
+            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+            free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+        except Exception:
+            pass
+    return total, free
+
+
+INDEX_HTML = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>ComfyUI (stand-in)</title></head>
+<body><h1>ComfyUI stand-in</h1><p>Version {version}. This is a test stand-in, not ComfyUI.</p></body></html>
+"""
+
+
+class PromptServer:
+    instance = None
+
+    def __init__(self, loop=None):
+        PromptServer.instance = self
+        self.app = App()
+        self.middlewares = self.app.middlewares
+        self.routes = RouteTableDef()
+        self.number = 0
+        self.client_id = None
+        self._servers = []
+        if args.enable_cors_header:
+            self.app.middlewares.append(create_cors_middleware(args.enable_cors_header))
+        else:
+            self.app.middlewares.append(create_origin_only_middleware())
+
+        routes = self.routes
+
+        @routes.get("/")
+        def get_root(request):
+            return Response(text=INDEX_HTML.format(version=__version__), content_type="text/html",
+                            headers={"Cache-Control": "no-cache", "Pragma": "no-cache", "Expires": "0"})
+
+        @routes.get("/ws")
+        def websocket_handler(request):
+            # no websocket in the stand-in; the real server answers a plain GET like this too
+            raise HTTPBadRequest(text='No WebSocket UPGRADE hdr: {}\n Can "Upgrade" only to "WebSocket".'
+                                 .format(request.headers.get("Upgrade")))
+
+        @routes.get("/embeddings")
+        def get_embeddings(request):
+            return json_response([])
+
+        @routes.get("/extensions")
+        def get_extensions(request):
+            return json_response([])
+
+        @routes.get("/models")
+        def list_model_types(request):
+            return json_response(list(folder_paths.folder_names_and_paths.keys()))
+
+        @routes.get("/models/{folder}")
+        def get_models(request):
+            folder = request.match_info.get("folder")
+            if folder not in folder_paths.folder_names_and_paths:
+                return Response(status=404)
+            return json_response(folder_paths.get_filename_list(folder))
+
+        @routes.get("/system_stats")
+        def system_stats(request):
+            ram_total, ram_free = _memory()
+            return json_response({
+                "system": {
+                    "os": sys.platform,
+                    "ram_total": ram_total,
+                    "ram_free": ram_free,
+                    "comfyui_version": __version__,
+                    "python_version": sys.version,
+                    "pytorch_version": "standin",
+                    "embedded_python": os.path.split(os.path.split(sys.executable)[0])[1] == "python_embeded",
+                    "argv": sys.argv,
+                },
+                "devices": [{
+                    "name": "cpu",
+                    "type": "cpu",
+                    "index": None,
+                    "vram_total": ram_total,
+                    "vram_free": ram_free,
+                    "torch_vram_total": ram_total,
+                    "torch_vram_free": ram_free,
+                }],
+            })
+
+        @routes.get("/prompt")
+        def get_prompt(request):
+            return json_response({"exec_info": {"queue_remaining": 0}})
+
+        @routes.get("/object_info")
+        def get_object_info(request):
+            return json_response({})
+
+        @routes.get("/object_info/{node_class}")
+        def get_object_info_node(request):
+            return json_response({})
+
+        @routes.get("/history")
+        def get_history(request):
+            return json_response({})
+
+        @routes.get("/history/{prompt_id}")
+        def get_history_prompt_id(request):
+            return json_response({})
+
+        @routes.get("/queue")
+        def get_queue(request):
+            return json_response({"queue_running": [], "queue_pending": []})
+
+        @routes.post("/prompt")
+        def post_prompt(request):
+            logging.info("got prompt")
+            json_data = request.json()  # a body that is not JSON raises: 500, as in the real server
+            if "number" in json_data:
+                number = float(json_data["number"])
+            else:
+                number = self.number
+                if json_data.get("front"):
+                    number = -number
+                self.number += 1
+            if "prompt" in json_data:
+                prompt_id = str(json_data.get("prompt_id", uuid.uuid4()))
+                if not isinstance(json_data["prompt"], dict):
+                    error = {"type": "invalid_prompt", "message": "Cannot execute because the prompt is not a dict",
+                             "details": "", "extra_info": {}}
+                    return json_response({"error": error, "node_errors": {}}, status=400)
+                return json_response({"prompt_id": prompt_id, "number": number, "node_errors": {}})
+            error = {"type": "no_prompt", "message": "No prompt provided", "details": "No prompt provided",
+                     "extra_info": {}}
+            return json_response({"error": error, "node_errors": {}}, status=400)
+
+        @routes.post("/queue")
+        def post_queue(request):
+            return Response(status=200)
+
+        @routes.post("/interrupt")
+        def post_interrupt(request):
+            return Response(status=200)
+
+        @routes.post("/free")
+        def post_free(request):
+            return Response(status=200)
+
+        @routes.post("/history")
+        def post_history(request):
+            return Response(status=200)
+
+    def add_routes(self):
+        # like the real server: every route also under /api (api copies first), then the plain ones
+        api_routes = RouteTableDef()
+        for route in self.routes:
+            if isinstance(route, RouteDef):
+                api_routes.route(route.method, "/api" + route.path)(route.handler)
+        self.app.add_routes(api_routes)
+        self.app.add_routes(self.routes)
+
+    # -------------------------------------------------------------- one request
+
+    def handle(self, request):
+        request.app = self.app
+        handler, match_info, allowed = self.app.router.resolve(request.method, request.path)
+        request.match_info = match_info
+        if handler is None:
+            if allowed:
+                def handler(_req, _allowed=allowed):
+                    raise HTTPMethodNotAllowed(request.method, _allowed)
+            else:
+                def handler(_req):
+                    raise HTTPNotFound()
+        for mw in reversed(self.app.middlewares):
+            handler = (lambda m, h: (lambda req: m(req, h)))(mw, handler)
+        try:
+            response = handler(request)
+            if response is None:
+                raise RuntimeError("handler returned no response")
+            return response
+        except HTTPException as exc:
+            return exc
+        except Exception:
+            logging.error("Error handling request\n" + traceback.format_exc())
+            return Response(status=500, text="500 Internal Server Error\n\nServer got itself in trouble",
+                            content_type="text/plain")
+
+    # -------------------------------------------------------------- binding and serving
+
+    def start_multi_address(self, addresses, verbose=True):
+        """Bind every (address, port); raises OSError like the real server when a bind fails."""
+        if verbose:
+            logging.info("Starting server\n")
+        bound_any = False
+        for address, port in addresses:
+            try:
+                servers = _bind(address, port, self)
+            except OSError as e:
+                # bare --listen means "0.0.0.0,::": where IPv6 is missing, keep the IPv4 socket
+                if address == "::" and bound_any and e.errno in (errno.EADDRINUSE, errno.EAFNOSUPPORT,
+                                                                  errno.EADDRNOTAVAIL):
+                    logging.warning(f"Could not listen on [::]:{port} ({e.strerror}); IPv4 only")
+                    continue
+                self.close()
+                raise
+            self._servers.extend(servers)
+            bound_any = True
+            if verbose:
+                shown = "[{}]".format(address) if ":" in address else address
+                logging.info("To see the GUI go to: {}://{}:{}".format("http", shown, port))
+        for srv in self._servers:
+            threading.Thread(target=srv.serve_forever, name=f"http-{srv.server_address}", daemon=True).start()
+
+    def close(self):
+        for srv in self._servers:
+            try:
+                srv.server_close()
+            except Exception:
+                pass
+        self._servers = []
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "Python/3 aiohttp-standin"
+    timeout = 120
+
+    def log_message(self, format, *a):  # the real server runs without an access log
+        pass
+
+    def _dispatch(self):
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        body = self.rfile.read(length) if length > 0 else b""
+        request = Request(self.command, self.path, self.headers, body, self.client_address)
+        response = self.server.prompt_server.handle(request)
+        self.send_response(response.status, response.reason or None)
+        for k, v in response.headers.items():
+            if k.lower() != "content-length":
+                self.send_header(k, v)
+        for c in response.cookies:
+            self.send_header("Set-Cookie", c)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _dispatch
+
+
+class _HTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def server_bind(self):
+        if self.address_family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+            # as asyncio does: an IPv6 socket takes IPv6 only, so "0.0.0.0,::" can share a port
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        socketserver.TCPServer.server_bind(self)  # no getfqdn() lookup
+        self.server_name, self.server_port = self.server_address[0], self.server_address[1]
+
+
+class _HTTPServer6(_HTTPServer):
+    address_family = socket.AF_INET6
+
+
+def _bind(address, port, prompt_server):
+    infos = socket.getaddrinfo(address or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+    servers, seen = [], set()
+    try:
+        for family, _, _, _, sockaddr in infos:
+            key = (family, sockaddr[0])
+            if key in seen or family not in (socket.AF_INET, socket.AF_INET6):
+                continue
+            seen.add(key)
+            cls = _HTTPServer6 if family == socket.AF_INET6 else _HTTPServer
+            try:
+                srv = cls(sockaddr[:2] if family == socket.AF_INET else sockaddr, _Handler)
+            except OSError as e:
+                raise OSError(e.errno, "error while attempting to bind on address %r: %s"
+                              % (sockaddr[:2], (e.strerror or str(e)).lower())) from None
+            srv.prompt_server = prompt_server
+            servers.append(srv)
+    except OSError:
+        for s in servers:
+            s.server_close()
+        raise
+    return servers
