@@ -135,7 +135,7 @@ struct GitCheckout {
 
   @discardableResult
   private func git(_ args: [String], in dir: String?, capture: Bool = false, explain: String) throws -> String {
-    let full = ["git"] + (dir.map { ["-C", $0] } ?? []) + args
+    let full = ["git", "-c", "advice.detachedHead=false"] + (dir.map { ["-C", $0] } ?? []) + args
     return try runner.check(
       full, extraEnvironment: ["GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false"], capture: capture,
       failure: failure, explain: explain)
