@@ -41,11 +41,11 @@ struct GitCheckout {
     if let stamp = CheckoutStamp.read(stampPath), stamp.url == url, stamp.ref == wantedRef,
       let head = GitCheckout.headCommit(of: dest), head == stamp.commit
     {
-      if stamp.state == "diverged" {
+      if stamp.state == "diverged" && !update {
         Log.warn("\(label) at \(dest) is not at \(wantedRef) or has local changes; left alone (COMFYUI_UPDATE=1 moves it)")
         return .leftAlone
       }
-      return .unchanged
+      if stamp.state != "diverged" { return .unchanged }
     }
     if !FileSystem.exists(dest) {
       let commit = try clone(url: url, ref: ref, into: dest, label: label)

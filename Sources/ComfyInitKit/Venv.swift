@@ -80,7 +80,18 @@ struct Venv {
 
   private func createIfNeeded() throws {
     let venv = config.venv
-    if FileSystem.isExecutable(config.python) { return }
+    if FileSystem.isExecutable(config.python) {
+      // A crash during `python -m venv` leaves a python without pip: running venv again over the
+      // same folder finishes the job and keeps whatever is installed.
+      if hasPip() { return }
+      Log.info("venv: \(venv) has no pip (its creation was cut short); completing it")
+      guard let python3 = runner.which("python3") else {
+        throw InitError(.python, "python3 is not on PATH; install python3 and python3-venv in the image")
+      }
+      try runner.check(
+        [python3, "-m", "venv", venv], failure: .python, explain: "cannot complete the venv at \(venv)")
+      return
+    }
     if FileSystem.exists(venv + "/pyvenv.cfg") {
       // Its python is gone (the base interpreter changed or a crash cut creation short):
       // keep the old folder for inspection, build a new one beside it.
@@ -99,6 +110,12 @@ struct Venv {
     try runner.check(
       [python3, "-m", "venv", venv], failure: .python,
       explain: "cannot create a venv at \(venv); install python3-venv (Debian/Ubuntu) and check the folder is writable")
+  }
+
+  /// pip is importable when its package folder exists under lib/pythonX.Y/site-packages.
+  private func hasPip() -> Bool {
+    let lib = config.venv + "/lib"
+    return FileSystem.list(lib).contains { FileSystem.exists(lib + "/" + $0 + "/site-packages/pip/__init__.py") }
   }
 
   private func install(requirements: [String]) throws {

@@ -1,0 +1,95 @@
+// A ComfyUI home driven by the real comfy-init binary against the stand-in ComfyUI, with shims
+// that record every git and Python process it starts.
+import Foundation
+import Testing
+
+final class ComfyHome: @unchecked Sendable {
+  let tmp = TempDir("home")
+  let port = freePort()
+  var extra: [String: String]
+  var home: String { tmp.path + "/home" }
+  var calls: String { tmp.path + "/calls.log" }
+  var passwordFile: String { home + "/ComfyUI/login/PASSWORD" }
+  var baseURL: String { "http://127.0.0.1:\(port)" }
+
+  init(_ extra: [String: String] = ["COMFYUI_PASSWORD": "correct horse battery staple"]) {
+    self.extra = extra
+    FileManager.default.createFile(atPath: calls, contents: nil)
+  }
+
+  var environment: [String: String] {
+    var env = comfyEnvironment(home: home, port: port, extra: extra)
+    // Shims first on PATH; the sitecustomize hook sees every Python process, pip included.
+    env["COMFY_TEST_REAL_PATH"] = env["PATH"]
+    env["PATH"] = Paths.fixtures + "/shims:" + env["PATH"]!
+    env["PYTHONPATH"] = Paths.fixtures + "/shims/pyhook"
+    env["COMFY_TEST_CALLS"] = calls
+    return env
+  }
+
+  /// Calls recorded since the last reset.
+  var recordedCalls: [String] {
+    ((try? String(contentsOfFile: calls, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+  }
+
+  func resetCalls() { try? "".write(toFile: calls, atomically: false, encoding: .utf8) }
+
+  @discardableResult
+  func bootstrap(_ more: [String: String] = [:], args: [String] = []) throws -> ProcessResult {
+    try runProcess([Paths.comfyInit, "bootstrap"] + args, environment: environment.merging(more) { $1 })
+  }
+
+  func start(_ more: [String: String] = [:], args: [String] = ["run"], label: String = "run") throws -> BackgroundProcess {
+    try BackgroundProcess(
+      [Paths.comfyInit] + args, environment: environment.merging(more) { $1 }, log: tmp.path + "/\(label).log")
+  }
+
+  var token: String {
+    let text = (try? String(contentsOfFile: passwordFile, encoding: .utf8)) ?? ""
+    return String(text.split(separator: "\n").first ?? "")
+  }
+
+  /// Waits until the server answers an authenticated /system_stats with 200.
+  func waitUntilServing(_ process: BackgroundProcess, timeout: TimeInterval = 60) -> Bool {
+    let start = Date()
+    while Date().timeIntervalSince(start) < timeout {
+      if !process.process.isRunning { return false }
+      if let r = try? curl(baseURL + "/system_stats", headers: ["Authorization: Bearer \(token)"]), r.status == 200 {
+        return true
+      }
+      usleep(50_000)
+    }
+    return false
+  }
+
+  /// Reads the phase comfy-init reports in its status file.
+  var phase: String? {
+    guard let text = try? String(contentsOfFile: home + "/.comfy-init/status", encoding: .utf8) else { return nil }
+    return text.split(separator: "\n").first { $0.hasPrefix("phase=") }.map { String($0.dropFirst(6)) }
+  }
+}
+
+/// Every descendant of `pid` (via /proc/PID/task/*/children), deepest last.
+func descendants(of pid: Int32) -> [Int32] {
+  var result: [Int32] = []
+  var queue = [pid]
+  while let next = queue.popLast() {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(next)/task")) ?? []
+    for task in tasks {
+      let text = (try? String(contentsOfFile: "/proc/\(next)/task/\(task)/children", encoding: .utf8)) ?? ""
+      for child in text.split(separator: " ").compactMap({ Int32($0) }) {
+        result.append(child)
+        queue.append(child)
+      }
+    }
+  }
+  return result
+}
+
+/// SIGKILL for a process and everything under it: a crash of the whole container.
+func killTree(_ process: BackgroundProcess) {
+  let all = descendants(of: process.pid)
+  process.signal(SIGKILL)
+  for pid in all { kill(pid, SIGKILL) }
+  _ = process.wait(timeout: 10)
+}
