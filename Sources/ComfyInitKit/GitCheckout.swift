@@ -47,14 +47,13 @@ struct GitCheckout {
       }
       if stamp.state != "diverged" { return .unchanged }
     }
-    if !FileSystem.exists(dest) {
+    if !FileSystem.exists(dest + "/.git") {
+      guard !FileSystem.exists(dest) || FileSystem.isDirectory(dest) else {
+        throw InitError(failure, "\(dest) is a file, not a checkout of \(label); move it away")
+      }
       let commit = try clone(url: url, ref: ref, into: dest, label: label)
       try writeStamp(CheckoutStamp(url: url, ref: wantedRef, commit: commit, state: "pinned"), stampPath)
       return .cloned
-    }
-    guard FileSystem.exists(dest + "/.git") else {
-      throw InitError(
-        failure, "\(dest) exists but is not a git checkout of \(label); move it away so comfy-init can clone \(redactURL(url))")
     }
     return try reconcile(url: url, ref: ref, at: dest, label: label, stampPath: stampPath)
   }
@@ -113,10 +112,38 @@ struct GitCheckout {
       try git(["checkout", "--quiet", "--detach", ref], in: temp, explain: "commit \(ref) is not in \(redactURL(url))")
     }
     let commit = try git(["rev-parse", "HEAD"], in: temp, capture: true, explain: "cannot read the cloned commit")
-    do { try FileSystem.rename(temp, to: dest) } catch {
+    do {
+      if FileSystem.exists(dest) {
+        // Volumes mounted inside the checkout (models/, output/, custom_nodes/) create the folder
+        // before the first clone: merge the clone around them instead of refusing.
+        try merge(temp, into: dest)
+        FileSystem.removeTree(temp)
+        Log.info("\(label): cloned into the existing \(dest), keeping what was already there")
+      } else {
+        try FileSystem.rename(temp, to: dest)
+      }
+    } catch {
       throw InitError(.filesystem, "cannot move the clone into \(dest): \(error)")
     }
     return commit
+  }
+
+  /// Moves every entry of `source` that `dest` lacks into it; folders present on both sides are
+  /// merged, a file present on both sides keeps the user's version. `.git` moves last, so a crash
+  /// mid-merge leaves a folder that the next start merges again.
+  private func merge(_ source: String, into dest: String, top: Bool = true) throws(SystemError) {
+    for name in FileSystem.list(source) where !(top && name == ".git") {
+      let from = source + "/" + name
+      let to = dest + "/" + name
+      if !FileSystem.exists(to) {
+        try FileSystem.rename(from, to: to)
+      } else if FileSystem.isDirectory(from) && FileSystem.isDirectory(to) {
+        try merge(from, into: to, top: false)
+      } else {
+        Log.warn("kept the existing \(to) instead of the repository's version")
+      }
+    }
+    if top { try FileSystem.rename(source + "/.git", to: dest + "/.git") }
   }
 
   private func requireNetwork(_ url: String, label: String, dest: String) throws(InitError) {
