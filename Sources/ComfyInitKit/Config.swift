@@ -109,7 +109,9 @@ public struct Config: Sendable {
 
 /// Hides "user:token@" in URLs before they are logged.
 public func redactURL(_ url: String) -> String {
-  guard let scheme = url.rangeOfSubstring("://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else { return url }
+  guard let scheme = url.rangeOfSubstring("://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else {
+    return url
+  }
   let authority = url[scheme.upperBound..<at]
   if authority.contains("/") { return url }
   return String(url[..<scheme.upperBound]) + "***@" + String(url[url.index(after: at)...])
@@ -248,7 +250,8 @@ extension Config {
       } catch {
         throw InitError(.config, "COMFYUI_ARGS has \(error); close it or escape it with a backslash")
       }
-      for managed in ["--listen", "--port"] where c.serverArgs.contains(where: { $0 == managed || $0.hasPrefix(managed + "=") }) {
+      for managed in ["--listen", "--port"]
+      where c.serverArgs.contains(where: { $0 == managed || $0.hasPrefix(managed + "=") }) {
         throw InitError(
           .config, "COMFYUI_ARGS sets \(managed); use COMFYUI_\(managed.dropFirst(2).uppercased()) instead")
       }
@@ -297,7 +300,8 @@ extension Config {
     let sources = ["COMFYUI_PASSWORD_HASH", "COMFYUI_PASSWORD_HASH_FILE", "COMFYUI_PASSWORD", "COMFYUI_PASSWORD_FILE"]
       .filter { env[$0] != nil && !(env[$0]!.isEmpty) }
     guard sources.count <= 1 else {
-      throw InitError(.credential, "\(sources.joined(separator: " and ")) are all set; keep exactly one credential source")
+      throw InitError(
+        .credential, "\(sources.joined(separator: " and ")) are all set; keep exactly one credential source")
     }
     guard let source = sources.first else { return }
     var text = env[source]!

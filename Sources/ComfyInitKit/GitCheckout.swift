@@ -42,7 +42,8 @@ struct GitCheckout {
       let head = GitCheckout.headCommit(of: dest), head == stamp.commit
     {
       if stamp.state == "diverged" && !update {
-        Log.warn("\(label) at \(dest) is not at \(wantedRef) or has local changes; left alone (COMFYUI_UPDATE=1 moves it)")
+        Log.warn(
+          "\(label) at \(dest) is not at \(wantedRef) or has local changes; left alone (COMFYUI_UPDATE=1 moves it)")
         return .leftAlone
       }
       if stamp.state != "diverged" { return .unchanged }
@@ -59,7 +60,8 @@ struct GitCheckout {
   }
 
   /// An existing checkout without a matching stamp: find out where it stands, with git.
-  private func reconcile(url: String, ref: String?, at dest: String, label: String, stampPath: String) throws -> Result {
+  private func reconcile(url: String, ref: String?, at dest: String, label: String, stampPath: String) throws -> Result
+  {
     let wantedRef = ref ?? "HEAD"
     let head = try git(["rev-parse", "HEAD"], in: dest, capture: true, explain: "cannot read the commit of \(dest)")
     let changes = try git(
@@ -85,8 +87,10 @@ struct GitCheckout {
         explain: "cannot stash the local changes in \(dest)")
       Log.warn("\(label): local changes saved with `git stash` in \(dest) (see `git stash list`)")
     }
-    try git(["fetch", "--quiet", url, ref ?? "HEAD"], in: dest, explain: "cannot fetch \(wantedRef) from \(redactURL(url))")
-    try git(["checkout", "--quiet", "--detach", "FETCH_HEAD"], in: dest, explain: "cannot check out \(wantedRef) in \(dest)")
+    try git(
+      ["fetch", "--quiet", url, ref ?? "HEAD"], in: dest, explain: "cannot fetch \(wantedRef) from \(redactURL(url))")
+    try git(
+      ["checkout", "--quiet", "--detach", "FETCH_HEAD"], in: dest, explain: "cannot check out \(wantedRef) in \(dest)")
     let commit = try git(["rev-parse", "HEAD"], in: dest, capture: true, explain: "cannot read the commit of \(dest)")
     try writeStamp(CheckoutStamp(url: url, ref: wantedRef, commit: commit, state: "pinned"), stampPath)
     Log.info("\(label): moved \(dest) to \(wantedRef) (\(commit.prefix(12)))")
@@ -107,7 +111,11 @@ struct GitCheckout {
     if let ref, !isCommit { args += ["--depth", "1", "--branch", ref] }
     if isCommit { args.append("--no-checkout") }
     args += ["--", url, temp]
-    try git(args, in: nil, explain: "cannot clone \(label) from \(redactURL(url)) at \(ref ?? "its default branch"); check the URL, the ref and the network")
+    try git(
+      args, in: nil,
+      explain:
+        "cannot clone \(label) from \(redactURL(url)) at \(ref ?? "its default branch"); check the URL, the ref and the network"
+    )
     if let ref, isCommit {
       try git(["checkout", "--quiet", "--detach", ref], in: temp, explain: "commit \(ref) is not in \(redactURL(url))")
     }

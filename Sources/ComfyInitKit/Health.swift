@@ -60,7 +60,10 @@ public struct HealthCheck {
         let version = jsonString(response.text, key: "comfyui_version") ?? "?"
         return (0, "ok: ComfyUI \(version) answers on port \(port)")
       case 401, 403:
-        return (1, "\(response.status): the server rejects the token in \(passwordFile); restart it after changing the password")
+        return (
+          1,
+          "\(response.status): the server rejects the token in \(passwordFile); restart it after changing the password"
+        )
       default:
         return (1, "\(response.status): unexpected answer from \(url)")
       }

@@ -58,7 +58,9 @@ public struct Server {
     let outcome = supervisor.wait(for: pid, policy: policy, collected: &unused)
     let code = exitCode(for: outcome)
     Status.write(home: config.home, phase: "exited", detail: outcome.status.description)
-    Log.info("serve: ComfyUI ended with \(outcome.status.description) after \(formatDuration(started.secondsSince)); exiting \(code)")
+    Log.info(
+      "serve: ComfyUI ended with \(outcome.status.description) after \(formatDuration(started.secondsSince)); exiting \(code)"
+    )
     return code
   }
 

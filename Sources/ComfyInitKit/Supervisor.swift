@@ -56,7 +56,9 @@ public final class Supervisor {
     if outputFD >= 0 { _ = fcntl(outputFD, F_SETFL, fcntl(outputFD, F_GETFL) | O_NONBLOCK) }
     var killed = false
     while true {
-      let timeout = stopDeadline?.millisecondsFromNow ?? -1
+      // Once the group is SIGKILLed only its death is left to wait for: block (a deadline in the past
+      // would make every poll return at once and spin a core while a big child's exit takes its time).
+      let timeout = killed ? -1 : stopDeadline?.millisecondsFromNow ?? -1
       for signal in signals.wait(timeoutMilliseconds: timeout, alsoWakeOn: outputFD) where signal != SIGCHLD {
         if Signals.isStopRequest(signal) { noteStop(signal) }
         kill(-pid, policy.translate[signal] ?? signal)

@@ -73,7 +73,8 @@ public struct ToolRunner {
     _ arguments: [String], in directory: String? = nil, extraEnvironment: [String: String] = [:],
     capture: Bool = false, failure: ExitCode, explain: String
   ) throws -> String {
-    let result = try run(arguments, in: directory, extraEnvironment: extraEnvironment, capture: capture, failure: failure)
+    let result = try run(
+      arguments, in: directory, extraEnvironment: extraEnvironment, capture: capture, failure: failure)
     guard result.status.isSuccess else {
       throw InitError(failure, "\(explain) (\(arguments.first ?? "") ended with \(result.status.description))")
     }

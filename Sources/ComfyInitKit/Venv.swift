@@ -102,7 +102,9 @@ struct Venv {
       Log.warn("venv at \(venv) has no working python; moved it to \(aside) and building a new one")
     } else if FileSystem.exists(venv) && !FileSystem.list(venv).isEmpty {
       throw InitError(
-        .python, "COMFYUI_VENV=\(venv) exists but is not a Python venv (no pyvenv.cfg); move it away or point COMFYUI_VENV elsewhere")
+        .python,
+        "COMFYUI_VENV=\(venv) exists but is not a Python venv (no pyvenv.cfg); move it away or point COMFYUI_VENV elsewhere"
+      )
     }
     guard let python3 = runner.which("python3") else {
       throw InitError(.python, "python3 is not on PATH; install python3 and python3-venv in the image")
@@ -148,10 +150,14 @@ struct Venv {
     }
     for file in requirements { args += ["-r", file] }
     args += config.pipExtra
-    Log.info("venv: installing \(requirements.count) requirement file(s) and \(config.pipExtra.count) extra(s) with \(FileSystem.baseName(of: args[0]) == "uv" ? "uv" : "pip")")
+    Log.info(
+      "venv: installing \(requirements.count) requirement file(s) and \(config.pipExtra.count) extra(s) with \(FileSystem.baseName(of: args[0]) == "uv" ? "uv" : "pip")"
+    )
     try runner.check(
       args, in: config.home, failure: .install,
-      explain: "installing the requirements into \(config.venv) failed; read the installer's message above, fix the requirement or the index (PIP_INDEX_URL, PIP_FIND_LINKS), then restart")
+      explain:
+        "installing the requirements into \(config.venv) failed; read the installer's message above, fix the requirement or the index (PIP_INDEX_URL, PIP_FIND_LINKS), then restart"
+    )
   }
 
   private func isTrue(_ value: String?) -> Bool {

@@ -16,9 +16,11 @@ struct BadInput: CustomTestStringConvertible, Sendable {
 
 let badInputs: [BadInput] = [
   BadInput(name: "unknown flag", args: ["bootstrap", "--bogus", "1"], code: 2, says: "unknown flag --bogus"),
-  BadInput(name: "secret as a flag", args: ["run", "--password", "x"], code: 2, says: "would put a secret on the command line"),
+  BadInput(
+    name: "secret as a flag", args: ["run", "--password", "x"], code: 2, says: "would put a secret on the command line"),
   BadInput(name: "unknown command", args: ["serve-forever"], code: 2, says: "unknown command"),
-  BadInput(name: "port not a number", env: ["COMFYUI_PORT": "eighty"], code: 10, says: "COMFYUI_PORT='eighty' is not a port"),
+  BadInput(
+    name: "port not a number", env: ["COMFYUI_PORT": "eighty"], code: 10, says: "COMFYUI_PORT='eighty' is not a port"),
   BadInput(name: "port out of range", env: ["COMFYUI_PORT": "70000"], code: 10, says: "from 1 to 65535"),
   BadInput(name: "auth mode", env: ["COMFYUI_AUTH": "maybe"], code: 10, says: "use login or none"),
   BadInput(name: "legacy login flag", env: ["COMFYUI_LOGIN_ENABLED": "perhaps"], code: 10, says: "not a boolean"),
@@ -32,27 +34,50 @@ let badInputs: [BadInput] = [
   BadInput(name: "PUID", env: ["PUID": "bob"], code: 10, says: "not a numeric user id"),
   BadInput(name: "PGID without PUID", env: ["PGID": "1000"], code: 10, says: "PGID is set without PUID"),
   BadInput(name: "ref that is an option", env: ["COMFYUI_REF": "--upload-pack=touch"], code: 10, says: "not a git tag"),
-  BadInput(name: "custom node spec", env: ["COMFYUI_CUSTOM_NODES": "https://host/owner/.hidden"], code: 10, says: "is not URL[@REF]"),
-  BadInput(name: "pip extra that is an option", env: ["COMFYUI_PIP_EXTRA": "--index-url=x"], code: 10, says: "an option"),
+  BadInput(
+    name: "custom node spec", env: ["COMFYUI_CUSTOM_NODES": "https://host/owner/.hidden"], code: 10,
+    says: "is not URL[@REF]"),
+  BadInput(
+    name: "pip extra that is an option", env: ["COMFYUI_PIP_EXTRA": "--index-url=x"], code: 10, says: "an option"),
   BadInput(name: "username with newline", env: ["COMFYUI_USERNAME": "a\nb"], code: 10, says: "one non-empty line"),
-  BadInput(name: "no credential", env: ["COMFYUI_PASSWORD": ""], code: 11, says: "the first visitor would claim the server"),
-  BadInput(name: "unreadable password file", env: ["COMFYUI_PASSWORD": "", "COMFYUI_PASSWORD_FILE": "/nonexistent/pw"], code: 11, says: "cannot be read"),
-  BadInput(name: "malformed hash", env: ["COMFYUI_PASSWORD": "", "COMFYUI_PASSWORD_HASH": "$2b$12$short"], code: 11, says: "does not hold a bcrypt hash"),
-  BadInput(name: "two credentials", env: ["COMFYUI_PASSWORD_HASH": "x"], code: 11, says: "keep exactly one credential source"),
-  BadInput(name: "password over 72 bytes", env: ["COMFYUI_PASSWORD": String(repeating: "x", count: 73)], code: 11, says: "72 bytes"),
+  BadInput(
+    name: "no credential", env: ["COMFYUI_PASSWORD": ""], code: 11, says: "the first visitor would claim the server"),
+  BadInput(
+    name: "unreadable password file", env: ["COMFYUI_PASSWORD": "", "COMFYUI_PASSWORD_FILE": "/nonexistent/pw"],
+    code: 11, says: "cannot be read"),
+  BadInput(
+    name: "malformed hash", env: ["COMFYUI_PASSWORD": "", "COMFYUI_PASSWORD_HASH": "$2b$12$short"], code: 11,
+    says: "does not hold a bcrypt hash"),
+  BadInput(
+    name: "two credentials", env: ["COMFYUI_PASSWORD_HASH": "x"], code: 11, says: "keep exactly one credential source"),
+  BadInput(
+    name: "password over 72 bytes", env: ["COMFYUI_PASSWORD": String(repeating: "x", count: 73)], code: 11,
+    says: "72 bytes"),
   BadInput(name: "home not writable", env: ["COMFYUI_HOME": "/proc/comfy"], code: 12, says: "is not usable"),
-  BadInput(name: "repository missing", env: ["COMFYUI_REPO": "file:///nonexistent/ComfyUI"], code: 14, says: "cannot clone ComfyUI"),
+  BadInput(
+    name: "repository missing", env: ["COMFYUI_REPO": "file:///nonexistent/ComfyUI"], code: 14,
+    says: "cannot clone ComfyUI"),
   BadInput(name: "tag missing", env: ["COMFYUI_REF": "v9.9.9"], code: 14, says: "cannot clone ComfyUI"),
   BadInput(name: "not a ComfyUI repository", env: ["COMFYUI_REPO": "LOGIN_REPO"], code: 14, says: "has no main.py"),
-  BadInput(name: "venv folder is something else", code: 15, says: "is not a Python venv",
+  BadInput(
+    name: "venv folder is something else", code: 15, says: "is not a Python venv",
     prepare: { h in
       try FileManager.default.createDirectory(atPath: h.home + "/venv", withIntermediateDirectories: true)
       try "keep me".write(toFile: h.home + "/venv/notes.txt", atomically: true, encoding: .utf8)
     }),
-  BadInput(name: "requirement that cannot be installed", env: ["COMFYUI_PIP_EXTRA": "no-such-package-xyz"], code: 16, says: "installing the requirements"),
-  BadInput(name: "offline without a checkout", env: ["COMFYUI_OFFLINE": "1", "COMFYUI_REPO": "https://example.invalid/ComfyUI.git"], code: 17, says: "COMFYUI_OFFLINE=1 forbids"),
-  BadInput(name: "custom node clone fails", env: ["COMFYUI_CUSTOM_NODES": "file:///nonexistent/MyNode.git"], code: 18, says: "cannot clone custom node MyNode"),
-  BadInput(name: "PUID without root", env: ["PUID": "4242"], args: ["bootstrap"], code: 19, says: "needs comfy-init to start as root",
+  BadInput(
+    name: "requirement that cannot be installed", env: ["COMFYUI_PIP_EXTRA": "no-such-package-xyz"], code: 16,
+    says: "installing the requirements"),
+  BadInput(
+    name: "offline without a checkout",
+    env: ["COMFYUI_OFFLINE": "1", "COMFYUI_REPO": "https://example.invalid/ComfyUI.git"], code: 17,
+    says: "COMFYUI_OFFLINE=1 forbids"),
+  BadInput(
+    name: "custom node clone fails", env: ["COMFYUI_CUSTOM_NODES": "file:///nonexistent/MyNode.git"], code: 18,
+    says: "cannot clone custom node MyNode"),
+  BadInput(
+    name: "PUID without root", env: ["PUID": "4242"], args: ["bootstrap"], code: 19,
+    says: "needs comfy-init to start as root",
     prepare: { _ in if getuid() == 0 { throw SkipBecauseRoot() } }),
 ]
 
@@ -68,7 +93,9 @@ struct SkipBecauseRoot: Error {}
     try "weights".write(toFile: models + "/mine.safetensors", atomically: true, encoding: .utf8)
     do { try input.prepare?(h) } catch is SkipBecauseRoot { return }
     var env = input.env
-    if env["COMFYUI_REPO"] == "LOGIN_REPO" { env["COMFYUI_REPO"] = StandinRepos.loginRepo; env["COMFYUI_REF"] = StandinRepos.loginRef }
+    if env["COMFYUI_REPO"] == "LOGIN_REPO" {
+      env["COMFYUI_REPO"] = StandinRepos.loginRepo; env["COMFYUI_REF"] = StandinRepos.loginRef
+    }
     let result = try runProcess([Paths.comfyInit] + input.args, environment: h.environment.merging(env) { $1 })
     #expect(result.status == input.code, "\(input.name): \(result.stderr)")
     let errors = result.stderr.split(separator: "\n").filter { $0.contains("comfy-init: error:") }

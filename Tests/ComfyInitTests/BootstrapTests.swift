@@ -34,7 +34,9 @@ import Testing
       #expect(try curl(h.baseURL + "/system_stats").status == 401)
       #expect(try curl(h.baseURL + "/system_stats", headers: ["Accept: text/html"]).status == 302)
       #expect(try curl(h.baseURL + "/system_stats?token=" + percentEncoded(h.token)).status == 200)
-      #expect(try curl(h.baseURL + "/system_stats", headers: ["Authorization: Bearer correct horse battery staple"]).status == 401)
+      #expect(
+        try curl(h.baseURL + "/system_stats", headers: ["Authorization: Bearer correct horse battery staple"]).status
+          == 401)
       let health = try runProcess([Paths.comfyInit, "health"], environment: h.environment)
       #expect(health.status == 0, "\(health.stdout)")
       server.signal(SIGTERM)
@@ -50,7 +52,8 @@ import Testing
     defer { server.stop() }
     #expect(h.waitUntilServing(server), "\(server.log)")
     let jar = h.tmp.path + "/cookies"
-    let ok = try curl(h.baseURL + "/login", form: ["username": "admin", "password": "correct horse battery staple"], cookieJar: jar)
+    let ok = try curl(
+      h.baseURL + "/login", form: ["username": "admin", "password": "correct horse battery staple"], cookieJar: jar)
     #expect(ok.status == 302)
     #expect(ok.headers.lowercased().contains("location: /\r"))
     #expect(try curl(h.baseURL + "/queue", cookieJar: jar).status == 200)
@@ -64,12 +67,19 @@ import Testing
     let python = h.home + "/venv/bin/python"
     // Python verifies the hash comfy-init wrote...
     let check = try runProcess(
-      [python, "-c", "import bcrypt,sys; print(bcrypt.checkpw(b'correct horse battery staple', open(sys.argv[1],'rb').read().split(b'\\n')[0]))", h.passwordFile],
+      [
+        python, "-c",
+        "import bcrypt,sys; print(bcrypt.checkpw(b'correct horse battery staple', open(sys.argv[1],'rb').read().split(b'\\n')[0]))",
+        h.passwordFile,
+      ],
       environment: baseEnvironment())
     #expect(check.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "True", "\(check.stderr)")
     // ...and comfy-init keeps a file whose hash Python made, byte for byte, because it verifies.
     let made = try runProcess(
-      [python, "-c", "import bcrypt; print(bcrypt.hashpw(b'correct horse battery staple', bcrypt.gensalt(12)).decode(), end='')"],
+      [
+        python, "-c",
+        "import bcrypt; print(bcrypt.hashpw(b'correct horse battery staple', bcrypt.gensalt(12)).decode(), end='')",
+      ],
       environment: baseEnvironment())
     let pythonHash = made.stdout
     #expect(Bcrypt.verify(password: "correct horse battery staple", hash: pythonHash))

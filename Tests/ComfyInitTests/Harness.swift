@@ -39,7 +39,9 @@ final class ComfyHome: @unchecked Sendable {
     try runProcess([Paths.comfyInit, "bootstrap"] + args, environment: environment.merging(more) { $1 })
   }
 
-  func start(_ more: [String: String] = [:], args: [String] = ["run"], label: String = "run") throws -> BackgroundProcess {
+  func start(_ more: [String: String] = [:], args: [String] = ["run"], label: String = "run") throws
+    -> BackgroundProcess
+  {
     try BackgroundProcess(
       [Paths.comfyInit] + args, environment: environment.merging(more) { $1 }, log: tmp.path + "/\(label).log")
   }

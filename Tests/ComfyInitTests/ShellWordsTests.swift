@@ -4,7 +4,10 @@ import Testing
 
 @Suite struct ShellWordsTests {
   @Test func splitsLikeAShell() throws {
-    #expect(try ShellWords.split("--cpu  --output-directory '/a b' \"c\\\"d\" e\\ f") == ["--cpu", "--output-directory", "/a b", "c\"d", "e f"])
+    #expect(
+      try ShellWords.split("--cpu  --output-directory '/a b' \"c\\\"d\" e\\ f") == [
+        "--cpu", "--output-directory", "/a b", "c\"d", "e f",
+      ])
     #expect(try ShellWords.split("") == [])
     #expect(try ShellWords.split("''") == [""])
     #expect(try ShellWords.split("$(rm -rf /) `x`") == ["$(rm", "-rf", "/)", "`x`"])

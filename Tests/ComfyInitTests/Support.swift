@@ -83,7 +83,9 @@ final class TempDir: @unchecked Sendable {
     path = bytes.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
   }
   deinit {
-    if ProcessInfo.processInfo.environment["COMFY_KEEP_TMP"] == nil { try? FileManager.default.removeItem(atPath: path) }
+    if ProcessInfo.processInfo.environment["COMFY_KEEP_TMP"] == nil {
+      try? FileManager.default.removeItem(atPath: path)
+    }
   }
 }
 
