@@ -46,6 +46,8 @@ public struct Config: Sendable {
   public static let defaultRef = "v0.8.0"
   public static let defaultLoginRepo = "https://github.com/liusida/ComfyUI-Login.git"
   public static let loginNodeName = "ComfyUI-Login"
+  /// ComfyUI-Login has no release tags: pin the commit whose contract docs/architecture.md describes.
+  public static let defaultLoginRef = "69109257f4629a11ebe26cd65667536c4f8dddcb"
 
   public var home = "/opt/comfyui"
   public var repo = Config.defaultRepo
@@ -54,7 +56,7 @@ public struct Config: Sendable {
   public var pipExtra = ["einops"]
   public var customNodes: [CustomNode] = []
   public var loginRepo = Config.defaultLoginRepo
-  public var loginRef: String? = nil
+  public var loginRef: String? = Config.defaultLoginRef
   public var auth = AuthMode.login
   public var username = "admin"
   public var credential: Credential? = nil
