@@ -85,6 +85,7 @@ public enum HTTPClient {
     }
     defer { curl_easy_cleanup(handle) }
     let state = TransferState(sink: sink)
+    state.followsRedirects = request.followRedirects
     let statePointer = Unmanaged.passUnretained(state).toOpaque()
 
     var headerList: UnsafeMutablePointer<curl_slist>? = nil
@@ -141,7 +142,7 @@ public enum HTTPClient {
   }
 
   /// libcurl has no CA bundle of its own in a static build: honour the usual variables, then the distro's.
-  static func caBundle() -> String? {
+  public static func caBundle() -> String? {
     for name in ["CURL_CA_BUNDLE", "SSL_CERT_FILE"] {
       if let value = getenv(name), value.pointee != 0 { return String(cString: value) }
     }
@@ -175,12 +176,16 @@ private final class TransferState {
   var headers: [(name: String, value: String)] = []
   var headersDelivered = false
   var aborted = false
+  /// When redirects are not followed, a 3xx is the final answer and its headers (Location,
+  /// Set-Cookie) belong to the caller.
+  var followsRedirects = false
 
   init(sink: HTTPBodySink) { self.sink = sink }
 
   func header(_ raw: UnsafeRawBufferPointer) {
     var line = String(decoding: raw, as: UTF8.self)
-    while line.hasSuffix("\n") || line.hasSuffix("\r") { line.removeLast() }
+    // By scalars: "\r\n" is one Character, so hasSuffix("\n") is false for every header line.
+    while let last = line.unicodeScalars.last, last == "\n" || last == "\r" { line.unicodeScalars.removeLast() }
     if line.hasPrefix("HTTP/") {
       // A new response starts (redirects, 100 Continue): forget the previous one's headers.
       headers = []
@@ -193,7 +198,7 @@ private final class TransferState {
       headers.append((name, value))
     } else if line.isEmpty, !headersDelivered {
       headersDelivered = true
-      if !(300..<400).contains(status) || status == 304 {
+      if !followsRedirects || !(300..<400).contains(status) || status == 304 {
         if !sink.receiveHeaders(status: status, headers: headers) { aborted = true }
       }
     }

@@ -1,0 +1,132 @@
+# ComfyUI with comfy-init as ENTRYPOINT and PID 1: ComfyUI, its venv and ComfyUI-Login are baked in at
+# build time, so a container start installs nothing and only writes login/PASSWORD from the mounted hash.
+#
+# Targets (the stages are ordered so that the classic builder, which builds every stage up to the
+# target, never needs the Swift image for `runtime`):
+#   runtime            the image; takes the static binary that `scripts/build` made (dist/comfy-init).
+#                      `comfyctl build` runs: docker build --target runtime -t comfy-init/comfyui .
+#   builder            compiles the static comfy-init for people who only have Docker (needs BuildKit
+#                      and network access to the Swift image and Debian's archive):
+#                        DOCKER_BUILDKIT=1 docker build --target comfy-init-binary --output dist .
+#                      then build `runtime` as above.
+#
+# Build arguments (none is a secret; build arguments are visible in `docker history`):
+#   BASE_IMAGE                    any Debian/Ubuntu image; the tests use comfy-init-base:bookworm
+#   COMFYUI_REPO, COMFYUI_REF     ComfyUI source (empty: comfy-init's pinned release)
+#   COMFYUI_LOGIN_REPO/_REF       ComfyUI-Login source (empty: comfy-init's defaults)
+#   COMFYUI_PIP_EXTRA             extra requirements (default einops)
+#   COMFYUI_CUSTOM_NODES          more custom nodes, URL[@REF] comma-separated
+#   PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_NO_INDEX, PIP_TRUSTED_HOST
+#                                 where pip finds packages during the build only (see the bootstrap step)
+#   COMFYUI_UID, COMFYUI_GID      the unprivileged user (default 1000); the compose secret file must be
+#                                 readable by it, which `comfyctl` arranges
+# Local sources (git repos, wheel folders) go into .cache/docker-context/, which is copied to
+# /opt/comfyui-build/ (e.g. COMFYUI_REPO=file:///opt/comfyui-build/repos/comfyui.git-src,
+# PIP_FIND_LINKS=/opt/comfyui-build/wheels). `comfyctl build --standin` fills it with the stand-in ComfyUI.
+
+ARG BASE_IMAGE=nvidia/cuda:12.8.1-runtime-ubuntu24.04
+ARG SWIFT_IMAGE=swift:6.3-bookworm
+
+FROM ${BASE_IMAGE} AS runtime
+
+# python3-venv for `python3 -m venv`, git for the sources, CA certificates for HTTPS clones and
+# downloads. Nothing else: comfy-init does the health check itself, so no curl is needed.
+RUN export DEBIAN_FRONTEND=noninteractive \
+  && apt-get update -qq \
+  && apt-get install -y -qq --no-install-recommends python3 python3-venv git ca-certificates >/dev/null \
+  && rm -rf /var/lib/apt/lists/*
+
+ARG COMFYUI_UID=1000
+ARG COMFYUI_GID=1000
+# Numeric ids, reused when the base image already has them (Ubuntu 24.04 ships "ubuntu" as 1000):
+# USER below is numeric too, so the names never matter. Every volume mount point exists and belongs
+# to that user, so a fresh named volume is seeded with the right owner.
+RUN (getent group "${COMFYUI_GID}" >/dev/null || groupadd --gid "${COMFYUI_GID}" comfy) \
+  && (getent passwd "${COMFYUI_UID}" >/dev/null \
+    || useradd --uid "${COMFYUI_UID}" --gid "${COMFYUI_GID}" --create-home --shell /usr/sbin/nologin comfy) \
+  && mkdir -p /opt/comfyui \
+  && chown "${COMFYUI_UID}:${COMFYUI_GID}" /opt/comfyui
+
+COPY dist/comfy-init /usr/local/bin/comfy-init
+# The glob makes the folder optional: with nothing local to build from, only .dockerignore is copied.
+COPY --chown=${COMFYUI_UID}:${COMFYUI_GID} .dockerignore .cach[e]/docker-contex[t] /opt/comfyui-build/
+
+# Sources are ENV, not only ARG: a start compares them with what the build checked out, and the
+# same values mean "nothing to do" without running git.
+ARG COMFYUI_REPO=
+ARG COMFYUI_REF=
+ARG COMFYUI_LOGIN_REPO=
+ARG COMFYUI_LOGIN_REF=
+ARG COMFYUI_PIP_EXTRA=einops
+ARG COMFYUI_CUSTOM_NODES=
+ENV COMFYUI_HOME=/opt/comfyui \
+  COMFYUI_AUTH=login \
+  COMFYUI_LISTEN=0.0.0.0 \
+  COMFYUI_PORT=8188 \
+  COMFYUI_REPO=${COMFYUI_REPO} \
+  COMFYUI_REF=${COMFYUI_REF} \
+  COMFYUI_LOGIN_REPO=${COMFYUI_LOGIN_REPO} \
+  COMFYUI_LOGIN_REF=${COMFYUI_LOGIN_REF} \
+  COMFYUI_PIP_EXTRA=${COMFYUI_PIP_EXTRA} \
+  COMFYUI_CUSTOM_NODES=${COMFYUI_CUSTOM_NODES}
+
+USER ${COMFYUI_UID}:${COMFYUI_GID}
+WORKDIR /opt/comfyui
+
+# The package source is build-time only. comfy-init's venv stamp fingerprints the PIP_* variables, and
+# a container runs without them: were they set here, the first start would see another fingerprint and
+# run pip again. So they reach pip as a config file (which the stamp ignores) and are unset for
+# comfy-init. No credential exists at build time: `bootstrap` defers the auth phase to the start.
+ARG PIP_INDEX_URL=
+ARG PIP_EXTRA_INDEX_URL=
+ARG PIP_FIND_LINKS=
+ARG PIP_NO_INDEX=
+ARG PIP_TRUSTED_HOST=
+RUN set -eu; \
+  conf=$(mktemp); \
+  printf '[global]\nno-cache-dir = true\ndisable-pip-version-check = true\n' >"$conf"; \
+  if [ -n "$PIP_INDEX_URL" ]; then printf 'index-url = %s\n' "$PIP_INDEX_URL" >>"$conf"; fi; \
+  if [ -n "$PIP_EXTRA_INDEX_URL" ]; then printf 'extra-index-url = %s\n' "$PIP_EXTRA_INDEX_URL" >>"$conf"; fi; \
+  if [ -n "$PIP_FIND_LINKS" ]; then printf 'find-links = %s\n' "$PIP_FIND_LINKS" >>"$conf"; fi; \
+  if [ -n "$PIP_TRUSTED_HOST" ]; then printf 'trusted-host = %s\n' "$PIP_TRUSTED_HOST" >>"$conf"; fi; \
+  case "$PIP_NO_INDEX" in 1|true|yes|on) echo 'no-index = true' >>"$conf" ;; esac; \
+  # pip, not uv: uv would not read the config file.
+  env -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_FIND_LINKS -u PIP_NO_INDEX -u PIP_TRUSTED_HOST \
+    PIP_CONFIG_FILE="$conf" COMFYUI_INSTALLER=pip comfy-init bootstrap; \
+  rm -f "$conf"; \
+  mkdir -p ComfyUI/models ComfyUI/input ComfyUI/output ComfyUI/user ComfyUI/custom_nodes
+
+EXPOSE 8188
+# Cheap (one local HTTP request) and it says why when not healthy: "installing: bootstrap phase venv".
+HEALTHCHECK --interval=5s --timeout=10s --start-period=10m --retries=3 CMD ["comfy-init", "health"]
+# comfy-init turns SIGTERM into the SIGINT that ComfyUI cleans up on, and kills after
+# COMFYUI_STOP_TIMEOUT (8 s): keep Docker's grace period above that (compose sets 12 s).
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["comfy-init"]
+CMD ["run"]
+# User data only. Custom nodes are a volume so that nodes added with COMFYUI_CUSTOM_NODES survive a
+# new container; a fresh volume is seeded from the image, ComfyUI-Login included.
+VOLUME ["/opt/comfyui/ComfyUI/models", "/opt/comfyui/ComfyUI/input", "/opt/comfyui/ComfyUI/output", \
+  "/opt/comfyui/ComfyUI/user", "/opt/comfyui/ComfyUI/custom_nodes"]
+
+
+# ---- comfy-init from source, for people who only have Docker ------------------------------------
+FROM ${SWIFT_IMAGE} AS builder
+# What scripts/setup's static libcurl build needs, plus libcrypt-dev for libxcrypt's static archive.
+RUN export DEBIAN_FRONTEND=noninteractive \
+  && apt-get update -qq \
+  && apt-get install -y -qq --no-install-recommends autoconf automake libtool pkg-config make gcc libc6-dev \
+    libssl-dev libcrypt-dev dpkg-dev file ca-certificates git >/dev/null
+WORKDIR /src
+COPY scripts/setup scripts/setup
+RUN bash -c 'source scripts/setup && build_static_curl'
+COPY Package.swift ./
+COPY Sources Sources
+RUN swift build -c release --product comfy-init -Xswiftc -static-executable \
+  && mkdir -p /out \
+  && strip -o /out/comfy-init "$(swift build -c release --product comfy-init -Xswiftc -static-executable --show-bin-path)/comfy-init" \
+  && file /out/comfy-init | grep -q 'statically linked'
+
+# Only the binary, for `--output dist`.
+FROM scratch AS comfy-init-binary
+COPY --from=builder /out/comfy-init /comfy-init

@@ -1,0 +1,163 @@
+// `comfyctl validate`: the whole auth matrix against a running server, through the same libcurl
+// module as comfy-init. Each row says what it expected and what it saw; every row must pass.
+import Foundation
+import HTTPClient
+
+public struct ValidationRow: Codable, Sendable, Equatable {
+  public var name: String
+  public var expected: String
+  public var observed: String
+  public var passed: Bool
+}
+
+public struct AuthValidator {
+  public let baseURL: String
+  public let credential: Credential
+  /// COMFYUI_BEARER_TOKEN and COMFYUI_API_TOKEN as .env has them (nil: missing).
+  public let envTokens: [String: String?]
+  public var timeout = 10.0
+
+  public init(baseURL: String, credential: Credential, envTokens: [String: String?]) {
+    var url = baseURL
+    while url.hasSuffix("/") { url.removeLast() }
+    self.baseURL = url
+    self.credential = credential
+    self.envTokens = envTokens
+  }
+
+  public func run() throws(CtlError) -> [ValidationRow] {
+    // Reachability first: a stopped server is one clear error, not nine failed rows.
+    do {
+      _ = try HTTPClient.send(HTTPRequest(url: baseURL + "/login", timeout: timeout, connectTimeout: 5))
+    } catch {
+      throw CtlError(
+        .serverUnreachable, "no ComfyUI answers at \(baseURL) (\(error.message)); start it with `comfyctl up`")
+    }
+    var rows: [ValidationRow] = []
+    let stats = baseURL + "/system_stats"
+
+    rows.append(expect("no credential", get(stats), status: 401))
+    let html = get(stats, headers: [("Accept", "text/html,application/xhtml+xml")])
+    rows.append(expect("no credential, browser (Accept: text/html)", html, status: 302, location: "/login"))
+    let bearer = get(stats, headers: [("Authorization", "Bearer " + credential.hash)])
+    rows.append(expect("Authorization: Bearer <hash>", bearer, status: 200))
+    rows.append(expect("?token=<hash>", get(stats + "?token=" + percentEncode(credential.hash)), status: 200))
+    rows.append(
+      expect(
+        "raw password as bearer token (must be refused)",
+        get(stats, headers: [("Authorization", "Bearer " + credential.password)]), status: 401))
+    rows.append(contentsOf: loginRows())
+    rows.append(envTokenRow(stats))
+    rows.append(devicesRow(bearer))
+    return rows
+  }
+
+  // MARK: rows
+
+  private func loginRows() -> [ValidationRow] {
+    var rows: [ValidationRow] = []
+    let good = post(baseURL + "/login", form: ["username": credential.username, "password": credential.password])
+    let loginRow = expect("POST /login, right password", good, status: 302, location: "/")
+    let cookie = good.response.map(cookieHeader) ?? ""
+    rows.append(cookie.isEmpty && loginRow.passed ? failed(loginRow, "no session cookie") : loginRow)
+    let queue = get(baseURL + "/queue", headers: cookie.isEmpty ? [] : [("Cookie", cookie)])
+    rows.append(expect("its session cookie opens /queue", queue, status: 200))
+    let wrong = SecretsStore.randomPassword(length: 20)
+    let bad = post(baseURL + "/login", form: ["username": credential.username, "password": wrong])
+    rows.append(expect("POST /login, wrong password", bad, status: 302, location: "/login?wrong_password=1"))
+    return rows
+  }
+
+  private func envTokenRow(_ stats: String) -> ValidationRow {
+    let name = "the token in .env is the server's"
+    let expected = "COMFYUI_BEARER_TOKEN = COMFYUI_API_TOKEN, answered 200"
+    let bearerToken = envTokens["COMFYUI_BEARER_TOKEN"] ?? nil
+    let apiToken = envTokens["COMFYUI_API_TOKEN"] ?? nil
+    guard let bearerToken, let apiToken else {
+      let missing = bearerToken == nil ? "COMFYUI_BEARER_TOKEN" : "COMFYUI_API_TOKEN"
+      return ValidationRow(name: name, expected: expected, observed: "\(missing) missing from .env", passed: false)
+    }
+    guard bearerToken == apiToken else {
+      return ValidationRow(name: name, expected: expected, observed: "the two keys differ", passed: false)
+    }
+    let result = get(stats, headers: [("Authorization", "Bearer " + bearerToken)])
+    let observed = result.response.map { "\($0.status)" } ?? result.error
+    return ValidationRow(name: name, expected: expected, observed: observed, passed: result.response?.status == 200)
+  }
+
+  private func devicesRow(_ stats: Outcome) -> ValidationRow {
+    let name = "/system_stats reports a device"
+    guard let response = stats.response, response.status == 200 else {
+      return ValidationRow(name: name, expected: ">= 1 device", observed: "no 200 answer", passed: false)
+    }
+    let json = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
+    let devices = json?["devices"] as? [[String: Any]] ?? []
+    let names = devices.compactMap { $0["name"] as? String }.joined(separator: ", ")
+    let observed = devices.isEmpty ? "0 devices" : "\(devices.count) (\(names))"
+    return ValidationRow(name: name, expected: ">= 1 device", observed: observed, passed: !devices.isEmpty)
+  }
+
+  // MARK: HTTP
+
+  struct Outcome {
+    var response: HTTPResponse?
+    var error: String
+  }
+
+  private func get(_ url: String, headers: [(name: String, value: String)] = []) -> Outcome {
+    send(HTTPRequest(url: url, headers: headers, timeout: timeout))
+  }
+
+  private func post(_ url: String, form: [String: String]) -> Outcome {
+    let body = form.sorted { $0.key < $1.key }.map { percentEncode($0.key) + "=" + percentEncode($0.value) }
+      .joined(separator: "&")
+    return send(
+      HTTPRequest(
+        method: "POST", url: url, headers: [("Content-Type", "application/x-www-form-urlencoded")],
+        body: Array(body.utf8), timeout: timeout))
+  }
+
+  private func send(_ request: HTTPRequest) -> Outcome {
+    do {
+      return Outcome(response: try HTTPClient.send(request), error: "")
+    } catch {
+      return Outcome(response: nil, error: "no answer (\(error.message))")
+    }
+  }
+
+  private func expect(_ name: String, _ outcome: Outcome, status: Int, location: String? = nil) -> ValidationRow {
+    let expected = location.map { "\(status) -> \($0)" } ?? "\(status)"
+    guard let response = outcome.response else {
+      return ValidationRow(name: name, expected: expected, observed: outcome.error, passed: false)
+    }
+    var observed = "\(response.status)"
+    var passed = response.status == status
+    if let location {
+      let seen = response.header("Location").map(AuthValidator.path(of:)) ?? "(none)"
+      observed += " -> \(seen)"
+      passed = passed && seen == location
+    }
+    return ValidationRow(name: name, expected: expected, observed: observed, passed: passed)
+  }
+
+  private func failed(_ row: ValidationRow, _ why: String) -> ValidationRow {
+    var copy = row
+    copy.observed += ", \(why)"
+    copy.passed = false
+    return copy
+  }
+
+  /// "Cookie:" value from every Set-Cookie of a response ("name=value" parts only).
+  private func cookieHeader(_ response: HTTPResponse) -> String {
+    response.headers(named: "Set-Cookie").compactMap { $0.split(separator: ";").first.map(String.init) }
+      .joined(separator: "; ")
+  }
+
+  /// "/login?x" from "http://host:port/login?x" or "/login?x".
+  static func path(of location: String) -> String {
+    guard let scheme = location.range(of: "://") else { return location }
+    let rest = location[scheme.upperBound...]
+    guard let slash = rest.firstIndex(of: "/") else { return "/" }
+    return String(rest[slash...])
+  }
+}

@@ -1,2 +1,0 @@
-// comfyctl: placeholder until the host tool lands.
-public enum ComfyCtl {}

@@ -1,0 +1,39 @@
+// `comfyctl build [--base-image IMG] [--tag T]`.
+import ArgumentParser
+
+struct BuildCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "build",
+    abstract: "Build the runtime image from dist/comfy-init (ComfyUI, venv and ComfyUI-Login baked in).")
+
+  @OptionGroup var options: ProjectOptions
+  @OptionGroup var build: BuildOptions
+
+  func run() throws {
+    let project = try options.project()
+    try build.builder(project: project, settings: Settings(project: project)).build()
+  }
+}
+
+/// Shared by `build` and `up --build`.
+struct BuildOptions: ParsableArguments {
+  @Option(help: "Base image (default: COMFYUI_BASE_IMAGE in .env, else the Dockerfile's CUDA runtime image).")
+  var baseImage: String?
+  @Option(help: "Image tag (default: COMFYUI_IMAGE in .env, else \(Settings.defaultImage)).") var tag: String?
+  @Flag(help: "Bake in the stand-in ComfyUI and local wheels from Tests/Fixtures and .cache/wheels (no network).")
+  var standin = false
+  @Option(
+    name: .customLong("build-arg"), help: "NAME=VALUE for the Dockerfile, e.g. COMFYUI_REF=v0.8.0 (never a secret).")
+  var buildArgs: [String] = []
+  @Flag(help: "Build every layer again.") var noCache = false
+
+  func builder(project: Project, settings: Settings) -> ImageBuilder {
+    var builder = ImageBuilder(project: project, settings: settings)
+    if let tag { builder.tag = tag }
+    if let baseImage { builder.baseImage = baseImage }
+    builder.standin = standin
+    builder.buildArgs = buildArgs
+    builder.noCache = noCache
+    return builder
+  }
+}

@@ -1,0 +1,154 @@
+// `comfyctl secrets init|show|rotate|check`.
+import ArgumentParser
+import Foundation
+import HTTPClient
+
+struct SecretsCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "secrets",
+    abstract: "The ComfyUI credential: one source, derived files, drift checks.",
+    subcommands: [SecretsInit.self, SecretsShow.self, SecretsRotate.self, SecretsCheck.self]
+  )
+}
+
+struct SecretsInit: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "init",
+    abstract: "Create the secrets (random password, or one from stdin); an existing source is kept, never rotated.")
+
+  @OptionGroup var options: ProjectOptions
+  @Option(help: "The login name.") var username = "admin"
+  @Flag(help: "Read the password from stdin instead of generating one (never pass it as an argument).")
+  var passwordStdin = false
+
+  func run() throws {
+    let project = try options.project()
+    try initializeSecrets(project: project, username: username, passwordStdin: passwordStdin, console: Console())
+  }
+}
+
+/// Creates the store when missing (`up` calls this too), and refreshes the derived files either way.
+@discardableResult
+func initializeSecrets(project: Project, username: String = "admin", passwordStdin: Bool = false, console: Console)
+  throws(CtlError) -> Credential
+{
+  let store = SecretsStore(project: project)
+  let derived = DerivedSecrets(project: project, settings: Settings(project: project))
+  if store.exists {
+    let credential = try store.load()
+    let changed = try derived.write(credential)
+    console.say(
+      "secrets: kept \(relative(project.storeFile, project)) (init never rotates; use `comfyctl secrets rotate`)")
+    for path in changed { console.say("secrets: refreshed \(relative(path, project))") }
+    return credential
+  }
+  let password = passwordStdin ? try SecretsStore.readPasswordFromStandardInput() : nil
+  let credential = try SecretsStore.makeCredential(username: username, password: password)
+  try store.save(credential)
+  try derived.write(credential)
+  console.say("secrets: created \(relative(project.storeFile, project)) for user \(credential.username)")
+  console.say(
+    "secrets: derived \(relative(project.hashFile, project)) and the tokens in \(relative(project.envFile, project))")
+  return credential
+}
+
+func relative(_ path: String, _ project: Project) -> String {
+  path.hasPrefix(project.root + "/") ? String(path.dropFirst(project.root.count + 1)) : path
+}
+
+struct SecretsShow: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "show", abstract: "Print the username and the API bearer token (the bcrypt hash).")
+
+  @OptionGroup var options: ProjectOptions
+  @Flag(help: "Print only the token, for scripts: TOKEN=$(comfyctl secrets show --token).") var token = false
+  @Flag(help: "Print only the password, for the /login form.") var password = false
+
+  func run() throws {
+    let credential = try SecretsStore(project: try options.project()).load()
+    if token && password { throw CtlError(.badInput, "--token and --password each print one secret; pick one") }
+    if token {
+      print(credential.hash)
+    } else if password {
+      print(credential.password)
+    } else {
+      print("username: \(credential.username)")
+      print("token:    \(credential.hash)")
+      print("(send it as `Authorization: Bearer <token>`; the login password: comfyctl secrets show --password)")
+    }
+  }
+}
+
+struct SecretsRotate: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "rotate", abstract: "New password and hash; every derived file refreshed; --restart applies it now.")
+
+  @OptionGroup var options: ProjectOptions
+  @Flag(help: "Restart the running stack so the server uses the new token at once.") var restart = false
+  @Flag(help: "Read the new password from stdin instead of generating one.") var passwordStdin = false
+  @Option(help: "Seconds to wait for healthy after the restart.") var waitTimeout: Double = 300
+
+  func run() throws {
+    let project = try options.project()
+    let store = SecretsStore(project: project)
+    let old = try store.load()
+    let password = passwordStdin ? try SecretsStore.readPasswordFromStandardInput() : nil
+    let credential = try SecretsStore.makeCredential(username: old.username, password: password)
+    try store.save(credential)
+    let stack = Stack(project: project)
+    try DerivedSecrets(project: project, settings: stack.settings).write(credential)
+    let console = Console()
+    console.say("secrets: rotated; \(relative(project.hashFile, project)) and the tokens in .env are refreshed")
+    let running = stack.runningContainers()
+    if running.isEmpty {
+      console.say("secrets: the stack is not running; the new token applies at the next `comfyctl up`")
+    } else if restart {
+      let services = try stack.restartRunning(timeout: waitTimeout, console: console)
+      console.say("secrets: restarted \(services.joined(separator: ", ")); the server accepts only the new token now")
+    } else {
+      console.say(
+        "secrets: restart needed: the running server still accepts only the old token; run `comfyctl restart`")
+    }
+  }
+}
+
+struct SecretsCheck: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "check", abstract: "List every place that disagrees with the source (exit 1 on any drift).")
+
+  @OptionGroup var options: ProjectOptions
+
+  func run() throws {
+    let project = try options.project()
+    let credential = try SecretsStore(project: project).load()
+    let stack = Stack(project: project)
+    var items = DerivedSecrets(project: project, settings: stack.settings).check(credential)
+    items += serverItems(stack: stack, credential: credential)
+    for item in items { print("\(item.ok ? "ok   " : "DRIFT") \(item.place): \(item.detail)") }
+    let drift = items.filter { !$0.ok }.count
+    guard drift == 0 else {
+      throw CtlError(
+        .checkFailed,
+        "\(drift) place(s) disagree with the source; `comfyctl secrets init` rewrites the derived files, "
+          + "`comfyctl restart` reloads the server"
+      )
+    }
+  }
+
+  /// A running server must accept the source's token (it reads login/PASSWORD only at start).
+  private func serverItems(stack: Stack, credential: Credential) -> [DriftItem] {
+    stack.runningContainers().compactMap { container in
+      guard let instance = stack.instance(for: container.service) else { return nil }
+      let url = stack.settings.url(of: instance) + "/system_stats"
+      let request = HTTPRequest(url: url, headers: [("Authorization", "Bearer " + credential.hash)], timeout: 5)
+      let place = "running \(container.service)"
+      guard let response = try? HTTPClient.send(request) else {
+        return DriftItem(place: place, ok: true, detail: "not answering yet; cannot compare")
+      }
+      if response.status == 200 { return DriftItem(place: place, ok: true, detail: "accepts the token") }
+      return DriftItem(
+        place: place, ok: false,
+        detail: "answers \(response.status) to the token: it runs with an older one; `comfyctl restart`")
+    }
+  }
+}

@@ -1,0 +1,114 @@
+// `comfyctl restart`, `status`, `logs`, `down`: the running stack, all instances at once.
+import ArgumentParser
+import Foundation
+
+struct RestartCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "restart",
+    abstract: "Restart the running services (the server rereads the secret) and wait until healthy.")
+
+  @OptionGroup var options: ProjectOptions
+  @Option(help: "Seconds to wait for healthy.") var waitTimeout: Double = 300
+
+  func run() throws {
+    let stack = Stack(project: try options.project())
+    try Prerequisites.checkEngine()
+    let services = try stack.restartRunning(timeout: waitTimeout, console: Console())
+    if services.isEmpty { throw CtlError(.containerFailed, "nothing is running; start it with `comfyctl up`") }
+  }
+}
+
+struct StatusCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "status", abstract: "Containers, health and URLs of the stack.")
+
+  @OptionGroup var options: ProjectOptions
+
+  func run() throws {
+    let stack = Stack(project: try options.project())
+    try Prerequisites.checkEngine()
+    let containers = try stack.allProfiles.containers()
+    guard !containers.isEmpty else {
+      print("not running (project \(stack.settings.projectName)); start it with `comfyctl up`")
+      return
+    }
+    for container in containers {
+      let state = try? Docker.state(of: container.id)
+      let health = state.map { $0.health.isEmpty ? "" : " \($0.health)" } ?? ""
+      let url = stack.instance(for: container.service).map { "  " + stack.settings.url(of: $0) } ?? ""
+      print("\(container.service): \(container.state)\(health)\(url)")
+      if let detail = state?.lastHealthOutput, !detail.isEmpty { print("  last check: \(detail)") }
+    }
+  }
+}
+
+struct LogsCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "logs", abstract: "The stack's logs, with the password and token replaced by [redacted].")
+
+  @OptionGroup var options: ProjectOptions
+  @Flag(name: .shortAndLong, help: "Keep following.") var follow = false
+  @Option(help: "Lines per container to start with.") var tail = "200"
+  @Argument(help: "Services (default: all).") var services: [String] = []
+
+  func run() throws {
+    let stack = Stack(project: try options.project())
+    try Prerequisites.checkEngine()
+    let password = (try? SecretsStore(project: stack.project).load())?.password
+    var args = stack.allProfiles.baseArguments + ["logs", "--tail", tail]
+    if follow { args.append("--follow") }
+    let status = try ProcessRunner.streamFiltered(args + services, directory: stack.project.root) { line in
+      LogRedactor.redact(line, password: password)
+    }
+    if status != 0 { throw CtlError(.composeFailed, "docker compose logs failed (exit \(status))") }
+  }
+}
+
+struct DownCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "down", abstract: "Stop and remove the containers and network; --deep also the volumes.")
+
+  @OptionGroup var options: ProjectOptions
+  @Flag(help: "Also remove the volumes (models, input, output, user, custom nodes): asks first.") var deep = false
+  @Flag(help: "Do not ask (for --deep).") var yes = false
+  @Flag(help: "Back the secrets up into .secrets/backup-STAMP/, then remove them (a new password at the next up).")
+  var resetAuth = false
+
+  func run() throws {
+    let stack = Stack(project: try options.project())
+    let console = Console()
+    try Prerequisites.checkEngine()
+    if deep && !yes {
+      let question =
+        "This deletes the volumes of project \(stack.settings.projectName): "
+        + "models, input, output, user data and custom nodes."
+      guard Console.confirm(question) else {
+        throw CtlError(.confirmationRequired, "--deep deletes user data; confirm on a terminal or pass --yes")
+      }
+    }
+    var args = ["down", "--remove-orphans"]
+    if deep { args.append("--volumes") }
+    try stack.allProfiles.check(args, what: "docker compose down")
+    console.say("stack \(stack.settings.projectName) removed\(deep ? ", volumes included" : " (volumes kept)")")
+    if resetAuth { try resetSecrets(stack.project, console: console) }
+  }
+
+  private func resetSecrets(_ project: Project, console: Console) throws(CtlError) {
+    let files = [project.storeFile, project.hashFile].filter { FileOps.exists($0) }
+    guard !files.isEmpty else {
+      console.say("secrets: nothing to reset")
+      return
+    }
+    let backup = project.secretsDir + "/backup-" + FileOps.timestamp()
+    try FileOps.makeDirectory(backup, mode: 0o700)
+    for file in files {
+      let name = (file as NSString).lastPathComponent
+      try FileOps.writeAtomically(backup + "/" + name, try FileOps.read(file), mode: 0o600)
+    }
+    for file in files where unlink(file) != 0 {
+      throw CtlError(.filesystem, "cannot remove \(file): \(FileOps.errnoText())")
+    }
+    try DerivedSecrets(project: project, settings: Settings(project: project)).removeTokensFromEnv()
+    console.say("secrets: backed up to \(relative(backup, project)) and removed; the next `comfyctl up` makes new ones")
+  }
+}

@@ -1,0 +1,45 @@
+// `comfyctl validate [--url U] [--json]`.
+import ArgumentParser
+import Foundation
+
+struct ValidateCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "validate", abstract: "Run the whole auth matrix against the server; exit 0 only if every row passes.")
+
+  @OptionGroup var options: ProjectOptions
+  @Option(help: "Server URL (default: the main instance, e.g. http://127.0.0.1:8188).") var url: String?
+  @Flag(help: "Print the rows as JSON.") var json = false
+
+  struct Report: Codable {
+    var url: String
+    var passed: Bool
+    var rows: [ValidationRow]
+  }
+
+  func run() throws {
+    let project = try options.project()
+    let settings = Settings(project: project)
+    let credential = try SecretsStore(project: project).load()
+    let env = try EnvFile.load(project.envFile)
+    let tokens = Dictionary(uniqueKeysWithValues: EnvConsolidator.tokenKeys.map { ($0, env.value($0)) })
+    let baseURL = url ?? settings.url(of: Instance.all[0])
+    let rows = try AuthValidator(baseURL: baseURL, credential: credential, envTokens: tokens).run()
+    let failed = rows.filter { !$0.passed }.count
+    if json {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+      let data = try encoder.encode(Report(url: baseURL, passed: failed == 0, rows: rows))
+      print(String(decoding: data, as: UTF8.self))
+    } else {
+      let width = rows.map(\.name.count).max() ?? 0
+      for row in rows {
+        let name = row.name.padding(toLength: width, withPad: " ", startingAt: 0)
+        print("\(row.passed ? "PASS" : "FAIL")  \(name)  expected \(row.expected), saw \(row.observed)")
+      }
+    }
+    guard failed == 0 else {
+      throw CtlError(.checkFailed, "\(failed) of \(rows.count) auth checks failed at \(baseURL)")
+    }
+    if !json { print("all \(rows.count) auth checks passed at \(baseURL)") }
+  }
+}

@@ -1,0 +1,39 @@
+// comfyctl's failures: one line saying what is wrong and how to fix it, and a distinct exit code per
+// kind, so that scripts can tell "the stack is unhealthy" from "Docker is not running".
+
+/// Exit codes, documented in docs/comfyctl.md. Never renumber: scripts rely on them.
+public enum CtlExitCode: Int32, CaseIterable, Sendable {
+  case ok = 0
+  /// A check found problems: `secrets check` drift, a `validate` row failed.
+  case checkFailed = 1
+  case projectNotFound = 3
+  case secretsMissing = 4
+  case secretsInvalid = 5
+  case envConflict = 6
+  case filesystem = 7
+  case dockerUnavailable = 8
+  case composeMissing = 9
+  case gpuRuntimeMissing = 10
+  case portInUse = 11
+  case buildFailed = 12
+  case composeFailed = 13
+  case healthTimeout = 14
+  case containerFailed = 15
+  case confirmationRequired = 16
+  case serverUnreachable = 17
+  case badInput = 18
+  /// swift-argument-parser's code for a command line it cannot parse.
+  case usage = 64
+}
+
+public struct CtlError: Error, CustomStringConvertible, Sendable {
+  public var code: CtlExitCode
+  public var message: String
+
+  public init(_ code: CtlExitCode, _ message: String) {
+    self.code = code
+    self.message = message
+  }
+
+  public var description: String { message }
+}

@@ -1,0 +1,78 @@
+// Plain `docker` queries: engine, images, one container's state and health.
+import Foundation
+
+public struct ContainerState: Sendable {
+  public var status: String
+  public var health: String
+  /// The last health check's output: comfy-init's one line ("installing: bootstrap phase venv ...").
+  public var lastHealthOutput: String
+  public var exitCode: Int
+  public var restartCount: Int
+  public var startedAt: String
+}
+
+public enum Docker {
+  /// The engine answers (`docker info`), or a one-line reason.
+  public static func engineProblem() -> String? {
+    guard ProcessRunner.which("docker") != nil else {
+      return "the docker CLI is not installed; run scripts/docker-engine"
+    }
+    guard let result = try? ProcessRunner.capture(["docker", "info", "--format", "{{.ServerVersion}}"]) else {
+      return "cannot run docker"
+    }
+    if result.succeeded && !result.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return nil }
+    return
+      "the Docker engine does not answer (\(result.lastLine)); start it (scripts/docker-engine) or check DOCKER_HOST"
+  }
+
+  public static func imageExists(_ image: String) -> Bool {
+    (try? ProcessRunner.capture(["docker", "image", "inspect", "--format", "{{.Id}}", image]))?.succeeded ?? false
+  }
+
+  /// The image's USER ("1000:1000"), or nil when the image is missing.
+  public static func imageUser(_ image: String) -> String? {
+    guard
+      let result = try? ProcessRunner.capture(["docker", "image", "inspect", "--format", "{{.Config.User}}", image]),
+      result.succeeded
+    else { return nil }
+    return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+  }
+
+  public static func state(of container: String) throws(CtlError) -> ContainerState {
+    let result = try ProcessRunner.capture([
+      "docker", "inspect", "--format", "{{.RestartCount}} {{json .State}}", container,
+    ])
+    let parts = result.stdout.split(separator: " ", maxSplits: 1).map(String.init)
+    guard result.succeeded, parts.count == 2,
+      let object = (try? JSONSerialization.jsonObject(with: Data(parts[1].utf8))) as? [String: Any]
+    else {
+      throw CtlError(.containerFailed, "cannot inspect container \(container): \(result.lastLine)")
+    }
+    let health = object["Health"] as? [String: Any]
+    let log = health?["Log"] as? [[String: Any]] ?? []
+    let output = (log.last?["Output"] as? String ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+    return ContainerState(
+      status: object["Status"] as? String ?? "", health: health?["Status"] as? String ?? "",
+      lastHealthOutput: output.split(separator: "\n").last.map(String.init) ?? "",
+      exitCode: object["ExitCode"] as? Int ?? 0, restartCount: Int(parts[0]) ?? 0,
+      startedAt: object["StartedAt"] as? String ?? "")
+  }
+
+  /// `comfy-init health` run in the container right now: the live phase, independent of the
+  /// HEALTHCHECK interval.
+  public static func liveHealth(of container: String) -> String? {
+    guard
+      let result = try? ProcessRunner.capture(["docker", "exec", container, "comfy-init", "health", "--timeout", "2"])
+    else { return nil }
+    let line = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
+    return line.isEmpty ? nil : line
+  }
+
+  /// The container's recent log lines (for a one-glance reason when it failed).
+  public static func logTail(of container: String, lines: Int = 5) -> [String] {
+    guard let result = try? ProcessRunner.capture(["docker", "logs", "--tail", String(lines), container]) else {
+      return []
+    }
+    return (result.stdout + result.stderr).split(separator: "\n").map(String.init).suffix(lines)
+  }
+}

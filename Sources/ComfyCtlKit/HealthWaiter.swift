@@ -1,0 +1,78 @@
+// Waits until Docker reports the services healthy, with one live progress line (service, phase from
+// `comfy-init health` inside the container, elapsed time). A container that exits or restarts ends
+// the wait at once with its last log line, instead of a timeout minutes later.
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+public struct HealthWaiter {
+  public let compose: DockerCompose
+  public let services: [String]
+  public let timeout: Double
+  public var output: Console = Console()
+
+  public init(compose: DockerCompose, services: [String], timeout: Double) {
+    self.compose = compose
+    self.services = services
+    self.timeout = timeout
+  }
+
+  /// Seconds until every service was healthy.
+  @discardableResult
+  public func waitUntilHealthy() throws(CtlError) -> Double {
+    let started = Date()
+    var baselineRestarts: [String: Int] = [:]
+    var healthy = Set<String>()
+    var lastLine = ""
+    var lastDetail: [String: String] = [:]
+    defer { output.endProgress() }
+    while true {
+      let elapsed = Date().timeIntervalSince(started)
+      let containers = try compose.containers().filter { services.contains($0.service) }
+      for service in services where !healthy.contains(service) {
+        guard let container = containers.first(where: { $0.service == service }) else {
+          lastDetail[service] = "no container yet"
+          continue
+        }
+        let state = try Docker.state(of: container.id)
+        if baselineRestarts[service] == nil { baselineRestarts[service] = state.restartCount }
+        if state.health == "healthy" {
+          healthy.insert(service)
+          output.endProgress()
+          output.say("\(service): healthy after \(Console.seconds(elapsed))")
+          continue
+        }
+        if state.status == "exited" || state.status == "dead" || state.restartCount > baselineRestarts[service]! {
+          let reason = Docker.logTail(of: container.id, lines: 1).first ?? "no log output"
+          throw CtlError(
+            .containerFailed,
+            "\(service) stopped (exit code \(state.exitCode)) while starting: \(reason); see `comfyctl logs`")
+        }
+        if state.health == "" && state.status == "running" {
+          throw CtlError(
+            .containerFailed, "\(service) has no health check; the image was not built from this Dockerfile")
+        }
+        let live = Docker.liveHealth(of: container.id) ?? state.lastHealthOutput
+        // The server answers before Docker's next check marks it healthy: say so, not "ok".
+        lastDetail[service] = live.hasPrefix("ok:") ? "answering; waiting for Docker's health check" : live
+      }
+      if healthy.count == services.count { return Date().timeIntervalSince(started) }
+      guard elapsed < timeout else {
+        let waiting = services.filter { !healthy.contains($0) }
+        let detail = waiting.map { "\($0): \(lastDetail[$0] ?? "?")" }.joined(separator: "; ")
+        throw CtlError(
+          .healthTimeout,
+          "not healthy after \(Int(timeout)) s (\(detail)); see `comfyctl logs`, or wait longer with --wait-timeout")
+      }
+      let waiting = services.filter { !healthy.contains($0) }
+      let line = waiting.map { "\($0): \(lastDetail[$0] ?? "starting")" }.joined(separator: " | ")
+      if line != lastLine || output.isTerminal {
+        output.progress("[\(Console.seconds(elapsed))] \(line)")
+        lastLine = line
+      }
+      usleep(500_000)
+    }
+  }
+}

@@ -1,0 +1,127 @@
+// `comfyctl build`: the runtime image from the static comfy-init that `scripts/build` made. With
+// --standin, the build context also carries the stand-in ComfyUI and a local wheel folder, so the
+// image builds with no network beyond the base image's package archive.
+import Foundation
+
+public struct ImageBuilder {
+  /// Where .cache/docker-context/ lands in the image (see the Dockerfile).
+  static let contextInImage = "/opt/comfyui-build"
+  /// Build arguments that would put a secret into `docker history`.
+  static let secretWords = ["PASSWORD", "TOKEN", "SECRET", "HASH"]
+
+  public let project: Project
+  public let settings: Settings
+  public var tag: String
+  public var baseImage: String?
+  public var standin = false
+  public var buildArgs: [String] = []
+  public var noCache = false
+  public var console = Console()
+
+  public init(project: Project, settings: Settings) {
+    self.project = project
+    self.settings = settings
+    self.tag = settings.image
+    self.baseImage = settings.baseImage
+  }
+
+  /// Builds; returns the seconds it took.
+  @discardableResult
+  public func build() throws(CtlError) -> Double {
+    try Prerequisites.checkEngine()
+    guard FileManager.default.isExecutableFile(atPath: project.initBinary) else {
+      throw CtlError(
+        .buildFailed,
+        "dist/comfy-init is missing; run scripts/build first (Docker only: "
+          + "DOCKER_BUILDKIT=1 docker build --target comfy-init-binary --output dist .)"
+      )
+    }
+    try ensureLocalBaseImage()
+    var args = ["docker", "build", "--target", "runtime", "--tag", tag, "--file", project.root + "/Dockerfile"]
+    if noCache { args.append("--no-cache") }
+    var values: [(String, String)] = []
+    if let baseImage { values.append(("BASE_IMAGE", baseImage)) }
+    values += [("COMFYUI_UID", String(settings.uid)), ("COMFYUI_GID", String(settings.gid))]
+    if standin { values += try prepareStandinContext() }
+    for arg in buildArgs {
+      guard let eq = arg.firstIndex(of: "="), eq != arg.startIndex else {
+        throw CtlError(.badInput, "--build-arg \(arg) is not NAME=VALUE")
+      }
+      let name = String(arg[..<eq])
+      if ImageBuilder.secretWords.contains(where: { name.uppercased().contains($0) }) {
+        throw CtlError(
+          .badInput,
+          "--build-arg \(name) looks like a secret, and build arguments stay in `docker history`; "
+            + "secrets go in .secrets/"
+        )
+      }
+      values.append((name, String(arg[arg.index(after: eq)...])))
+    }
+    for (name, value) in values { args += ["--build-arg", name + "=" + value] }
+    args.append(project.root)
+
+    console.say("building \(tag)\(baseImage.map { " on \($0)" } ?? "")\(standin ? " with the stand-in ComfyUI" : "")")
+    let started = Date()
+    let status = try ProcessRunner.stream(args, environment: builderEnvironment(), directory: project.root)
+    let elapsed = Date().timeIntervalSince(started)
+    guard status == 0 else {
+      throw CtlError(.buildFailed, "docker build failed (exit \(status)); the build output above says why")
+    }
+    console.say("built \(tag) in \(Console.seconds(elapsed))")
+    return elapsed
+  }
+
+  /// The debootstrapped base (comfy-init-base:*) is made here by scripts/base-image when missing: no
+  /// registry is reachable on machines that need it. Other base images are Docker's business.
+  func ensureLocalBaseImage() throws(CtlError) {
+    guard let baseImage, baseImage.hasPrefix("comfy-init-base:"), !Docker.imageExists(baseImage) else { return }
+    let script = project.root + "/scripts/base-image"
+    guard FileManager.default.isExecutableFile(atPath: script) else { return }
+    console.say("base image \(baseImage) not found: making it with scripts/base-image")
+    guard try ProcessRunner.stream([script, baseImage], directory: project.root) == 0 else {
+      throw CtlError(.buildFailed, "scripts/base-image \(baseImage) failed; its output above says why")
+    }
+  }
+
+  /// Without the buildx plugin, current docker CLIs need DOCKER_BUILDKIT=0 to use the classic
+  /// builder; the Dockerfile's stage order makes both builders skip the Swift builder stage.
+  func builderEnvironment() -> [String: String] {
+    if let buildx = try? ProcessRunner.capture(["docker", "buildx", "version"]), buildx.succeeded { return [:] }
+    return ["DOCKER_BUILDKIT": "0"]
+  }
+
+  /// Fills .cache/docker-context/ with git repos of the stand-in ComfyUI and ComfyUI-Login and the
+  /// wheels they need, and returns the build arguments that point the bootstrap at them.
+  func prepareStandinContext() throws(CtlError) -> [(String, String)] {
+    let script = project.root + "/Tests/Fixtures/make-standin-repos.sh"
+    let wheels = project.root + "/.cache/wheels"
+    guard FileManager.default.fileExists(atPath: script) else {
+      throw CtlError(.badInput, "--standin needs Tests/Fixtures from the comfy-init checkout; \(script) is missing")
+    }
+    let wheelFiles = ((try? FileManager.default.contentsOfDirectory(atPath: wheels)) ?? []).filter {
+      // uv is an installer, not a requirement: 20 MB the image would carry for nothing.
+      $0.hasSuffix(".whl") && !$0.hasPrefix("uv-")
+    }
+    guard !wheelFiles.isEmpty else {
+      throw CtlError(.badInput, "--standin needs the wheels in .cache/wheels; run scripts/setup")
+    }
+    let context = project.dockerContext
+    for folder in ["repos", "wheels"] { try? FileManager.default.removeItem(atPath: context + "/" + folder) }
+    do {
+      try FileManager.default.createDirectory(atPath: context + "/wheels", withIntermediateDirectories: true)
+      for file in wheelFiles {
+        try FileManager.default.copyItem(atPath: wheels + "/" + file, toPath: context + "/wheels/" + file)
+      }
+    } catch {
+      throw CtlError(.filesystem, "cannot fill \(context): \(FileOps.describe(error))")
+    }
+    let made = try ProcessRunner.capture(["bash", script, project.root + "/Tests/Fixtures", context + "/repos"])
+    guard made.succeeded else { throw CtlError(.buildFailed, "make-standin-repos.sh failed: \(made.lastLine)") }
+    let inImage = ImageBuilder.contextInImage
+    return [
+      ("COMFYUI_REPO", "file://\(inImage)/repos/comfyui.git-src"), ("COMFYUI_REF", "v0.8.0-standin"),
+      ("COMFYUI_LOGIN_REPO", "file://\(inImage)/repos/login-src"), ("COMFYUI_LOGIN_REF", "v1.0-standin"),
+      ("PIP_FIND_LINKS", "\(inImage)/wheels"), ("PIP_NO_INDEX", "1"),
+    ]
+  }
+}

@@ -1,0 +1,56 @@
+// The project folder: where compose/ lives, and with it .secrets/, .env, the Dockerfile and dist/.
+import Foundation
+
+public struct Project: Sendable {
+  public static let composeFile = "compose/docker-compose.yml"
+  public static let cpuComposeFile = "compose/docker-compose.cpu.yml"
+
+  public let root: String
+
+  public init(root: String) {
+    self.root = root
+  }
+
+  public var secretsDir: String { root + "/.secrets" }
+  /// The one source of truth: username, password and hash.
+  public var storeFile: String { secretsDir + "/comfyui_auth_tokens.conf" }
+  /// Derived: the hash that compose mounts as the Docker secret `comfyui_password_hash`.
+  public var hashFile: String { secretsDir + "/comfyui_password_hash" }
+  /// Derived tokens for API clients, and the settings compose interpolates.
+  public var envFile: String { root + "/.env" }
+  public var dockerContext: String { root + "/.cache/docker-context" }
+  public var initBinary: String { root + "/dist/comfy-init" }
+
+  /// `--project-dir` when given, else the nearest folder at or above the current one holding compose/.
+  public static func locate(explicit: String?, from current: String = FileManager.default.currentDirectoryPath)
+    throws(CtlError) -> Project
+  {
+    if let explicit {
+      let root = absolutePath(explicit, relativeTo: current)
+      guard isProject(root) else {
+        throw CtlError(
+          .projectNotFound, "--project-dir \(explicit) has no \(composeFile); point it at the comfy-init checkout")
+      }
+      return Project(root: root)
+    }
+    var dir = URL(fileURLWithPath: current).standardizedFileURL
+    while true {
+      if isProject(dir.path) { return Project(root: dir.path) }
+      let parent = dir.deletingLastPathComponent()
+      if parent.path == dir.path { break }
+      dir = parent
+    }
+    throw CtlError(
+      .projectNotFound,
+      "no \(composeFile) here or in any parent folder; cd into the comfy-init checkout or pass --project-dir")
+  }
+
+  static func isProject(_ dir: String) -> Bool {
+    FileManager.default.fileExists(atPath: dir + "/" + composeFile)
+  }
+}
+
+func absolutePath(_ path: String, relativeTo base: String = FileManager.default.currentDirectoryPath) -> String {
+  let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : URL(fileURLWithPath: base).appendingPathComponent(path)
+  return url.standardizedFileURL.path
+}

@@ -1,0 +1,144 @@
+// The secrets store and its derived files: init, rotate, drift checks, reset, log redaction.
+import Bcrypt
+import Foundation
+import Testing
+
+@testable import ComfyCtlKit
+
+@Suite struct SecretsTests {
+  @Test func initCreatesThePrivateSourceAndEveryDerivedFile() throws {
+    let (dir, project) = makeProject("sec-init")
+    _ = dir
+    let credential = try initializeSecrets(project: project, console: Console(isTerminal: false))
+    #expect(credential.username == "admin")
+    #expect(credential.password.count >= 24)
+    #expect(Bcrypt.verify(password: credential.password, hash: credential.hash))
+    #expect(mode(of: project.secretsDir) == 0o700)
+    #expect(mode(of: project.storeFile) == 0o600)
+    #expect(mode(of: project.hashFile) == 0o600)
+    #expect(try String(contentsOfFile: project.hashFile, encoding: .utf8) == credential.hash + "\n")
+    let settings = Settings(project: project)
+    #expect(FileOps.status(project.hashFile)?.uid == settings.uid)  // the container user reads the bind mount
+    let env = try EnvFile.load(project.envFile)
+    #expect(env.value("COMFYUI_BEARER_TOKEN") == credential.hash)
+    #expect(env.value("COMFYUI_API_TOKEN") == credential.hash)
+    #expect(env.value("COMPOSE_PROJECT_NAME") != nil)  // unrelated keys stay
+    #expect(try String(contentsOfFile: project.envFile, encoding: .utf8).contains("COMFYUI_API_TOKEN='$2b$12$"))
+    #expect(try SecretsStore(project: project).load() == credential)
+  }
+
+  @Test func initNeverRotatesButRepairsDrift() throws {
+    let (dir, project) = makeProject("sec-again")
+    _ = dir
+    let console = Console(isTerminal: false)
+    let first = try initializeSecrets(project: project, console: console)
+    var env = try EnvFile.load(project.envFile)
+    env.set("COMFYUI_API_TOKEN", "stale")
+    env.appendText(["COMFYUI_BEARER_TOKEN=$2b$12$unquoted"])
+    try env.save(project.envFile)
+    unlink(project.hashFile)
+    let derived = DerivedSecrets(project: project, settings: Settings(project: project))
+    let drift = derived.check(first).filter { !$0.ok }.map(\.place)
+    #expect(drift.contains(".env COMFYUI_API_TOKEN"))
+    #expect(drift.contains(".env COMFYUI_BEARER_TOKEN"))
+    #expect(drift.contains(".secrets/comfyui_password_hash"))
+
+    let second = try initializeSecrets(project: project, console: console)
+    #expect(second == first)
+    #expect(derived.check(first).allSatisfy { $0.ok })
+    #expect(try EnvFile.load(project.envFile).duplicateKeys.isEmpty)
+  }
+
+  @Test func initReadsAPasswordFromStdinOnlyWhenAsked() throws {
+    let bin = try #require(CtlPaths.comfyctl, "build comfyctl first")
+    let (dir, project) = makeProject("sec-stdin")
+    let result = try runTool(
+      [bin, "secrets", "init", "--password-stdin", "--username", "alice", "--project-dir", dir.path],
+      stdin: "correct horse battery\n")
+    #expect(result.status == 0, "\(result.all)")
+    let credential = try SecretsStore(project: project).load()
+    #expect(credential.password == "correct horse battery")
+    #expect(credential.username == "alice")
+    #expect(!result.all.contains("correct horse"))
+    #expect(!result.all.contains(credential.hash))
+    let (other, _) = makeProject("sec-short")
+    let short = try runTool(
+      [bin, "secrets", "init", "--password-stdin", "--project-dir", other.path], stdin: "short\n")
+    #expect(short.status == CtlExitCode.badInput.rawValue)
+    #expect(short.stderr.split(separator: "\n").count == 1)
+  }
+
+  @Test func rotateMakesANewCredentialAndRefreshesEverything() throws {
+    let bin = try #require(CtlPaths.comfyctl, "build comfyctl first")
+    let (dir, project) = makeProject("sec-rotate")
+    #expect(try runTool([bin, "secrets", "init", "--project-dir", dir.path]).status == 0)
+    let before = try SecretsStore(project: project).load()
+    let rotate = try runTool([bin, "secrets", "rotate", "--project-dir", dir.path])
+    #expect(rotate.status == 0, "\(rotate.all)")
+    #expect(rotate.stdout.contains("not running"))
+    let after = try SecretsStore(project: project).load()
+    #expect(after.hash != before.hash)
+    #expect(after.password != before.password)
+    #expect(after.username == before.username)
+    #expect(try runTool([bin, "secrets", "check", "--project-dir", dir.path]).status == 0)
+    let token = try runTool([bin, "secrets", "show", "--token", "--project-dir", dir.path])
+    #expect(token.stdout == after.hash + "\n")
+  }
+
+  @Test func checkListsDriftAndExitsOne() throws {
+    let bin = try #require(CtlPaths.comfyctl, "build comfyctl first")
+    let (dir, project) = makeProject("sec-check")
+    #expect(try runTool([bin, "secrets", "init", "--project-dir", dir.path]).status == 0)
+    var env = try EnvFile.load(project.envFile)
+    env.set("COMFYUI_BEARER_TOKEN", "$2b$12$" + String(repeating: "x", count: 53))
+    try env.save(project.envFile)
+    chmod(project.storeFile, 0o644)
+    let check = try runTool([bin, "secrets", "check", "--project-dir", dir.path])
+    #expect(check.status == CtlExitCode.checkFailed.rawValue)
+    #expect(check.stdout.contains("DRIFT .env COMFYUI_BEARER_TOKEN"))
+    #expect(check.stdout.contains("DRIFT .secrets/comfyui_auth_tokens.conf: mode 0644"))
+    #expect(check.stdout.contains("ok    .env COMFYUI_API_TOKEN"))
+  }
+
+  @Test func commandsWithoutSecretsSayHowToCreateThem() throws {
+    let bin = try #require(CtlPaths.comfyctl, "build comfyctl first")
+    let (dir, _) = makeProject("sec-none")
+    let show = try runTool([bin, "secrets", "show", "--project-dir", dir.path])
+    #expect(show.status == CtlExitCode.secretsMissing.rawValue)
+    #expect(show.stderr.contains("comfyctl secrets init"))
+    let elsewhere = CtlTempDir("noproject")
+    let lost = try runTool([bin, "secrets", "show"], directory: elsewhere.path)
+    #expect(lost.status == CtlExitCode.projectNotFound.rawValue)
+  }
+
+  @Test func aMalformedStoreIsReportedNotReplaced() throws {
+    let (dir, project) = makeProject("sec-bad")
+    try FileOps.makeDirectory(project.secretsDir, mode: 0o700)
+    dir.write(".secrets/comfyui_auth_tokens.conf", "COMFYUI_USERNAME='admin'\n")
+    let error = #expect(throws: CtlError.self) { try SecretsStore(project: project).load() }
+    #expect(error?.code == .secretsInvalid)
+    #expect(dir.read(".secrets/comfyui_auth_tokens.conf") == "COMFYUI_USERNAME='admin'\n")
+  }
+
+  @Test func logsLoseEveryBcryptHashAndThePassword() {
+    let line =
+      "For direct API calls, use token=$2b$12$R4N8l47Fbk5zXpndnvMUiuIzd4TV1CWCYxp/cWdltNiijwfzgVqmm pw=hunter22"
+    let redacted = LogRedactor.redact(line, password: "hunter22")
+    #expect(redacted == "For direct API calls, use token=[redacted] pw=[redacted]")
+  }
+
+  @Test func buildArgumentsThatLookSecretAreRefused() throws {
+    let (dir, project) = makeProject("sec-buildarg")
+    _ = dir
+    var builder = ImageBuilder(project: project, settings: Settings(project: project))
+    builder.buildArgs = ["COMFYUI_PASSWORD=x"]
+    // The check comes before the build starts, after the engine and binary checks: assert on the message
+    // only when those pass here.
+    do {
+      try builder.build()
+      Issue.record("a secret build argument was accepted")
+    } catch {
+      if error.code == .badInput { #expect(error.message.contains("docker history")) }
+    }
+  }
+}
