@@ -72,6 +72,8 @@ public struct Config: Sendable {
   public var stopSignal = SIGINT
   public var puid: uid_t? = nil
   public var pgid: gid_t? = nil
+  /// Cut the token and password out of the server's log (COMFYUI_REDACT_LOGS=0 turns it off).
+  public var redactLogs = true
   public var skipModels = false
   public var modelsManifest: String? = nil
   public var environment: [String: String] = [:]
@@ -126,7 +128,8 @@ extension Config {
     "COMFYUI_LOGIN_REPO", "COMFYUI_LOGIN_REF", "COMFYUI_AUTH", "COMFYUI_LOGIN_ENABLED", "COMFYUI_USERNAME",
     "COMFYUI_PASSWORD", "COMFYUI_PASSWORD_FILE", "COMFYUI_PASSWORD_HASH", "COMFYUI_PASSWORD_HASH_FILE",
     "COMFYUI_LISTEN", "COMFYUI_PORT", "COMFYUI_ARGS", "COMFYUI_UPDATE", "COMFYUI_OFFLINE", "COMFYUI_STOP_TIMEOUT",
-    "COMFYUI_STOP_SIGNAL", "COMFYUI_INIT", "PUID", "PGID", "COMFYUI_SKIP_MODELS", "COMFYUI_MODELS_MANIFEST",
+    "COMFYUI_STOP_SIGNAL", "COMFYUI_INIT", "COMFYUI_REDACT_LOGS", "PUID", "PGID", "COMFYUI_SKIP_MODELS",
+    "COMFYUI_MODELS_MANIFEST",
   ]
 
   /// Secrets are refused as flags: argv is visible to every user of the machine and in `docker inspect`.
@@ -260,6 +263,9 @@ extension Config {
     }
     if let update = value("COMFYUI_UPDATE") { c.update = try parseBool(update, variable: "COMFYUI_UPDATE") }
     if let offline = value("COMFYUI_OFFLINE") { c.offline = try parseBool(offline, variable: "COMFYUI_OFFLINE") }
+    if let redact = value("COMFYUI_REDACT_LOGS") {
+      c.redactLogs = try parseBool(redact, variable: "COMFYUI_REDACT_LOGS")
+    }
     if let skip = value("COMFYUI_SKIP_MODELS") { c.skipModels = try parseBool(skip, variable: "COMFYUI_SKIP_MODELS") }
     c.modelsManifest = value("COMFYUI_MODELS_MANIFEST")
     if let timeout = value("COMFYUI_STOP_TIMEOUT") {

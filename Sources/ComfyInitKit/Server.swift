@@ -1,5 +1,8 @@
 // Starting ComfyUI: as a supervised child (the default: comfy-init stays PID 1), or by exec for
 // platforms that bring their own init.
+import CInit
+import HTTPClient
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -41,11 +44,14 @@ public struct Server {
     options.takeTerminal = true
     options.user = user
     let argv = command(extraArgs: extraArgs)
+    let relays = makeLogRelays(&options)
     let started = Instant.now()
     let pid: pid_t
     do {
       pid = try ChildProcess.spawn(argv, options: options)
+      closeChildEnds(options)
     } catch {
+      closeChildEnds(options)
       if let child = error.pid { var s: Int32 = 0; waitpid(child, &s, 0) }
       Log.error("\(error); the venv may be broken: delete \(config.venv)/.comfy-init-stamp to reinstall")
       Status.write(home: config.home, phase: "failed", detail: "cannot start the server")
@@ -55,13 +61,42 @@ public struct Server {
     Log.info("serve: started ComfyUI as pid \(pid) on \(config.listen):\(config.port)")
     let policy = Supervisor.Policy(translate: [SIGTERM: config.stopSignal], stopTimeout: config.stopTimeout)
     var unused = [UInt8]()
-    let outcome = supervisor.wait(for: pid, policy: policy, collected: &unused)
+    let outcome = supervisor.wait(for: pid, policy: policy, collected: &unused, relays: relays)
     let code = exitCode(for: outcome)
     Status.write(home: config.home, phase: "exited", detail: outcome.status.description)
     Log.info(
       "serve: ComfyUI ended with \(outcome.status.description) after \(formatDuration(started.secondsSince)); exiting \(code)"
     )
     return code
+  }
+
+  /// ComfyUI-Login logs its token (the PASSWORD hash) at every start: unless stdout is a terminal
+  /// (`docker run -it`, a person watching), the server's output goes through comfy-init, which cuts
+  /// the hash and the password out before it reaches the container log.
+  private func makeLogRelays(_ options: inout SpawnOptions) -> [LogRelay] {
+    guard config.auth == .login, config.redactLogs, isatty(1) == 0 else { return [] }
+    var secrets: [String] = []
+    if let text = FileSystem.readText(config.passwordFile),
+      let hash = text.split(separator: "\n", omittingEmptySubsequences: false).first, !hash.isEmpty
+    {
+      secrets += [String(hash), percentEncode(String(hash))]
+    }
+    if case .password(let password) = config.credential { secrets.append(password) }
+    guard !secrets.isEmpty else { return [] }
+    var relays: [LogRelay] = []
+    for (target, assign) in [(Int32(1), \SpawnOptions.stdoutFD), (Int32(2), \SpawnOptions.stderrFD)] {
+      var fds: [Int32] = [-1, -1]
+      guard cinit_pipe_cloexec(&fds) == 0 else { continue }
+      options[keyPath: assign] = fds[1]
+      relays.append(LogRelay(source: fds[0], destination: target, secrets: secrets))
+    }
+    return relays
+  }
+
+  /// The write ends belong to the child now; keeping them open would hide its end of file.
+  private func closeChildEnds(_ options: SpawnOptions) {
+    if options.stdoutFD > 2 { close(options.stdoutFD) }
+    if options.stderrFD > 2 { close(options.stderrFD) }
   }
 
   /// A stop we asked for, answered by the server stopping, is success; anything else passes through.

@@ -53,9 +53,9 @@ public final class SignalChannel {
 
   /// Returns the signals that arrived, waiting up to `timeoutMilliseconds` (-1: until one does).
   /// SIGCHLD is included like any other: the caller decides to reap.
-  public func wait(timeoutMilliseconds: Int32, alsoWakeOn extraFD: Int32 = -1) -> [Int32] {
+  public func wait(timeoutMilliseconds: Int32, alsoWakeOn extraFDs: [Int32] = []) -> [Int32] {
     var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
-    if extraFD >= 0 { fds.append(pollfd(fd: extraFD, events: Int16(POLLIN), revents: 0)) }
+    for extra in extraFDs { fds.append(pollfd(fd: extra, events: Int16(POLLIN), revents: 0)) }
     _ = poll(&fds, nfds_t(fds.count), timeoutMilliseconds)
     return drain()
   }

@@ -49,24 +49,31 @@ public final class Supervisor {
 
   /// Waits until `pid` ends, forwarding every signal but SIGCHLD to its process group and reaping
   /// every other child (PID 1 adopts all orphans). With `output`, collects what the child writes there.
-  public func wait(for pid: pid_t, policy: Policy, output: Int32 = -1, collected: inout [UInt8]) -> Outcome {
+  /// With `relays`, copies the child's stdout/stderr to ours as it arrives (secrets cut out).
+  func wait(
+    for pid: pid_t, policy: Policy, output: Int32 = -1, collected: inout [UInt8], relays: [LogRelay] = []
+  ) -> Outcome {
     stopTimeout = policy.stopTimeout
     if stopSignal != nil, stopDeadline == nil { stopDeadline = Instant.now().adding(seconds: stopTimeout) }
     var outputFD = output
     if outputFD >= 0 { _ = fcntl(outputFD, F_SETFL, fcntl(outputFD, F_GETFL) | O_NONBLOCK) }
     var killed = false
+    var openRelays = relays
     while true {
       // Once the group is SIGKILLed only its death is left to wait for: block (a deadline in the past
       // would make every poll return at once and spin a core while a big child's exit takes its time).
       let timeout = killed ? -1 : stopDeadline?.millisecondsFromNow ?? -1
-      for signal in signals.wait(timeoutMilliseconds: timeout, alsoWakeOn: outputFD) where signal != SIGCHLD {
+      let wakeOn = (outputFD >= 0 ? [outputFD] : []) + openRelays.map(\.source)
+      for signal in signals.wait(timeoutMilliseconds: timeout, alsoWakeOn: wakeOn) where signal != SIGCHLD {
         if Signals.isStopRequest(signal) { noteStop(signal) }
         kill(-pid, policy.translate[signal] ?? signal)
       }
       if outputFD >= 0, !readAvailable(outputFD, into: &collected) { outputFD = -1 }
+      openRelays = openRelays.filter { $0.pump() }
       if let status = reapAll(watching: pid) {
         // Grandchildren may keep the pipe open: take what is buffered, do not wait for EOF.
         if outputFD >= 0 { _ = readAvailable(outputFD, into: &collected) }
+        for relay in openRelays where relay.pump() { relay.flush() }
         return Outcome(status: status, killedAfterGrace: killed)
       }
       if let deadline = stopDeadline, !killed, deadline.millisecondsFromNow == 0 {

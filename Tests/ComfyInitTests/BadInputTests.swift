@@ -115,6 +115,9 @@ struct SkipBecauseRoot: Error {}
     defer { server.stop() }
     #expect(h.waitUntilServing(server), "\(server.log)")
     #expect(!server.log.contains("s3cret-never-logged"))
+    // ComfyUI-Login logs its token; comfy-init cuts it out of the container log.
+    #expect(!server.log.contains(h.token), "the token reached the log")
+    #expect(server.log.contains("use token=<redacted>"), "\(server.log)")
     let python = descendants(of: server.pid).first!
     let environ = try String(contentsOfFile: "/proc/\(python)/environ", encoding: .isoLatin1)
     #expect(!environ.contains("s3cret-never-logged"), "the server inherited the password")

@@ -35,7 +35,7 @@ import Testing
       #expect(try curl(h.baseURL + "/system_stats", headers: ["Accept: text/html"]).status == 302)
       #expect(try curl(h.baseURL + "/system_stats?token=" + percentEncoded(h.token)).status == 200)
       #expect(
-        try curl(h.baseURL + "/system_stats", headers: ["Authorization: Bearer correct horse battery staple"]).status
+        try curl(h.baseURL + "/system_stats", headers: ["Authorization: Bearer correct-horse-battery-staple"]).status
           == 401)
       let health = try runProcess([Paths.comfyInit, "health"], environment: h.environment)
       #expect(health.status == 0, "\(health.stdout)")
@@ -53,7 +53,7 @@ import Testing
     #expect(h.waitUntilServing(server), "\(server.log)")
     let jar = h.tmp.path + "/cookies"
     let ok = try curl(
-      h.baseURL + "/login", form: ["username": "admin", "password": "correct horse battery staple"], cookieJar: jar)
+      h.baseURL + "/login", form: ["username": "admin", "password": "correct-horse-battery-staple"], cookieJar: jar)
     #expect(ok.status == 302)
     #expect(ok.headers.lowercased().contains("location: /\r"))
     #expect(try curl(h.baseURL + "/queue", cookieJar: jar).status == 200)
@@ -69,7 +69,7 @@ import Testing
     let check = try runProcess(
       [
         python, "-c",
-        "import bcrypt,sys; print(bcrypt.checkpw(b'correct horse battery staple', open(sys.argv[1],'rb').read().split(b'\\n')[0]))",
+        "import bcrypt,sys; print(bcrypt.checkpw(b'correct-horse-battery-staple', open(sys.argv[1],'rb').read().split(b'\\n')[0]))",
         h.passwordFile,
       ],
       environment: baseEnvironment())
@@ -78,11 +78,11 @@ import Testing
     let made = try runProcess(
       [
         python, "-c",
-        "import bcrypt; print(bcrypt.hashpw(b'correct horse battery staple', bcrypt.gensalt(12)).decode(), end='')",
+        "import bcrypt; print(bcrypt.hashpw(b'correct-horse-battery-staple', bcrypt.gensalt(12)).decode(), end='')",
       ],
       environment: baseEnvironment())
     let pythonHash = made.stdout
-    #expect(Bcrypt.verify(password: "correct horse battery staple", hash: pythonHash))
+    #expect(Bcrypt.verify(password: "correct-horse-battery-staple", hash: pythonHash))
     #expect(!Bcrypt.verify(password: "wrong", hash: pythonHash))
     try (pythonHash + "\nadmin").write(toFile: h.passwordFile, atomically: true, encoding: .utf8)
     try FileManager.default.removeItem(atPath: h.home + "/.comfy-init/auth.stamp")

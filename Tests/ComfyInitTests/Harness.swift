@@ -12,7 +12,7 @@ final class ComfyHome: @unchecked Sendable {
   var passwordFile: String { home + "/ComfyUI/login/PASSWORD" }
   var baseURL: String { "http://127.0.0.1:\(port)" }
 
-  init(_ extra: [String: String] = ["COMFYUI_PASSWORD": "correct horse battery staple"]) {
+  init(_ extra: [String: String] = ["COMFYUI_PASSWORD": "correct-horse-battery-staple"]) {
     self.extra = extra
     FileManager.default.createFile(atPath: calls, contents: nil)
   }
