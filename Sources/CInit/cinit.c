@@ -40,8 +40,13 @@ __attribute__((constructor(101))) static void cinit_capture(int argc, char **arg
 static void cinit_child(const cinit_spawn_attr *a, int err_fd) {
   sigset_t empty;
   sigemptyset(&empty);
+  // The raw syscall, not signal(): glibc refuses signals 32 and 33 (its own real-time signals) with
+  // EINVAL, yet a SIG_IGN for them survives execve like any other (a parent using Foundation's
+  // Process hands them over ignored). An all-zero kernel sigaction is SIG_DFL, no flags, empty mask,
+  // whatever the architecture's layout; the kernel's sigset is _NSIG / 8 bytes (glibc's _NSIG is one more).
+  unsigned long default_action[8] = {0};
   for (int sig = 1; sig < NSIG; sig++) {
-    if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+    if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, default_action, NULL, _NSIG / 8);
   }
   if (a->new_process_group) setpgid(0, 0);
   if (a->take_terminal && isatty(STDIN_FILENO)) {
@@ -64,6 +69,10 @@ static void cinit_child(const cinit_spawn_attr *a, int err_fd) {
     if (setgroups(0, NULL) != 0 || setgid(a->gid) != 0 || setuid(a->uid) != 0) err = errno;
   }
   if (!err) {
+    // If the init dies abruptly (SIGKILL when it is not PID 1), the server must not live on
+    // unsupervised. Set after the privilege drop, which would clear it.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != a->parent_pid) _exit(1);
     execvpe(a->path, a->argv, a->envp);
     err = errno;
   }
@@ -72,8 +81,11 @@ static void cinit_child(const cinit_spawn_attr *a, int err_fd) {
   _exit(err == ENOENT ? 127 : 126);
 }
 
-pid_t cinit_spawn(const cinit_spawn_attr *a, int *exec_errno) {
+pid_t cinit_spawn(const cinit_spawn_attr *attr, int *exec_errno) {
   *exec_errno = 0;
+  cinit_spawn_attr copy = *attr;
+  copy.parent_pid = getpid();
+  const cinit_spawn_attr *a = &copy;
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return -1;
   pid_t pid = fork();

@@ -65,7 +65,12 @@ public final class SignalChannel {
     var received = [Int32]()
     var info = signalfd_siginfo()
     let size = MemoryLayout<signalfd_siginfo>.size
-    while read(fd, &info, size) == size { received.append(Int32(info.ssi_signo)) }
+    let me = UInt32(getpid())
+    while read(fd, &info, size) == size {
+      // A SIGPIPE the kernel raised for our own write (the log reader went away) is ours, not the child's.
+      if Int32(info.ssi_signo) == SIGPIPE && info.ssi_pid == me { continue }
+      received.append(Int32(info.ssi_signo))
+    }
     return received
   }
 

@@ -66,7 +66,7 @@ public final class Supervisor {
       let wakeOn = (outputFD >= 0 ? [outputFD] : []) + openRelays.map(\.source)
       for signal in signals.wait(timeoutMilliseconds: timeout, alsoWakeOn: wakeOn) where signal != SIGCHLD {
         if Signals.isStopRequest(signal) { noteStop(signal) }
-        kill(-pid, policy.translate[signal] ?? signal)
+        signalGroup(of: pid, policy.translate[signal] ?? signal)
       }
       if outputFD >= 0, !readAvailable(outputFD, into: &collected) { outputFD = -1 }
       openRelays = openRelays.filter { $0.pump() }
@@ -78,10 +78,15 @@ public final class Supervisor {
       }
       if let deadline = stopDeadline, !killed, deadline.millisecondsFromNow == 0 {
         Log.warn("pid \(pid) did not stop within \(formatDuration(stopTimeout)); sending SIGKILL to its process group")
-        kill(-pid, SIGKILL)
+        signalGroup(of: pid, SIGKILL)
         killed = true
       }
     }
+  }
+
+  /// The child leads its own group; if it left that group, it is at least signalled itself.
+  private func signalGroup(of pid: pid_t, _ signal: Int32) {
+    if kill(-pid, signal) != 0 && errno == ESRCH { kill(pid, signal) }
   }
 
   private func noteStop(_ signal: Int32) {
