@@ -18,6 +18,21 @@ struct PasswordFile {
   var verifiedStampPath: String { config.stateDir + "/auth.stamp" }
 
   func ensure() throws(InitError) -> Result {
+    let result = try reconcile()
+    if result != .written { restrictPermissions() }
+    return result
+  }
+
+  /// A kept file may have been written by hand with a looser mode: the token is a secret.
+  private func restrictPermissions() {
+    var st = stat()
+    if stat(config.passwordFile, &st) == 0 && (st.st_mode & 0o077) != 0 {
+      chmod(config.passwordFile, 0o600)
+      Log.warn("auth: \(config.passwordFile) was readable by others; set its mode to 0600")
+    }
+  }
+
+  private func reconcile() throws(InitError) -> Result {
     let existing = FileSystem.readText(config.passwordFile)
     let parsed = existing.flatMap(parse)
     switch config.credential {
