@@ -1,5 +1,6 @@
-// The phase pipeline: lock, ComfyUI source, custom nodes, venv, auth. Each phase is idempotent and
-// crash-safe, logs one line with its duration, and on a warm restart costs a few file reads.
+// The phase pipeline: lock, ComfyUI source, custom nodes, venv, auth, models. Each phase is
+// idempotent and crash-safe, logs one line with its duration, and on a warm restart costs a few
+// file reads.
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -7,6 +8,9 @@
 public struct Bootstrap {
   let config: Config
   let runner: ToolRunner
+  /// `comfy-init bootstrap` sets this: an image build has no credential, and serves nothing, so the
+  /// auth phase waits for `run`, which still refuses to serve without one.
+  public var deferAuthWithoutCredential = false
 
   public init(config: Config, supervisor: Supervisor) {
     self.config = config
@@ -44,7 +48,11 @@ public struct Bootstrap {
       try venv.ensure()
       return "installed"
     }
-    if config.auth == .login {
+    if config.auth == .login && deferAuthWithoutCredential && config.credential == nil
+      && !FileSystem.exists(config.passwordFile)
+    {
+      Log.info("auth: deferred: no credential at bootstrap time; `run` writes login/PASSWORD or refuses to serve")
+    } else if config.auth == .login {
       try phase("auth") { () throws -> String in
         switch try PasswordFile(config: config).ensure() {
         case .kept: return "login/PASSWORD unchanged (token stable)"
@@ -53,6 +61,7 @@ public struct Bootstrap {
         }
       }
     }
+    try phase("models") { try ModelProvisioning(config: config, supervisor: runner.supervisor).run() }
     try handOverOwnership()
     Status.write(home: config.home, phase: "bootstrapped")
     Log.info("bootstrap: done in \(formatDuration(started.secondsSince))")
@@ -84,7 +93,8 @@ public struct Bootstrap {
       try FileSystem.makeDirectories(config.stateDir)
     } catch {
       throw InitError(
-        .filesystem, "COMFYUI_HOME=\(config.home) is not usable (\(error)); mount a writable volume there or run as its owner")
+        .filesystem,
+        "COMFYUI_HOME=\(config.home) is not usable (\(error)); mount a writable volume there or run as its owner")
     }
     guard access(config.stateDir, W_OK) == 0 else {
       throw InitError(
@@ -99,7 +109,9 @@ public struct Bootstrap {
     let gid = config.pgid ?? gid_t(uid)
     guard getuid() == 0 else {
       if getuid() == uid { return }
-      throw InitError(.privileges, "PUID=\(uid) needs comfy-init to start as root (it runs as uid \(getuid())); drop PUID or start as root")
+      throw InitError(
+        .privileges,
+        "PUID=\(uid) needs comfy-init to start as root (it runs as uid \(getuid())); drop PUID or start as root")
     }
     for path in [config.home, config.stateDir, config.comfyDir, config.venv] {
       var st = stat()

@@ -14,8 +14,11 @@ public enum CLI {
 
     Usage:
       comfy-init [run] [FLAGS] [-- SERVER_ARGS...]  bootstrap, then serve ComfyUI as a supervised child
-      comfy-init bootstrap [FLAGS]                 bootstrap only (the image build runs this), then exit 0
+      comfy-init bootstrap [FLAGS]                 bootstrap only (the image build runs this), then exit 0;
+                                                   with no credential it defers the auth phase to `run`
       comfy-init health [--timeout S]              exit 0 iff an authenticated GET /system_stats answers 200
+      comfy-init provision [FLAGS]                 only the models phase: fetch what COMFYUI_MODELS_MANIFEST
+                                                   lists into HOME/ComfyUI/models, verify it, then exit
       comfy-init hash-password [--cost N]          read a password on stdin, print its bcrypt hash
       comfy-init supervise [-- ] CMD [ARGS...]     run any command as a supervised child (like tini)
       comfy-init version | --help
@@ -28,9 +31,13 @@ public enum CLI {
       COMFYUI_PASSWORD[_FILE]  COMFYUI_PASSWORD_HASH[_FILE]  COMFYUI_LISTEN (0.0.0.0)  COMFYUI_PORT (8188)
       COMFYUI_ARGS  COMFYUI_UPDATE  COMFYUI_OFFLINE  COMFYUI_STOP_TIMEOUT (8)  COMFYUI_STOP_SIGNAL (SIGINT)
       COMFYUI_INIT (supervise|exec)  COMFYUI_INSTALLER (auto|pip|uv)  PUID  PGID
+      COMFYUI_MODELS_MANIFEST (lines `URL DEST SHA256`, DEST under ComfyUI/models)  COMFYUI_SKIP_MODELS
+      COMFYUI_DOWNLOAD_CONCURRENCY (3)  HF_TOKEN[_FILE] or HF_API_TOKEN (sent over HTTPS to huggingface.co
+      and COMFYUI_TOKEN_HOSTS only, never after a redirect to another host)
 
     Exit codes: 0 ok, 2 usage, 10 config, 11 credential, 12 filesystem, 13 lock, 14 git, 15 python/venv,
-    16 install, 17 offline, 18 custom node, 19 privileges, 126/127 server cannot run, else the server's code.
+    16 install, 17 offline, 18 custom node, 19 privileges, 20 models, 126/127 server cannot run, else the
+    server's code.
     """
 
   /// The process arguments, from the pre-runtime capture (CommandLine may be empty in a static PID 1).
@@ -42,12 +49,14 @@ public enum CLI {
 
   public static func main() -> Int32 {
     var args = arguments()
-    let command = args.first.flatMap { $0.hasPrefix("-") && $0 != "--help" && $0 != "-h" && $0 != "--version" ? nil : $0 } ?? "run"
+    let command =
+      args.first.flatMap { $0.hasPrefix("-") && $0 != "--help" && $0 != "-h" && $0 != "--version" ? nil : $0 } ?? "run"
     if !args.isEmpty && args[0] == command { args.removeFirst() }
     switch command {
     case "run": return run(args, bootstrapOnly: false)
     case "bootstrap": return run(args, bootstrapOnly: true)
     case "health": return health(args)
+    case "provision": return provision(args)
     case "hash-password": return hashPassword(args)
     case "supervise": return supervise(args)
     case "version", "--version": print("comfy-init \(version) (ComfyUI \(Config.defaultRef) by default)"); return 0
@@ -77,6 +86,13 @@ public enum CLI {
       Log.error("bootstrap takes no server arguments; pass them to `comfy-init run -- ARGS`")
       return ExitCode.usage.rawValue
     }
+    // Serving without PASSWORD would let the first visitor claim the server: refuse before any work.
+    if !bootstrapOnly && config.auth == .login && config.credential == nil && !FileSystem.exists(config.passwordFile) {
+      Log.error(
+        "auth is on but no credential is set and \(config.passwordFile) does not exist; set COMFYUI_PASSWORD_FILE or COMFYUI_PASSWORD_HASH_FILE (or COMFYUI_AUTH=none). Without it the first visitor would claim the server"
+      )
+      return ExitCode.credential.rawValue
+    }
     let supervisor: Supervisor
     do { supervisor = Supervisor(signals: try SignalChannel()) } catch {
       Log.error("\(error)")
@@ -87,13 +103,16 @@ public enum CLI {
     }
     Log.info("config: \(config.redactedSummary)")
     do {
-      try Bootstrap(config: config, supervisor: supervisor).run()
+      var bootstrap = Bootstrap(config: config, supervisor: supervisor)
+      bootstrap.deferAuthWithoutCredential = bootstrapOnly
+      try bootstrap.run()
     } catch let error as InitError {
       Log.error(error.message)
       Status.write(home: config.home, phase: "failed", detail: error.message)
       return error.code.rawValue
     } catch let stop as StopRequested {
-      Log.info("\(Signals.name(stop.signal)) during the bootstrap: stopped; the next start resumes where this one ended")
+      Log.info(
+        "\(Signals.name(stop.signal)) during the bootstrap: stopped; the next start resumes where this one ended")
       return 0
     } catch {
       Log.error("\(error)")
@@ -102,6 +121,43 @@ public enum CLI {
     if bootstrapOnly { return 0 }
     let server = Server(config: config, supervisor: supervisor)
     return config.initMode == .exec ? server.exec(extraArgs: serverArgs) : server.supervise(extraArgs: serverArgs)
+  }
+
+  /// The models phase alone, e.g. `docker exec` after editing the manifest, or a test.
+  static func provision(_ args: [String]) -> Int32 {
+    let config: Config
+    let supervisor: Supervisor
+    do {
+      config = try Config.load(environment: Config.applyFlags(args, to: currentEnvironment()))
+      supervisor = Supervisor(signals: try SignalChannel())
+    } catch let error as InitError {
+      Log.error(error.message)
+      return error.code.rawValue
+    } catch {
+      Log.error("\(error)")
+      return ExitCode.failure.rawValue
+    }
+    // Best effort: the status file and the verification stamps live there.
+    try? FileSystem.makeDirectories(config.stateDir)
+    let ownsStatus = ModelProvisioning.mayWriteStatus(home: config.home)
+    if ownsStatus { Status.write(home: config.home, phase: "models") }
+    do {
+      Log.info(
+        "models: " + (try ModelProvisioning(config: config, supervisor: supervisor, reportStatus: ownsStatus).run()))
+      if ownsStatus { Status.write(home: config.home, phase: "bootstrapped") }
+      return 0
+    } catch let error as InitError {
+      Log.error(error.message)
+      if ownsStatus { Status.write(home: config.home, phase: "failed", detail: error.message) }
+      return error.code.rawValue
+    } catch let stop as StopRequested {
+      Log.info("\(Signals.name(stop.signal)): stopped; the next start resumes the downloads")
+      if ownsStatus { Status.write(home: config.home, phase: "exited", detail: "provisioning stopped") }
+      return 0
+    } catch {
+      Log.error("\(error)")
+      return ExitCode.failure.rawValue
+    }
   }
 
   static func health(_ args: [String]) -> Int32 {
@@ -174,10 +230,14 @@ public enum CLI {
       }
       switch flag {
       case "--stop-timeout":
-        guard let t = Double(value), t >= 0 else { Log.error("--stop-timeout takes seconds"); return ExitCode.usage.rawValue }
+        guard let t = Double(value), t >= 0 else {
+          Log.error("--stop-timeout takes seconds"); return ExitCode.usage.rawValue
+        }
         timeout = t
       case "--stop-signal":
-        guard let s = Signals.number(named: value) else { Log.error("--stop-signal takes a signal name"); return ExitCode.usage.rawValue }
+        guard let s = Signals.number(named: value) else {
+          Log.error("--stop-signal takes a signal name"); return ExitCode.usage.rawValue
+        }
         translate[SIGTERM] = s
       default:
         Log.error("unknown flag \(flag); see comfy-init --help")
@@ -202,7 +262,8 @@ public enum CLI {
       return error.exitCode.rawValue
     }
     var unused = [UInt8]()
-    let outcome = supervisor.wait(for: pid, policy: .init(translate: translate, stopTimeout: timeout), collected: &unused)
+    let outcome = supervisor.wait(
+      for: pid, policy: .init(translate: translate, stopTimeout: timeout), collected: &unused)
     return outcome.status.code
   }
 }

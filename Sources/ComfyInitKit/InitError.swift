@@ -16,6 +16,7 @@ public enum ExitCode: Int32, CaseIterable, Sendable {
   case offline = 17
   case customNode = 18
   case privileges = 19
+  case models = 20
   case cannotExecute = 126
   case notFound = 127
 }

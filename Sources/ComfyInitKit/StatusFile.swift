@@ -26,7 +26,10 @@ public struct Status: Sendable {
 
   /// Best effort: a read-only home must not stop the server.
   public static func write(home: String, phase: String, detail: String = "", pid: Int32 = getpid()) {
-    let text = "phase=\(phase)\nsince=\(wallClockSeconds())\npid=\(pid)\ndetail=\(detail)\n"
+    // A phase that reports progress keeps its start time, so `health` says how long it has been running.
+    var since = wallClockSeconds()
+    if let current = read(home: home), current.phase == phase, current.pid == pid { since = current.since }
+    let text = "phase=\(phase)\nsince=\(since)\npid=\(pid)\ndetail=\(detail)\n"
     try? FileSystem.writeAtomically(path(home: home), text)
   }
 }

@@ -14,6 +14,7 @@ struct UpCommand: ParsableCommand {
   var profile: [String] = []
   @Flag(help: "No GPU: the CPU-only override (also COMFYUI_CPU=1 in .env).") var cpu = false
   @Flag(help: "Build the image first even if it exists.") var build = false
+  @Flag(help: "Download no models this time (COMFYUI_SKIP_MODELS=1 for the containers).") var skipModels = false
   @OptionGroup var buildOptions: BuildOptions
 
   func validate() throws {
@@ -60,6 +61,8 @@ struct UpCommand: ParsableCommand {
     console.say("starting \(instances.map(\.service).joined(separator: ", "))\(cpuOnly ? " (CPU only)" : "")")
     var environment = [String: String]()
     if buildOptions.tag != nil { environment["COMFYUI_IMAGE"] = image }
+    // Compose interpolates it into the services' environment (compose/docker-compose.yml).
+    if skipModels { environment["COMFYUI_SKIP_MODELS"] = "1" }
     let result = try ProcessRunner.capture(
       compose.baseArguments + ["up", "--detach"] + instances.map(\.service), environment: environment,
       directory: project.root)

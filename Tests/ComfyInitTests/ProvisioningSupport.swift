@@ -1,0 +1,163 @@
+// Test support for provisioning: a local HTTPS file server (Tests/Fixtures/https-server) with a
+// self-signed certificate made by the `openssl` CLI, and `comfy-init provision` runs against it.
+import Digest
+import Foundation
+
+/// A self-signed certificate for 127.0.0.1, 127.0.0.2 and localhost, made once per test process.
+enum ProvisioningCertificate {
+  static let dir = TempDir("cert")
+  static let cert: String = {
+    let cert = dir.path + "/cert.pem"
+    let result = try! runProcess(
+      [
+        "/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", dir.path + "/key.pem", "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+        "-addext", "subjectAltName=IP:127.0.0.1,IP:127.0.0.2,DNS:localhost",
+      ], environment: baseEnvironment(), timeout: 30)
+    precondition(result.status == 0, "openssl req failed: \(result.stderr)")
+    return cert
+  }()
+  static var key: String { dir.path + "/key.pem" }
+}
+
+/// One request as the test server logged it.
+struct ServedRequest {
+  var address: String
+  var path: String
+  var range: String?
+  var auth: String?
+  var status: Int
+  var bytes: Int
+  var start: Double
+  var end: Double
+  var dropped: Bool
+}
+
+/// The HTTPS file server, serving `files` under /files/NAME; stopped when released.
+final class ModelServer: @unchecked Sendable {
+  let dir = TempDir("srv")
+  let process: BackgroundProcess
+  let port: Int
+  static let token = "test-token"
+
+  init(files: [String: [UInt8]]) throws {
+    let root = dir.path + "/files"
+    try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    for (name, bytes) in files { try Data(bytes).write(to: URL(fileURLWithPath: root + "/" + name)) }
+    let portFile = dir.path + "/port"
+    process = try BackgroundProcess(
+      [
+        "/usr/bin/python3", Paths.fixtures + "/https-server/server.py", "--root", root,
+        "--cert", ProvisioningCertificate.cert, "--key", ProvisioningCertificate.key, "--log",
+        dir.path + "/requests.jsonl",
+        "--port-file", portFile, "--token", ModelServer.token,
+      ], environment: baseEnvironment(), log: dir.path + "/server.log")
+    var found: Int? = nil
+    let deadline = Date().addingTimeInterval(15)
+    while found == nil && Date() < deadline && process.process.isRunning {
+      found = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0) }
+      if found == nil { usleep(20_000) }
+    }
+    guard let found else { throw ServerDidNotStart(log: process.log) }
+    port = found
+  }
+
+  deinit { process.stop() }
+
+  struct ServerDidNotStart: Error { var log: String }
+
+  /// https://HOST:PORT/files/NAME?QUERY
+  func url(_ name: String, host: String = "127.0.0.1", query: String = "") -> String {
+    "https://\(host):\(port)/files/\(name)" + (query.isEmpty ? "" : "?" + query)
+  }
+
+  func redirect(to target: String, query: String = "") -> String {
+    let encoded = target.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? target
+    return "https://127.0.0.1:\(port)/redirect?to=\(encoded)" + (query.isEmpty ? "" : "&" + query)
+  }
+
+  /// The logged requests in the order they started. The server logs a request when it ends,
+  /// which may be a moment after the client saw its last byte: wait for `atLeast` of them.
+  func requests(atLeast count: Int = 0) -> [ServedRequest] {
+    var found = loggedRequests
+    let deadline = Date().addingTimeInterval(5)
+    while found.count < count && Date() < deadline {
+      usleep(20_000)
+      found = loggedRequests
+    }
+    return found.sorted { $0.start < $1.start }
+  }
+
+  private var loggedRequests: [ServedRequest] {
+    let text = (try? String(contentsOfFile: dir.path + "/requests.jsonl", encoding: .utf8)) ?? ""
+    return text.split(separator: "\n").compactMap { line in
+      guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+      return ServedRequest(
+        address: object["address"] as? String ?? "", path: object["path"] as? String ?? "",
+        range: object["range"] as? String, auth: object["auth"] as? String, status: object["status"] as? Int ?? 0,
+        bytes: object["bytes"] as? Int ?? 0, start: object["start"] as? Double ?? 0, end: object["end"] as? Double ?? 0,
+        dropped: object["dropped"] as? Bool ?? false)
+    }
+  }
+}
+
+/// A COMFYUI_HOME with a manifest for `comfy-init provision`.
+final class ProvisionHome: @unchecked Sendable {
+  let dir = TempDir("prov")
+  var home: String { dir.path + "/home" }
+  var models: String { home + "/ComfyUI/models" }
+  var manifest: String { dir.path + "/manifest.txt" }
+
+  init() throws { try FileManager.default.createDirectory(atPath: models, withIntermediateDirectories: true) }
+
+  func writeManifest(_ lines: [String]) throws {
+    try (lines.joined(separator: "\n") + "\n").write(toFile: manifest, atomically: true, encoding: .utf8)
+  }
+
+  func environment(_ extra: [String: String] = [:]) -> [String: String] {
+    var env = baseEnvironment()
+    env["COMFYUI_HOME"] = home
+    env["COMFYUI_MODELS_MANIFEST"] = manifest
+    env["SSL_CERT_FILE"] = ProvisioningCertificate.cert
+    for (key, value) in extra { env[key] = value }
+    return env
+  }
+
+  @discardableResult
+  func provision(_ extra: [String: String] = [:], timeout: TimeInterval = 60) throws -> ProcessResult {
+    try runProcess([Paths.comfyInit, "provision"], environment: environment(extra), timeout: timeout)
+  }
+
+  func contents(_ dest: String) -> [UInt8]? {
+    FileManager.default.contents(atPath: models + "/" + dest).map { [UInt8]($0) }
+  }
+
+  func exists(_ dest: String) -> Bool { FileManager.default.fileExists(atPath: models + "/" + dest) }
+
+  func size(_ dest: String) -> Int {
+    ((try? FileManager.default.attributesOfItem(atPath: models + "/" + dest))?[.size] as? NSNumber)?.intValue ?? -1
+  }
+}
+
+/// Deterministic pseudo-random bytes (a fixed LCG seed per name), quick to make in megabytes.
+func modelBytes(_ count: Int, seed: UInt64) -> [UInt8] {
+  var state = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+  var bytes = [UInt8](repeating: 0, count: count)
+  for i in 0..<count {
+    if i % 8 == 0 { state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407 }
+    bytes[i] = UInt8(truncatingIfNeeded: state >> UInt64(8 * (i % 8)))
+  }
+  return bytes
+}
+
+func sha256Hex(_ bytes: [UInt8]) -> String { hex(SHA256.hash(bytes)) }
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes.
+func pollUntil(_ timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
+  let deadline = Date().addingTimeInterval(timeout)
+  while Date() < deadline {
+    if condition() { return true }
+    usleep(20_000)
+  }
+  return condition()
+}
