@@ -41,7 +41,8 @@ let badInputs: [BadInput] = [
     name: "pip extra that is an option", env: ["COMFYUI_PIP_EXTRA": "--index-url=x"], code: 10, says: "an option"),
   BadInput(name: "username with newline", env: ["COMFYUI_USERNAME": "a\nb"], code: 10, says: "one non-empty line"),
   BadInput(
-    name: "no credential", env: ["COMFYUI_PASSWORD": ""], args: ["run"], code: 11, says: "the first visitor would claim the server"),
+    name: "no credential", env: ["COMFYUI_PASSWORD": ""], args: ["run"], code: 11,
+    says: "the first visitor would claim the server"),
   BadInput(
     name: "unreadable password file", env: ["COMFYUI_PASSWORD": "", "COMFYUI_PASSWORD_FILE": "/nonexistent/pw"],
     code: 11, says: "cannot be read"),
