@@ -55,11 +55,12 @@ let package = Package(
     ),
     .executableTarget(name: "comfyctl", dependencies: ["ComfyCtlKit"]),
 
+    // Shared by both test targets: real processes, temporary folders, free ports.
+    .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(
       name: "ComfyInitTests",
-      dependencies: ["ComfyInitKit", "Bcrypt", "Digest", "HTTPClient"],
-      resources: []
+      dependencies: ["ComfyInitKit", "Bcrypt", "Digest", "HTTPClient", "TestSupport"]
     ),
-    .testTarget(name: "ComfyCtlTests", dependencies: ["ComfyCtlKit"]),
+    .testTarget(name: "ComfyCtlTests", dependencies: ["ComfyCtlKit", "Bcrypt", "TestSupport"]),
   ]
 )

@@ -1,5 +1,6 @@
 // Test support for comfyctl: temporary projects, real processes, no mocks.
 import Foundation
+@_exported import TestSupport
 
 @testable import ComfyCtlKit
 
@@ -32,72 +33,23 @@ enum CtlPaths {
   }()
 }
 
-struct RunResult {
-  var status: Int32
-  var stdout: String
-  var stderr: String
-  var seconds: Double
-  var all: String { stdout + stderr }
-}
+typealias RunResult = ProcessResult
 
-/// Runs a program to completion, both outputs collected.
+/// Runs a program to completion with this process's environment plus `environment`.
 @discardableResult
 func runTool(
   _ args: [String], directory: String? = nil, environment: [String: String] = [:], stdin: String? = nil,
   timeout: TimeInterval = 600
 ) throws -> RunResult {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: args[0])
-  process.arguments = Array(args.dropFirst())
-  var env = ProcessInfo.processInfo.environment
-  for (key, value) in environment { env[key] = value }
-  process.environment = env
-  if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-  let out = Pipe()
-  let err = Pipe()
-  let input = Pipe()
-  process.standardOutput = out
-  process.standardError = err
-  process.standardInput = input
-  let started = Date()
-  try process.run()
-  if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-  try input.fileHandleForWriting.close()
-  nonisolated(unsafe) var outData = Data()
-  nonisolated(unsafe) var errData = Data()
-  let group = DispatchGroup()
-  group.enter()
-  DispatchQueue.global().async {
-    outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.leave()
-  }
-  group.enter()
-  DispatchQueue.global().async {
-    errData = err.fileHandleForReading.readDataToEndOfFile()
-    group.leave()
-  }
-  let deadline = Date().addingTimeInterval(timeout)
-  while process.isRunning && Date() < deadline { usleep(20_000) }
-  if process.isRunning {
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
-  }
-  group.wait()
-  return RunResult(
-    status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-    stderr: String(decoding: errData, as: UTF8.self), seconds: Date().timeIntervalSince(started))
+  try runProcess(
+    args, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }, directory: directory,
+    stdin: stdin, timeout: timeout)
 }
 
-/// A fresh folder, removed at the end (unless COMFY_KEEP_TMP is set).
-final class CtlTempDir: @unchecked Sendable {
-  let path: String
+typealias CtlTempDir = TempDir
 
-  init(_ label: String) {
-    let template = NSTemporaryDirectory() + "comfyctl-\(label)-XXXXXX"
-    var bytes = Array(template.utf8CString)
-    path = bytes.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-  }
-
+/// Files in a temporary project folder.
+extension TempDir {
   func file(_ name: String) -> String { path + "/" + name }
 
   func write(_ name: String, _ text: String) {
@@ -108,12 +60,6 @@ final class CtlTempDir: @unchecked Sendable {
   }
 
   func read(_ name: String) -> String { (try? String(contentsOfFile: file(name), encoding: .utf8)) ?? "" }
-
-  deinit {
-    if ProcessInfo.processInfo.environment["COMFY_KEEP_TMP"] == nil {
-      try? FileManager.default.removeItem(atPath: path)
-    }
-  }
 }
 
 /// A project folder with the compose files and a project name of its own, so a test never touches

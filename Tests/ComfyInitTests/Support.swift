@@ -1,5 +1,6 @@
 // Test support: real processes, real git repos of the stand-in ComfyUI, a real wheel cache.
 import Foundation
+@_exported import TestSupport
 
 enum Paths {
   static let root: String = {
@@ -18,75 +19,6 @@ enum Paths {
 
   static let wheels = root + "/.cache/wheels"
   static let fixtures = root + "/Tests/Fixtures"
-}
-
-struct ProcessResult {
-  var status: Int32
-  var stdout: String
-  var stderr: String
-  /// True when the process died by a signal (status then holds the signal number).
-  var signaled: Bool
-}
-
-/// Runs a program to completion with a clean, explicit environment.
-@discardableResult
-func runProcess(
-  _ args: [String], environment: [String: String], directory: String? = nil, stdin: String? = nil,
-  timeout: TimeInterval = 300
-) throws -> ProcessResult {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: args[0])
-  process.arguments = Array(args.dropFirst())
-  process.environment = environment
-  if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-  let out = Pipe()
-  let err = Pipe()
-  process.standardOutput = out
-  process.standardError = err
-  let input = Pipe()
-  process.standardInput = input
-  try process.run()
-  if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-  try input.fileHandleForWriting.close()
-  // Read both pipes concurrently so a chatty child never blocks on a full pipe.
-  nonisolated(unsafe) var outData = Data()
-  nonisolated(unsafe) var errData = Data()
-  let group = DispatchGroup()
-  group.enter()
-  DispatchQueue.global().async {
-    outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.leave()
-  }
-  group.enter()
-  DispatchQueue.global().async {
-    errData = err.fileHandleForReading.readDataToEndOfFile()
-    group.leave()
-  }
-  let deadline = Date().addingTimeInterval(timeout)
-  while process.isRunning && Date() < deadline { usleep(20_000) }
-  if process.isRunning {
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
-  }
-  group.wait()
-  return ProcessResult(
-    status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-    stderr: String(decoding: errData, as: UTF8.self), signaled: process.terminationReason == .uncaughtSignal)
-}
-
-/// A fresh folder under /tmp, removed when the test ends (unless COMFY_KEEP_TMP is set).
-final class TempDir: @unchecked Sendable {
-  let path: String
-  init(_ label: String = "t") {
-    let template = NSTemporaryDirectory() + "comfy-init-\(label)-XXXXXX"
-    var bytes = Array(template.utf8CString)
-    path = bytes.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-  }
-  deinit {
-    if ProcessInfo.processInfo.environment["COMFY_KEEP_TMP"] == nil {
-      try? FileManager.default.removeItem(atPath: path)
-    }
-  }
 }
 
 /// The stand-in ComfyUI and ComfyUI-Login as git repos, made once per test process.
@@ -132,24 +64,6 @@ func comfyEnvironment(home: String, port: Int, extra: [String: String] = [:]) ->
   env["PIP_NO_CACHE_DIR"] = "1"
   for (k, v) in extra { env[k] = v }
   return env
-}
-
-/// A TCP port nobody listens on right now.
-func freePort() -> Int {
-  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-  defer { close(fd) }
-  var addr = sockaddr_in()
-  addr.sin_family = sa_family_t(AF_INET)
-  addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-  addr.sin_port = 0
-  var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-  _ = withUnsafeMutablePointer(to: &addr) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
-  }
-  _ = withUnsafeMutablePointer(to: &addr) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-  }
-  return Int(UInt16(bigEndian: addr.sin_port))
 }
 
 /// A child process running in the background, with its output collected into files.
