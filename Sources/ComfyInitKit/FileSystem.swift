@@ -53,7 +53,11 @@ public enum FileSystem {
 
   /// Writes `bytes` so that readers see the old file or the new one, never a torn one, even after a
   /// power cut: a temporary file in the same folder, fsync, rename over, fsync the folder.
-  public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(SystemError) {
+  /// `durable: false` skips the fsyncs, for files that only describe the present (the status file):
+  /// readers still never see a torn file, but a warm start does not wait for the disk.
+  public static func writeAtomically(
+    _ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, durable: Bool = true
+  ) throws(SystemError) {
     let temp = path + ".tmp-\(getpid())"
     let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
     guard fd >= 0 else { throw SystemError("create", temp) }
@@ -71,7 +75,7 @@ public enum FileSystem {
       }
       offset += n
     }
-    if fsync(fd) != 0 {
+    if durable && fsync(fd) != 0 {
       let err = SystemError("fsync", temp)
       close(fd)
       unlink(temp)
@@ -83,11 +87,13 @@ public enum FileSystem {
       unlink(temp)
       throw err
     }
-    syncDirectory(containing: path)
+    if durable { syncDirectory(containing: path) }
   }
 
-  public static func writeAtomically(_ path: String, _ text: String, mode: mode_t = 0o644) throws(SystemError) {
-    try writeAtomically(path, Array(text.utf8), mode: mode)
+  public static func writeAtomically(
+    _ path: String, _ text: String, mode: mode_t = 0o644, durable: Bool = true
+  ) throws(SystemError) {
+    try writeAtomically(path, Array(text.utf8), mode: mode, durable: durable)
   }
 
   /// Makes the rename of an entry in that folder durable.

@@ -30,6 +30,6 @@ public struct Status: Sendable {
     var since = wallClockSeconds()
     if let current = read(home: home), current.phase == phase, current.pid == pid { since = current.since }
     let text = "phase=\(phase)\nsince=\(since)\npid=\(pid)\ndetail=\(detail)\n"
-    try? FileSystem.writeAtomically(path(home: home), text)
+    try? FileSystem.writeAtomically(path(home: home), text, durable: false)
   }
 }
