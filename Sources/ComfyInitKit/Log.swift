@@ -41,8 +41,10 @@ public struct Instant: Sendable {
 
   public var secondsSince: Double { Double(Instant.now().nanoseconds &- nanoseconds) / 1e9 }
 
+  /// Negative seconds move the instant back.
   public func adding(seconds: Double) -> Instant {
-    Instant(nanoseconds: nanoseconds &+ UInt64(max(0, seconds) * 1e9))
+    let delta = Int64(seconds * 1e9)
+    return Instant(nanoseconds: UInt64(max(0, Int64(nanoseconds) + delta)))
   }
 
   /// Milliseconds from now until this instant, at least 0 (for poll()).

@@ -59,7 +59,9 @@ public struct Server {
     }
     Status.write(home: config.home, phase: "serving", pid: pid)
     Log.info("serve: started ComfyUI as pid \(pid) on \(config.listen):\(config.port)")
-    let policy = Supervisor.Policy(translate: [SIGTERM: config.stopSignal], stopTimeout: config.stopTimeout)
+    let policy = Supervisor.Policy(
+      translate: [SIGTERM: config.stopSignal], stopTimeout: config.stopTimeout,
+      repeatStopAfter: config.stopTimeout / 2)
     var unused = [UInt8]()
     let outcome = supervisor.wait(for: pid, policy: policy, collected: &unused, relays: relays)
     let code = exitCode(for: outcome)

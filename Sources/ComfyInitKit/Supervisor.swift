@@ -12,10 +12,15 @@ public final class Supervisor {
     public var translate: [Int32: Int32] = [:]
     /// Seconds between the first stop signal and SIGKILL to the child's group.
     public var stopTimeout: Double = 8
+    /// Seconds after the first stop signal at which it is sent once more (nil: never). Python can
+    /// swallow a KeyboardInterrupt in a callback ("Exception ignored in ..."); a second one then
+    /// still gets a clean exit instead of the SIGKILL.
+    public var repeatStopAfter: Double? = nil
 
-    public init(translate: [Int32: Int32] = [:], stopTimeout: Double = 8) {
+    public init(translate: [Int32: Int32] = [:], stopTimeout: Double = 8, repeatStopAfter: Double? = nil) {
       self.translate = translate
       self.stopTimeout = stopTimeout
+      self.repeatStopAfter = repeatStopAfter
     }
   }
 
@@ -58,11 +63,13 @@ public final class Supervisor {
     var outputFD = output
     if outputFD >= 0 { _ = fcntl(outputFD, F_SETFL, fcntl(outputFD, F_GETFL) | O_NONBLOCK) }
     var killed = false
+    var repeated = policy.repeatStopAfter == nil
     var openRelays = relays
     while true {
+      let repeatDeadline = repeated ? nil : stopDeadline?.adding(seconds: policy.repeatStopAfter! - stopTimeout)
       // Once the group is SIGKILLed only its death is left to wait for: block (a deadline in the past
       // would make every poll return at once and spin a core while a big child's exit takes its time).
-      let timeout = killed ? -1 : stopDeadline?.millisecondsFromNow ?? -1
+      let timeout = killed ? -1 : (repeatDeadline ?? stopDeadline)?.millisecondsFromNow ?? -1
       let wakeOn = (outputFD >= 0 ? [outputFD] : []) + openRelays.map(\.source)
       for signal in signals.wait(timeoutMilliseconds: timeout, alsoWakeOn: wakeOn) where signal != SIGCHLD {
         if Signals.isStopRequest(signal) { noteStop(signal) }
@@ -75,6 +82,14 @@ public final class Supervisor {
         if outputFD >= 0 { _ = readAvailable(outputFD, into: &collected) }
         for relay in openRelays where relay.pump() { relay.flush() }
         return Outcome(status: status, killedAfterGrace: killed)
+      }
+      if let again = repeatDeadline, let stop = stopSignal, again.millisecondsFromNow == 0 {
+        let signal = policy.translate[stop] ?? stop
+        Log.info(
+          "pid \(pid) is still running \(formatDuration(policy.repeatStopAfter!)) after the stop; sending \(Signals.name(signal)) again"
+        )
+        signalGroup(of: pid, signal)
+        repeated = true
       }
       if let deadline = stopDeadline, !killed, deadline.millisecondsFromNow == 0 {
         Log.warn("pid \(pid) did not stop within \(formatDuration(stopTimeout)); sending SIGKILL to its process group")

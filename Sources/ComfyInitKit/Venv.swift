@@ -57,7 +57,24 @@ struct Venv {
   }
 
   /// Creates or repairs the venv and installs everything into it.
+  /// uv when COMFYUI_INSTALLER allows it and it is on PATH; nil means pip.
+  func uvPath() throws(InitError) -> String? {
+    switch (config.environment["COMFYUI_INSTALLER"] ?? "auto").lowercased() {
+    case "pip": return nil
+    case "auto", "": return runner.which("uv")
+    case "uv":
+      guard let uv = runner.which("uv") else {
+        throw InitError(
+          .install, "COMFYUI_INSTALLER=uv but uv is not on PATH; install uv or use COMFYUI_INSTALLER=auto")
+      }
+      return uv
+    case let other:
+      throw InitError(.config, "COMFYUI_INSTALLER='\(other)' is not valid; use auto, pip or uv")
+    }
+  }
+
   func ensure() throws {
+    let uv = try uvPath()
     try createIfNeeded()
     let requirements = requirementFiles()
     let fingerprint = fingerprint(requirements: requirements)
@@ -66,7 +83,7 @@ struct Venv {
     }
     try? FileSystem.writeAtomically(installingMarker, "install started by pid \(getpid())\n")
     FileSystem.removeTree(stampPath)
-    try install(requirements: requirements)
+    try install(requirements: requirements, uv: uv)
     do {
       var stamp = fingerprint + "\n"
       stamp += requirements.map { "requirements: " + $0 }.joined(separator: "\n") + "\n"
@@ -78,6 +95,8 @@ struct Venv {
     }
   }
 
+  /// Always `python3 -m venv`, also when uv installs: the venv keeps its own pip, which ComfyUI-Manager
+  /// and other custom nodes call to install their dependencies.
   private func createIfNeeded() throws {
     let venv = config.venv
     if FileSystem.isExecutable(config.python) {
@@ -120,7 +139,7 @@ struct Venv {
     return FileSystem.list(lib).contains { FileSystem.exists(lib + "/" + $0 + "/site-packages/pip/__init__.py") }
   }
 
-  private func install(requirements: [String]) throws {
+  private func install(requirements: [String], uv: String?) throws {
     let env = config.environment
     let offline = config.offline
     if offline && env["PIP_FIND_LINKS"] == nil && env["UV_FIND_LINKS"] == nil {
@@ -129,9 +148,8 @@ struct Venv {
         "the venv needs installing but COMFYUI_OFFLINE=1 forbids the network; set PIP_FIND_LINKS to a wheel folder or unset COMFYUI_OFFLINE"
       )
     }
-    let installer = (env["COMFYUI_INSTALLER"] ?? "auto").lowercased()
     var args: [String]
-    if installer != "pip", let uv = runner.which("uv") {
+    if let uv {
       args = [uv, "pip", "install", "--python", config.python]
       // uv reads no PIP_* variables: pass the index settings as flags.
       if let index = env["PIP_INDEX_URL"], env["UV_INDEX_URL"] == nil, env["UV_DEFAULT_INDEX"] == nil {

@@ -151,6 +151,47 @@ import Testing
     #expect(!nodes.contains { $0.hasPrefix(".comfy-init-partial") }, "\(nodes)")
   }
 
+  @Test func aStopSignalTheServerSwallowedIsSentAgainBeforeTheKill() throws {
+    let h = ComfyHome()
+    let server = try h.start(["STANDIN_SWALLOW_FIRST_SIGINT": "1", "COMFYUI_STOP_TIMEOUT": "4"])
+    defer { server.stop() }
+    #expect(h.waitUntilServing(server), "\(server.log)")
+    server.signal(SIGTERM)
+    let end = server.wait(timeout: 20)
+    #expect(end?.status == 0, "\(server.log)")
+    #expect(server.log.contains("sending SIGINT again"), "\(server.log)")
+    #expect(!server.log.contains("did not stop within"))
+  }
+
+  @Test func aColdStartWithUvInstallsWithoutRunningPip() throws {
+    let h = ComfyHome()
+    // The real uv binary, from the wheel in the cache (scripts/setup downloads it).
+    let wheels = try FileManager.default.contentsOfDirectory(atPath: Paths.wheels)
+    let wheel = try #require(wheels.first { $0.hasPrefix("uv-") && $0.hasSuffix(".whl") })
+    let bin = h.tmp.path + "/uvbin"
+    try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+    let unzip = try runProcess(
+      [
+        "/usr/bin/python3", "-c",
+        "import zipfile,sys; z=zipfile.ZipFile(sys.argv[1]); n=[x for x in z.namelist() if x.endswith('/scripts/uv')][0]; open(sys.argv[2],'wb').write(z.read(n))",
+        Paths.wheels + "/" + wheel, bin + "/uv",
+      ],
+      environment: baseEnvironment())
+    #expect(unzip.status == 0, "\(unzip.stderr)")
+    chmod(bin + "/uv", 0o755)
+    var env = h.environment
+    env["PATH"] = bin + ":" + env["PATH"]!
+    env["COMFYUI_INSTALLER"] = "uv"
+    env["UV_CACHE_DIR"] = h.tmp.path + "/uv-cache"
+    let result = try runProcess([Paths.comfyInit, "bootstrap"], environment: env)
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.stderr.contains("with uv"))
+    #expect(!h.recordedCalls.contains { $0.contains("pip") && $0.contains("install") }, "\(h.recordedCalls)")
+    let check = try runProcess(
+      [h.home + "/venv/bin/python", "-c", "import six, einops, bcrypt"], environment: baseEnvironment())
+    #expect(check.status == 0, "\(check.stderr)")
+  }
+
   @Test func aCheckoutAtAnotherRefIsLeftAloneUnlessUpdateIsSet() throws {
     let h = ComfyHome()
     #expect(try h.bootstrap().status == 0)

@@ -78,7 +78,7 @@ struct PID1Tests {
     print("PID1 docker stop: \(String(format: "%.3f", elapsed)) s")
     // 143: the child died of the SIGTERM itself, not of the SIGKILL that ends the 8 s grace.
     #expect(outcome?.status == 143 && outcome?.signaled == false, "\(String(describing: outcome)) \(run.log)")
-    #expect(elapsed < 8, "stopped by the grace period's SIGKILL, not by the stop signal")
+    #expect(!run.log.contains("did not stop within"), "stopped by the grace period's SIGKILL, not by the stop signal")
   }
 
   @Test func dockerStopWithTranslatedStopSignal() throws {
@@ -246,8 +246,8 @@ struct PID1Tests {
     let elapsed = Date().timeIntervalSince(start)
     print("PID1 grace 1 s: stopped after \(String(format: "%.3f", elapsed)) s")
     #expect(outcome?.status == 128 + SIGKILL && outcome?.signaled == false, "\(run.log)")
+    // Not a timing figure: the grace is a promise, and a kill before it ran out would break it.
     #expect(elapsed >= 0.95, "killed before the grace ran out")
-    #expect(elapsed < 10, "Docker's own timeout (10 s) would have come first")
     #expect(run.log.contains("did not stop within 1"), "\(run.log)")
     #expect(child.recorded.isEmpty)
   }

@@ -9,7 +9,9 @@
 #     is not caught, as in the real one (traceback, death by SIGINT).
 # Test knobs (environment): STANDIN_IMPORT_DELAY=seconds (slow start before the bind),
 #   STANDIN_CLEANUP_FILE=path (the SIGINT cleanup writes "clean" there),
-#   STANDIN_NO_GPU=1 (without --cpu, crash like PyPI's CUDA torch on a host with no NVIDIA driver).
+#   STANDIN_NO_GPU=1 (without --cpu, crash like PyPI's CUDA torch on a host with no NVIDIA driver),
+#   STANDIN_SWALLOW_FIRST_SIGINT=1 (the first SIGINT is lost, as when the real server's KeyboardInterrupt
+#   lands in a weakref callback and Python prints "Exception ignored in ..."; the second one stops it).
 import comfy.options
 comfy.options.enable_args_parsing()
 
@@ -124,6 +126,14 @@ if __name__ == "__main__":
     logging.info("ComfyUI version: {}".format(comfyui_version.__version__))
 
     prompt_server = start_comfyui()
+    if os.environ.get("STANDIN_SWALLOW_FIRST_SIGINT") == "1":
+        import signal
+
+        def _swallow(signum, frame):
+            logging.info("Exception ignored in: <weakref callback>  KeyboardInterrupt (stand-in)")
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        signal.signal(signal.SIGINT, _swallow)
     try:
         addresses = [(addr, args.port) for addr in args.listen.split(",")]
         prompt_server.start_multi_address(addresses, verbose=not args.dont_print_server)
