@@ -1510,4 +1510,9 @@ def from_jsonable(x):
 
 
 if __name__ == "__main__":
+    # Started in the background by a non-interactive shell, we inherit SIGINT ignored, and an ignored
+    # signal stays ignored across exec: the entrypoints we start (the bash baseline's python above all)
+    # would then never see the SIGINT that stops them. A handled signal is reset to default on exec.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
     sys.exit(main())
