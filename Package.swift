@@ -42,21 +42,22 @@ let package = Package(
       name: "HTTPClient", dependencies: ["CCurl"],
       swiftSettings: [.unsafeFlags(["-Xcc", "-I", "-Xcc", curlPrefix + "/include"])]
     ),
-    .target(name: "ComfyInitKit", dependencies: ["CInit", "Bcrypt", "Digest", "HTTPClient"]),
+    .target(name: "Spawn", dependencies: ["CInit"]),
+    .target(name: "ComfyInitKit", dependencies: ["CInit", "Spawn", "Bcrypt", "Digest", "HTTPClient"]),
     .executableTarget(name: "comfy-init", dependencies: ["ComfyInitKit"]),
 
     // The host tool may use Foundation and swift-argument-parser.
     .target(
       name: "ComfyCtlKit",
       dependencies: [
-        "Bcrypt", "HTTPClient",
+        "Bcrypt", "HTTPClient", "Spawn",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
     .executableTarget(name: "comfyctl", dependencies: ["ComfyCtlKit"]),
 
     // Shared by both test targets: real processes, temporary folders, free ports.
-    .target(name: "TestSupport", path: "Tests/TestSupport"),
+    .target(name: "TestSupport", dependencies: ["Spawn"], path: "Tests/TestSupport"),
     .testTarget(
       name: "ComfyInitTests",
       dependencies: ["ComfyInitKit", "Bcrypt", "Digest", "HTTPClient", "TestSupport"]

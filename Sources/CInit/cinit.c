@@ -71,8 +71,10 @@ static void cinit_child(const cinit_spawn_attr *a, int err_fd) {
   if (!err) {
     // If the init dies abruptly (SIGKILL when it is not PID 1), the server must not live on
     // unsupervised. Set after the privilege drop, which would clear it.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != a->parent_pid) _exit(1);
+    if (a->parent_death_signal) {
+      prctl(PR_SET_PDEATHSIG, a->parent_death_signal);
+      if (getppid() != a->parent_pid) _exit(1);
+    }
     execvpe(a->path, a->argv, a->envp);
     err = errno;
   }

@@ -1,6 +1,7 @@
 // Runs external programs (docker) with an argv array, never through a shell, and never with a secret
 // in the arguments: argv is visible to every user of the machine.
 import Foundation
+import Spawn
 
 #if canImport(Glibc)
   import Glibc
@@ -30,67 +31,47 @@ public enum ProcessRunner {
     return nil
   }
 
-  static func makeProcess(_ args: [String], environment: [String: String], directory: String?) throws(CtlError)
-    -> Process
+  /// argv with the program resolved on PATH, and this process's environment plus `environment`.
+  static func prepare(_ args: [String], environment: [String: String]) throws(CtlError)
+    -> ([String], [String: String])
   {
     guard let executable = which(args[0]) else {
       throw CtlError(.dockerUnavailable, "\(args[0]) is not on PATH; install it (for Docker: scripts/docker-engine)")
     }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = Array(args.dropFirst())
-    var env = ProcessInfo.processInfo.environment
-    for (key, value) in environment { env[key] = value }
-    process.environment = env
-    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-    return process
+    return ([executable] + args.dropFirst(), ProcessInfo.processInfo.environment.merging(environment) { $1 })
   }
 
   /// Runs to completion, collecting both outputs.
   public static func capture(
     _ args: [String], environment: [String: String] = [:], directory: String? = nil, input: String? = nil
   ) throws(CtlError) -> ProcessOutput {
-    let process = try makeProcess(args, environment: environment, directory: directory)
-    let out = Pipe()
-    let err = Pipe()
-    let inPipe = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = input == nil ? FileHandle.nullDevice : inPipe
-    do { try process.run() } catch {
-      throw CtlError(.dockerUnavailable, "cannot run \(args[0]): \(FileOps.describe(error))")
+    let (argv, env) = try prepare(args, environment: environment)
+    do {
+      let result = try ChildProcess.run(argv, environment: env, directory: directory, stdin: Array((input ?? "").utf8))
+      return ProcessOutput(
+        status: result.status.code, stdout: String(decoding: result.stdout, as: UTF8.self),
+        stderr: String(decoding: result.stderr, as: UTF8.self))
+    } catch {
+      throw CtlError(.dockerUnavailable, "cannot run \(args[0]): \(error)")
     }
-    if let input {
-      inPipe.fileHandleForWriting.write(Data(input.utf8))
-      try? inPipe.fileHandleForWriting.close()
-    }
-    // Both pipes are drained concurrently so a chatty child never blocks on a full pipe.
-    let collector = OutputCollector()
-    let group = DispatchGroup()
-    for (pipe, isErr) in [(out, false), (err, true)] {
-      group.enter()
-      DispatchQueue.global().async {
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        collector.store(data, isErr: isErr)
-        group.leave()
-      }
-    }
-    group.wait()
-    process.waitUntilExit()
-    return ProcessOutput(status: process.terminationStatus, stdout: collector.out, stderr: collector.err)
   }
 
   /// Runs with the terminal's stdout and stderr (build output, `compose up` progress).
   public static func stream(_ args: [String], environment: [String: String] = [:], directory: String? = nil)
     throws(CtlError) -> Int32
   {
-    let process = try makeProcess(args, environment: environment, directory: directory)
-    process.standardInput = FileHandle.nullDevice
-    do { try process.run() } catch {
-      throw CtlError(.dockerUnavailable, "cannot run \(args[0]): \(FileOps.describe(error))")
+    let (argv, env) = try prepare(args, environment: environment)
+    var options = SpawnOptions(environment: env)
+    options.directory = directory
+    // Same process group: Ctrl-C in the terminal reaches docker too.
+    options.newProcessGroup = false
+    options.stdinFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+    defer { close(options.stdinFD) }
+    do {
+      return ChildProcess.waitForExit(try ChildProcess.spawn(argv, options: options)).code
+    } catch {
+      throw CtlError(.dockerUnavailable, "cannot run \(args[0]): \(error)")
     }
-    process.waitUntilExit()
-    return process.terminationStatus
   }
 
   /// Runs with stdout and stderr passed line by line through `filter` to our stdout (log redaction).
@@ -98,41 +79,40 @@ public enum ProcessRunner {
     _ args: [String], environment: [String: String] = [:], directory: String? = nil,
     filter: @escaping @Sendable (String) -> String
   ) throws(CtlError) -> Int32 {
-    let process = try makeProcess(args, environment: environment, directory: directory)
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    process.standardInput = FileHandle.nullDevice
-    do { try process.run() } catch {
-      throw CtlError(.dockerUnavailable, "cannot run \(args[0]): \(FileOps.describe(error))")
+    let (argv, env) = try prepare(args, environment: environment)
+    var fds: [Int32] = [-1, -1]
+    guard pipe(&fds) == 0 else { throw CtlError(.dockerUnavailable, "cannot create a pipe for \(args[0])") }
+    _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+    _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+    var options = SpawnOptions(environment: env)
+    options.directory = directory
+    options.newProcessGroup = false
+    options.stdoutFD = fds[1]
+    options.stderrFD = fds[1]
+    options.stdinFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+    defer { close(options.stdinFD) }
+    let pid: pid_t
+    do { pid = try ChildProcess.spawn(argv, options: options) } catch {
+      close(fds[0])
+      close(fds[1])
+      throw CtlError(.dockerUnavailable, "cannot run \(args[0]): \(error)")
     }
-    var pending = Data()
-    let handle = pipe.fileHandleForReading
+    close(fds[1])
+    var pending = [UInt8]()
+    var chunk = [UInt8](repeating: 0, count: 65536)
     while true {
-      let chunk = handle.availableData
-      if chunk.isEmpty { break }
-      pending.append(chunk)
+      let n = chunk.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
+      if n < 0 && errno == EINTR { continue }
+      if n <= 0 { break }
+      pending += chunk[0..<n]
       while let newline = pending.firstIndex(of: 0x0A) {
-        let line = String(decoding: pending[pending.startIndex...newline], as: UTF8.self)
-        pending.removeSubrange(pending.startIndex...newline)
+        let line = String(decoding: pending[...newline], as: UTF8.self)
+        pending.removeSubrange(...newline)
         FileHandle.standardOutput.write(Data(filter(line).utf8))
       }
     }
+    close(fds[0])
     if !pending.isEmpty { FileHandle.standardOutput.write(Data(filter(String(decoding: pending, as: UTF8.self)).utf8)) }
-    process.waitUntilExit()
-    return process.terminationStatus
-  }
-}
-
-private final class OutputCollector: @unchecked Sendable {
-  private let lock = NSLock()
-  private(set) var out = ""
-  private(set) var err = ""
-
-  func store(_ data: Data, isErr: Bool) {
-    let text = String(decoding: data, as: UTF8.self)
-    lock.lock()
-    if isErr { err = text } else { out = text }
-    lock.unlock()
+    return ChildProcess.waitForExit(pid).code
   }
 }

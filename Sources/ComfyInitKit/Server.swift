@@ -40,6 +40,8 @@ public struct Server {
       return 0
     }
     var options = SpawnOptions(environment: environment())
+    // If comfy-init is killed outright (not PID 1), its children must not live on unsupervised.
+    options.parentDeathSignal = SIGKILL
     options.directory = config.comfyDir
     options.takeTerminal = true
     options.user = user
@@ -55,7 +57,7 @@ public struct Server {
       if let child = error.pid { var s: Int32 = 0; waitpid(child, &s, 0) }
       Log.error("\(error); the venv may be broken: delete \(config.venv)/.comfy-init-stamp to reinstall")
       Status.write(home: config.home, phase: "failed", detail: "cannot start the server")
-      return error.exitCode.rawValue
+      return error.shellCode
     }
     Status.write(home: config.home, phase: "serving", pid: pid)
     Log.info("serve: started ComfyUI as pid \(pid) on \(config.listen):\(config.port)")
@@ -129,6 +131,6 @@ public struct Server {
     Log.info("serve: exec ComfyUI on \(config.listen):\(config.port) (COMFYUI_INIT=exec)")
     let failure = ChildProcess.exec(command(extraArgs: extraArgs), environment: environment())
     Log.error("\(failure)")
-    return failure.exitCode.rawValue
+    return failure.shellCode
   }
 }

@@ -1,38 +1,11 @@
 // comfy-init's whole signal handling: every catchable signal is blocked from the first moment and
 // read synchronously from a signalfd, so nothing runs in a signal handler and nothing is lost.
 import CInit
+@_exported import Spawn
 
 #if canImport(Glibc)
   import Glibc
 #endif
-
-public enum Signals {
-  private static let names: [(String, Int32)] = [
-    ("HUP", SIGHUP), ("INT", SIGINT), ("QUIT", SIGQUIT), ("ILL", SIGILL), ("TRAP", SIGTRAP), ("ABRT", SIGABRT),
-    ("BUS", SIGBUS), ("FPE", SIGFPE), ("KILL", SIGKILL), ("USR1", SIGUSR1), ("SEGV", SIGSEGV), ("USR2", SIGUSR2),
-    ("PIPE", SIGPIPE), ("ALRM", SIGALRM), ("TERM", SIGTERM), ("STKFLT", SIGSTKFLT), ("CHLD", SIGCHLD),
-    ("CONT", SIGCONT), ("STOP", SIGSTOP), ("TSTP", SIGTSTP), ("TTIN", SIGTTIN), ("TTOU", SIGTTOU), ("URG", SIGURG),
-    ("XCPU", SIGXCPU), ("XFSZ", SIGXFSZ), ("VTALRM", SIGVTALRM), ("PROF", SIGPROF), ("WINCH", SIGWINCH),
-    ("IO", SIGIO), ("PWR", SIGPWR), ("SYS", SIGSYS),
-  ]
-
-  /// "SIGINT", "int", "2" → 2.
-  public static func number(named text: String) -> Int32? {
-    let upper = text.trimmingWhitespace().uppercased()
-    if let n = Int32(upper), n > 0, n < 32 { return n }
-    let bare = upper.hasPrefix("SIG") ? String(upper.dropFirst(3)) : upper
-    return names.first { $0.0 == bare }?.1
-  }
-
-  public static func name(_ number: Int32) -> String {
-    names.first { $0.1 == number }.map { "SIG" + $0.0 } ?? "signal \(number)"
-  }
-
-  /// Signals that ask the whole container to stop.
-  public static func isStopRequest(_ signal: Int32) -> Bool {
-    signal == SIGTERM || signal == SIGINT || signal == SIGQUIT
-  }
-}
 
 /// Blocks signals 1-31 for the whole process and reads them from a signalfd.
 public final class SignalChannel {

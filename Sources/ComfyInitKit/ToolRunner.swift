@@ -34,6 +34,8 @@ public struct ToolRunner {
     supervisor.checkSignals()
     if let signal = supervisor.stopSignal { throw StopRequested(signal: signal) }
     var options = SpawnOptions(environment: environment.merging(extraEnvironment) { $1 })
+    // If comfy-init is killed outright (not PID 1), its children must not live on unsupervised.
+    options.parentDeathSignal = SIGKILL
     options.directory = directory
     // Tools never read the terminal: a prompt (git asking for a password) must fail, not hang.
     options.stdinFD = open("/dev/null", O_RDONLY | O_CLOEXEC)

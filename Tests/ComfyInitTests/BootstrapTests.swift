@@ -137,7 +137,7 @@ import Testing
     let doomed = try h.start(slow, label: "doomed")
     // The shims hold the phase open; the log says when the slow step is under way.
     let deadline = Date().addingTimeInterval(60)
-    while h.phase != phase && Date() < deadline && doomed.process.isRunning { usleep(2_000) }
+    while h.phase != phase && Date() < deadline && doomed.isRunning { usleep(2_000) }
     #expect(h.phase == phase, "never reached \(phase): \(doomed.log)")
     usleep(300_000)
     killTree(doomed)

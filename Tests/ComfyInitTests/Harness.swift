@@ -55,7 +55,7 @@ final class ComfyHome: @unchecked Sendable {
   func waitUntilServing(_ process: BackgroundProcess, timeout: TimeInterval = 60) -> Bool {
     let start = Date()
     while Date().timeIntervalSince(start) < timeout {
-      if !process.process.isRunning { return false }
+      if !process.isRunning { return false }
       if let r = try? curl(baseURL + "/system_stats", headers: ["Authorization: Bearer \(token)"]), r.status == 200 {
         return true
       }

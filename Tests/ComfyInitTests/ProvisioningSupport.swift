@@ -54,7 +54,7 @@ final class ModelServer: @unchecked Sendable {
       ], environment: baseEnvironment(), log: dir.path + "/server.log")
     var found: Int? = nil
     let deadline = Date().addingTimeInterval(15)
-    while found == nil && Date() < deadline && process.process.isRunning {
+    while found == nil && Date() < deadline && process.isRunning {
       found = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0) }
       if found == nil { usleep(20_000) }
     }

@@ -369,7 +369,7 @@ import Testing
     var line = ""
     let seen = pollUntil(60) {
       line = (try? runProcess([Paths.comfyInit, "health"], environment: env, timeout: 10))?.stdout ?? ""
-      return line.hasPrefix("provisioning: bootstrap phase models") || !run.process.isRunning
+      return line.hasPrefix("provisioning: bootstrap phase models") || !run.isRunning
     }
     #expect(seen && line.hasPrefix("provisioning: bootstrap phase models"), "health said: \(line)")
     #expect(run.wait(timeout: 30)?.status == 0, "\(run.log)")

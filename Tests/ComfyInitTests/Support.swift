@@ -66,41 +66,55 @@ func comfyEnvironment(home: String, port: Int, extra: [String: String] = [:]) ->
   return env
 }
 
-/// A child process running in the background, with its output collected into files.
+/// A child process running in the background, with its output collected into a file.
 final class BackgroundProcess: @unchecked Sendable {
-  let process = Process()
+  let pid: Int32
   let logPath: String
+  private var exit: ExitStatus?
+  private let lock = NSLock()
 
   init(_ args: [String], environment: [String: String], log: String) throws {
     logPath = log
-    FileManager.default.createFile(atPath: log, contents: nil)
-    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-    process.executableURL = URL(fileURLWithPath: args[0])
-    process.arguments = Array(args.dropFirst())
-    process.environment = environment
-    process.standardOutput = handle
-    process.standardError = handle
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
+    let fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    defer { close(fd) }
+    var options = SpawnOptions(environment: environment)
+    options.newProcessGroup = false
+    options.stdoutFD = fd
+    options.stderrFD = fd
+    options.stdinFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+    defer { close(options.stdinFD) }
+    pid = try ChildProcess.spawn(args, options: options)
   }
 
-  var pid: Int32 { process.processIdentifier }
   var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-  func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+  /// Reaps the child once it has exited.
+  private func status() -> ExitStatus? {
+    lock.lock()
+    defer { lock.unlock() }
+    if exit == nil { exit = ChildProcess.exitStatusIfDone(pid) }
+    return exit
+  }
 
-  /// Waits for the exit; nil on timeout.
+  var isRunning: Bool { status() == nil }
+
+  func signal(_ sig: Int32) { if isRunning { kill(pid, sig) } }
+
+  /// Waits for the exit; nil on timeout. `status` is the exit code, or the signal when `signaled`.
   func wait(timeout: TimeInterval) -> (status: Int32, signaled: Bool)? {
     let deadline = Date().addingTimeInterval(timeout)
-    while process.isRunning && Date() < deadline { usleep(5_000) }
-    if process.isRunning { return nil }
-    return (process.terminationStatus, process.terminationReason == .uncaughtSignal)
+    while isRunning && Date() < deadline { usleep(5_000) }
+    switch status() {
+    case .exited(let code)?: return (code, false)
+    case .signaled(let signal)?: return (signal, true)
+    case nil: return nil
+    }
   }
 
   func stop() {
-    if process.isRunning {
-      kill(process.processIdentifier, SIGKILL)
-      process.waitUntilExit()
+    if isRunning {
+      kill(pid, SIGKILL)
+      _ = wait(timeout: 30)
     }
   }
 
@@ -133,7 +147,7 @@ func waitForHTTP(_ url: String, timeout: TimeInterval = 60, while process: Backg
   let start = Date()
   while Date().timeIntervalSince(start) < timeout {
     if let r = try? curl(url), r.status > 0 { return Date().timeIntervalSince(start) }
-    if let process, !process.process.isRunning { return nil }
+    if let process, !process.isRunning { return nil }
     usleep(50_000)
   }
   return nil

@@ -1,5 +1,6 @@
 // What both test targets need: real processes with their output, temporary folders, free ports.
 import Foundation
+@_exported import Spawn
 
 public struct ProcessResult: Sendable {
   public var status: Int32
@@ -17,45 +18,20 @@ public func runProcess(
   _ args: [String], environment: [String: String], directory: String? = nil, stdin: String? = nil,
   timeout: TimeInterval = 300
 ) throws -> ProcessResult {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: args[0])
-  process.arguments = Array(args.dropFirst())
-  process.environment = environment
-  if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-  let out = Pipe()
-  let err = Pipe()
-  let input = Pipe()
-  process.standardOutput = out
-  process.standardError = err
-  process.standardInput = input
   let started = Date()
-  try process.run()
-  if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-  try input.fileHandleForWriting.close()
-  // Read both pipes concurrently so a chatty child never blocks on a full pipe.
-  nonisolated(unsafe) var outData = Data()
-  nonisolated(unsafe) var errData = Data()
-  let group = DispatchGroup()
-  group.enter()
-  DispatchQueue.global().async {
-    outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.leave()
+  let result = try ChildProcess.run(
+    args, environment: environment, directory: directory, stdin: Array((stdin ?? "").utf8), timeout: timeout)
+  var status: Int32
+  var signaled = false
+  switch result.status {
+  case .exited(let code): status = code
+  case .signaled(let signal):
+    status = signal
+    signaled = true
   }
-  group.enter()
-  DispatchQueue.global().async {
-    errData = err.fileHandleForReading.readDataToEndOfFile()
-    group.leave()
-  }
-  let deadline = Date().addingTimeInterval(timeout)
-  while process.isRunning && Date() < deadline { usleep(20_000) }
-  if process.isRunning {
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
-  }
-  group.wait()
   return ProcessResult(
-    status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-    stderr: String(decoding: errData, as: UTF8.self), signaled: process.terminationReason == .uncaughtSignal,
+    status: status, stdout: String(decoding: result.stdout, as: UTF8.self),
+    stderr: String(decoding: result.stderr, as: UTF8.self), signaled: signaled,
     seconds: Date().timeIntervalSince(started))
 }
 

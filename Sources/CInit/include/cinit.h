@@ -25,6 +25,7 @@ typedef struct {
   int drop_privileges;     ///< 1: setgroups(0), setgid(gid), setuid(uid) before exec
   uid_t uid;
   gid_t gid;
+  int parent_death_signal; ///< 0: none; else PR_SET_PDEATHSIG (single-threaded parents only)
   pid_t parent_pid;        ///< set by cinit_spawn (the child checks it after PR_SET_PDEATHSIG)
 } cinit_spawn_attr;
 
