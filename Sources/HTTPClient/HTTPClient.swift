@@ -59,33 +59,17 @@ public struct HTTPError: Error, CustomStringConvertible, Sendable {
   public var description: String { message }
 }
 
-/// Receives a transfer's bytes as they arrive. Returning false aborts the transfer.
-public protocol HTTPBodySink: AnyObject {
-  func receiveHeaders(status: Int, headers: [(name: String, value: String)]) -> Bool
-  func receive(_ bytes: UnsafeRawBufferPointer) -> Bool
-}
-
 public enum HTTPClient {
   private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
-  /// Sends `request` and collects the whole body in memory (for small API answers).
+  /// Sends `request` and collects the whole answer in memory (health checks and API calls are small).
   public static func send(_ request: HTTPRequest) throws(HTTPError) -> HTTPResponse {
-    let sink = CollectingSink()
-    let meta = try perform(request, sink: sink)
-    return HTTPResponse(status: meta.status, headers: sink.headers, body: sink.body, effectiveURL: meta.url)
-  }
-
-  /// Sends `request`, streaming the body into `sink`. Returns the final status and URL.
-  public static func perform(
-    _ request: HTTPRequest, sink: HTTPBodySink, extraOptions: (UnsafeMutableRawPointer) -> Void = { _ in }
-  ) throws(HTTPError) -> (status: Int, url: String) {
     _ = globalInit
     guard let handle = curl_easy_init() else {
       throw HTTPError(kind: .other, code: -1, message: "libcurl could not start a transfer")
     }
     defer { curl_easy_cleanup(handle) }
-    let state = TransferState(sink: sink)
-    state.followsRedirects = request.followRedirects
+    let state = TransferState()
     let statePointer = Unmanaged.passUnretained(state).toOpaque()
 
     var headerList: UnsafeMutablePointer<curl_slist>? = nil
@@ -127,7 +111,6 @@ public enum HTTPClient {
       return size * count
     }
     _ = ccurl_setopt_pointer(handle, CURLOPT_HEADERDATA, statePointer)
-    extraOptions(handle)
 
     let code = curl_easy_perform(handle)
     var status = 0
@@ -138,7 +121,7 @@ public enum HTTPClient {
     guard code == CURLE_OK else {
       throw HTTPError(kind: kind(of: code), code: Int32(code.rawValue), message: describe(code, url: request.url))
     }
-    return (status, effective)
+    return HTTPResponse(status: status, headers: state.headers, body: state.body, effectiveURL: effective)
   }
 
   /// libcurl has no CA bundle of its own in a static build: honour the usual variables, then the distro's.
@@ -168,56 +151,27 @@ public enum HTTPClient {
   }
 }
 
-/// What the C callbacks reach through their user pointer.
+/// What the C callbacks reach through their user pointer: the last response's headers and its body.
 private final class TransferState {
-  let sink: HTTPBodySink
   var upload: [UInt8] = []
-  var status = 0
   var headers: [(name: String, value: String)] = []
-  var headersDelivered = false
-  var aborted = false
-  /// When redirects are not followed, a 3xx is the final answer and its headers (Location,
-  /// Set-Cookie) belong to the caller.
-  var followsRedirects = false
-
-  init(sink: HTTPBodySink) { self.sink = sink }
+  var body: [UInt8] = []
 
   func header(_ raw: UnsafeRawBufferPointer) {
     var line = String(decoding: raw, as: UTF8.self)
     // By scalars: "\r\n" is one Character, so hasSuffix("\n") is false for every header line.
     while let last = line.unicodeScalars.last, last == "\n" || last == "\r" { line.unicodeScalars.removeLast() }
     if line.hasPrefix("HTTP/") {
-      // A new response starts (redirects, 100 Continue): forget the previous one's headers.
+      // A new response starts (redirects, 100 Continue): only the last one's headers count.
       headers = []
-      headersDelivered = false
-      let parts = line.split(separator: " ")
-      status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
     } else if let colon = line.firstIndex(of: ":") {
       let name = String(line[..<colon])
       let value = String(line[line.index(after: colon)...]).trimmingSpaces()
       headers.append((name, value))
-    } else if line.isEmpty, !headersDelivered {
-      headersDelivered = true
-      if !followsRedirects || !(300..<400).contains(status) || status == 304 {
-        if !sink.receiveHeaders(status: status, headers: headers) { aborted = true }
-      }
     }
   }
 
   func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
-    if aborted { return false }
-    return sink.receive(bytes)
-  }
-}
-
-private final class CollectingSink: HTTPBodySink {
-  var headers: [(name: String, value: String)] = []
-  var body: [UInt8] = []
-  func receiveHeaders(status: Int, headers: [(name: String, value: String)]) -> Bool {
-    self.headers = headers
-    return true
-  }
-  func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
     body.append(contentsOf: bytes)
     return true
   }
