@@ -20,7 +20,7 @@ public struct Bootstrap {
   /// The environment children get: everything but the secrets comfy-init consumed.
   public static func childEnvironment(_ env: [String: String]) -> [String: String] {
     var copy = env
-    for secret in Config.secretVariables { copy[secret] = nil }
+    for secret in Config.withheldFromChildren { copy[secret] = nil }
     return copy
   }
 

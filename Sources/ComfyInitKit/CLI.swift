@@ -86,6 +86,10 @@ public enum CLI {
       Log.error("bootstrap takes no server arguments; pass them to `comfy-init run -- ARGS`")
       return ExitCode.usage.rawValue
     }
+    do { try ServerFlags.validate(serverArgs, auth: config.auth, source: "the server argument list after --") } catch {
+      Log.error(error.message)
+      return error.code.rawValue
+    }
     // Serving without PASSWORD would let the first visitor claim the server: refuse before any work.
     if !bootstrapOnly && config.auth == .login && config.credential == nil && !FileSystem.exists(config.passwordFile) {
       Log.error(

@@ -62,6 +62,9 @@ public struct Config: Sendable {
   public var credential: Credential? = nil
   /// Where the credential came from (for the redacted log line).
   public var credentialSource = "none"
+  /// For a credential read from a file: that file's identity and change times, never its content. A
+  /// restart whose file is unchanged need not check the password against login/PASSWORD again.
+  public var credentialFingerprint: String? = nil
   public var listen = "0.0.0.0"
   public var port = 8188
   public var serverArgs: [String] = []
@@ -135,6 +138,13 @@ extension Config {
   /// Secrets are refused as flags: argv is visible to every user of the machine and in `docker inspect`.
   static let secretVariables: Set<String> = ["COMFYUI_PASSWORD", "COMFYUI_PASSWORD_HASH"]
 
+  /// What comfy-init consumes and no child (git, pip, the server, its custom nodes) gets: the
+  /// credential and the Hub token, and where they are kept.
+  static let withheldFromChildren: Set<String> = [
+    "COMFYUI_PASSWORD", "COMFYUI_PASSWORD_FILE", "COMFYUI_PASSWORD_HASH", "COMFYUI_PASSWORD_HASH_FILE", "HF_TOKEN",
+    "HF_TOKEN_FILE", "HF_API_TOKEN",
+  ]
+
   /// Applies `--name value` / `--name=value` flags over the environment. Returns the updated
   /// environment; unknown flags are usage errors.
   public static func applyFlags(_ flags: [String], to environment: [String: String]) throws(InitError)
@@ -190,7 +200,9 @@ extension Config {
     guard c.home.hasPrefix("/") else {
       throw InitError(.config, "COMFYUI_HOME='\(c.home)' must be an absolute path, e.g. /opt/comfyui")
     }
-    if let repo = value("COMFYUI_REPO") { c.repo = repo.trimmingWhitespace() }
+    if let repo = value("COMFYUI_REPO") {
+      c.repo = try validateURL(repo.trimmingWhitespace(), variable: "COMFYUI_REPO")
+    }
     if let ref = value("COMFYUI_REF") { c.ref = ref.trimmingWhitespace() }
     try validateRef(c.ref, variable: "COMFYUI_REF")
     c.venv = value("COMFYUI_VENV").map(stripTrailingSlashes) ?? c.home + "/venv"
@@ -212,6 +224,7 @@ extension Config {
           throw InitError(
             .config, "COMFYUI_CUSTOM_NODES entry '\(trimmed)' is not URL[@REF], e.g. https://host/owner/Node.git@v1.2")
         }
+        _ = try validateURL(node.url, variable: "COMFYUI_CUSTOM_NODES")
         if let ref = node.ref { try validateRef(ref, variable: "COMFYUI_CUSTOM_NODES") }
         if c.customNodes.contains(where: { $0.name == node.name }) {
           throw InitError(.config, "COMFYUI_CUSTOM_NODES names the folder '\(node.name)' twice; keep one entry")
@@ -219,7 +232,9 @@ extension Config {
         c.customNodes.append(node)
       }
     }
-    if let repo = value("COMFYUI_LOGIN_REPO") { c.loginRepo = repo.trimmingWhitespace() }
+    if let repo = value("COMFYUI_LOGIN_REPO") {
+      c.loginRepo = try validateURL(repo.trimmingWhitespace(), variable: "COMFYUI_LOGIN_REPO")
+    }
     if let ref = value("COMFYUI_LOGIN_REF") {
       c.loginRef = ref.trimmingWhitespace()
       try validateRef(c.loginRef!, variable: "COMFYUI_LOGIN_REF")
@@ -255,11 +270,7 @@ extension Config {
       } catch {
         throw InitError(.config, "COMFYUI_ARGS has \(error); close it or escape it with a backslash")
       }
-      for managed in ["--listen", "--port"]
-      where c.serverArgs.contains(where: { $0 == managed || $0.hasPrefix(managed + "=") }) {
-        throw InitError(
-          .config, "COMFYUI_ARGS sets \(managed); use COMFYUI_\(managed.dropFirst(2).uppercased()) instead")
-      }
+      try ServerFlags.validate(c.serverArgs, auth: c.auth, source: "COMFYUI_ARGS")
     }
     if let update = value("COMFYUI_UPDATE") { c.update = try parseBool(update, variable: "COMFYUI_UPDATE") }
     if let offline = value("COMFYUI_OFFLINE") { c.offline = try parseBool(offline, variable: "COMFYUI_OFFLINE") }
@@ -285,6 +296,12 @@ extension Config {
         throw InitError(.config, "COMFYUI_INIT='\(mode)' is not valid; use supervise or exec")
       }
       c.initMode = parsed
+    }
+    if c.initMode == .exec && c.auth == .login {
+      throw InitError(
+        .config,
+        "COMFYUI_INIT=exec cannot keep auth on: comfy-init would not be there to stop a server whose ComfyUI-Login failed to load; use COMFYUI_INIT=supervise (the default)"
+      )
     }
     if let puid = value("PUID") {
       guard let id = UInt32(puid.trimmingWhitespace()) else {
@@ -314,12 +331,15 @@ extension Config {
     guard let source = sources.first else { return }
     var text = env[source]!
     if source.hasSuffix("_FILE") {
+      let before = fingerprint(ofFile: text)
       guard let bytes = FileSystem.read(text) else {
         throw InitError(
           .credential,
           "\(source)=\(text) cannot be read (\(String(cString: strerror(errno)))); mount the secret file there or fix the path"
         )
       }
+      // Only a file that did not change while it was read vouches for what was read.
+      if let before, before == fingerprint(ofFile: env[source]!) { c.credentialFingerprint = before }
       text = String(decoding: bytes, as: UTF8.self)
       // Secret files usually end with a newline that is not part of the secret.
       while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
@@ -347,12 +367,30 @@ extension Config {
     }
   }
 
+  /// Device, inode, size and change times of a file: any rewrite, `cp -p` and a Kubernetes secret
+  /// update included, changes at least one of them.
+  static func fingerprint(ofFile path: String) -> String? {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return nil }
+    return "\(st.st_dev):\(st.st_ino):\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec):"
+      + "\(st.st_ctim.tv_sec).\(st.st_ctim.tv_nsec)"
+  }
+
   static func validateRef(_ ref: String, variable: String) throws(InitError) {
     guard !ref.isEmpty, !ref.hasPrefix("-"), ref.rangeOfSubstring("..") == nil,
       ref.allSatisfy({ $0.isLetter || $0.isNumber || "._/-+".contains($0) })
     else {
       throw InitError(.config, "\(variable)='\(ref)' is not a git tag, branch or commit, e.g. v0.8.0")
     }
+  }
+
+  /// git would read a URL that starts with "-" as an option (`--upload-pack=CMD` runs CMD).
+  static func validateURL(_ url: String, variable: String) throws(InitError) -> String {
+    guard !url.hasPrefix("-"), !url.contains(where: { $0 == "\n" || $0 == "\0" }) else {
+      throw InitError(
+        .config, "\(variable)='\(url)' is not a repository URL; use https://host/owner/repo.git or a local path")
+    }
+    return url
   }
 
   static func parseBool(_ text: String, variable: String) throws(InitError) -> Bool {

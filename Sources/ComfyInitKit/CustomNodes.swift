@@ -7,10 +7,11 @@ enum CustomNodes {
     !name.hasPrefix(".") && name != "__pycache__" && !name.hasSuffix(".disabled")
   }
 
+  /// A node pinned to a ref (ComfyUI-Login always is, COMFYUI_CUSTOM_NODES entries with @REF) is
+  /// moved back to it at start, local changes stashed: the server never imports a node at another
+  /// ref than the one asked for (a stale ComfyUI-Login in an old volume may fail to import, and the
+  /// server would then run without auth). Unpinned nodes move only with COMFYUI_UPDATE=1.
   static func ensure(config: Config, runner: ToolRunner) throws {
-    let checkout = GitCheckout(
-      runner: runner, stampDir: config.stateDir + "/nodes", offline: config.offline, update: config.update,
-      failure: .customNode)
     let loginDir = config.customNodesDir + "/" + Config.loginNodeName
     if config.auth == .none {
       disableLogin(at: loginDir)
@@ -18,6 +19,9 @@ enum CustomNodes {
       enableLoginIfDisabled(at: loginDir)
     }
     for node in config.wantedNodes {
+      let checkout = GitCheckout(
+        runner: runner, stampDir: config.stateDir + "/nodes", offline: config.offline,
+        update: config.update || node.ref != nil, failure: .customNode)
       _ = try checkout.ensure(
         url: node.url, ref: node.ref, at: config.customNodesDir + "/" + node.name, label: "custom node \(node.name)")
     }

@@ -73,13 +73,13 @@ struct GitCheckout {
       try writeStamp(CheckoutStamp(url: url, ref: wantedRef, commit: head, state: "pinned"), stampPath)
       return .unchanged
     }
+    let why = changes.isEmpty ? "is at \(head.prefix(12)), not \(wantedRef)" : "has local changes"
     guard update else {
-      let why = changes.isEmpty ? "is at \(head.prefix(12)), not \(wantedRef)" : "has local changes"
       Log.warn("\(label) at \(dest) \(why); left alone (set COMFYUI_UPDATE=1 to move it to \(wantedRef))")
       try writeStamp(CheckoutStamp(url: url, ref: wantedRef, commit: head, state: "diverged"), stampPath)
       return .leftAlone
     }
-    try requireNetwork(url, label: label, dest: dest)
+    Log.warn("\(label) at \(dest) \(why); moving it to \(wantedRef)")
     if !changes.isEmpty {
       // Local edits are kept in the stash, never thrown away.
       try git(
@@ -87,13 +87,22 @@ struct GitCheckout {
         explain: "cannot stash the local changes in \(dest)")
       Log.warn("\(label): local changes saved with `git stash` in \(dest) (see `git stash list`)")
     }
+    // A pinned commit the checkout already has needs no network; anything else is fetched.
+    var target = ref.flatMap { GitCheckout.looksLikeCommit($0) ? wanted : nil }
+    if target == nil {
+      try requireNetwork(url, label: label, dest: dest)
+      try git(
+        ["fetch", "--quiet", "--", url, ref ?? "HEAD"], in: dest,
+        explain:
+          "cannot fetch \(wantedRef) from \(redactURL(url)) into \(dest); \(label) must be at \(wantedRef) before the server starts: check the network and the URL"
+      )
+      target = "FETCH_HEAD"
+    }
     try git(
-      ["fetch", "--quiet", url, ref ?? "HEAD"], in: dest, explain: "cannot fetch \(wantedRef) from \(redactURL(url))")
-    try git(
-      ["checkout", "--quiet", "--detach", "FETCH_HEAD"], in: dest, explain: "cannot check out \(wantedRef) in \(dest)")
+      ["checkout", "--quiet", "--detach", target!], in: dest, explain: "cannot check out \(wantedRef) in \(dest)")
     let commit = try git(["rev-parse", "HEAD"], in: dest, capture: true, explain: "cannot read the commit of \(dest)")
     try writeStamp(CheckoutStamp(url: url, ref: wantedRef, commit: commit, state: "pinned"), stampPath)
-    Log.info("\(label): moved \(dest) to \(wantedRef) (\(commit.prefix(12)))")
+    Log.info("\(label): moved \(dest) from \(head.prefix(12)) to \(wantedRef) (\(commit.prefix(12)))")
     return .updated
   }
 

@@ -17,6 +17,9 @@ public enum ExitCode: Int32, CaseIterable, Sendable {
   case customNode = 18
   case privileges = 19
   case models = 20
+  /// Auth is on but the server would answer without credentials (ComfyUI-Login did not load or
+  /// enforces nothing): the server was stopped.
+  case authNotEnforced = 21
   case cannotExecute = 126
   case notFound = 127
 }

@@ -1,7 +1,6 @@
 // ComfyUI/login/PASSWORD: line 1 the bcrypt hash (which is also the API bearer token), line 2 the
 // username. The file changes only when the credential really changed, so the token never drifts.
 import Bcrypt
-import Digest
 
 #if canImport(Glibc)
   import Glibc
@@ -12,12 +11,16 @@ struct PasswordFile {
 
   enum Result: Equatable { case kept, written, keptExisting }
 
-  /// `stateDir/auth.stamp` remembers that the file's hash verifies the configured password, so a
-  /// restart need not spend bcrypt's ~0.3 s again. It holds PBKDF2(password, salt: hash), a
-  /// value no more revealing than the file next to it, which is the API token itself.
+  /// `stateDir/auth.stamp` lets a restart skip bcrypt's ~0.3 s when nothing changed. It holds nothing
+  /// derived from the password (the server's uid can read it, and a fast hash of the password would
+  /// be far cheaper to brute-force than bcrypt): only which PASSWORD line was verified against which
+  /// password file, identified by its inode and change times. A password from the environment has no
+  /// such identity, so it is checked with bcrypt at every start.
   var verifiedStampPath: String { config.stateDir + "/auth.stamp" }
 
   func ensure() throws(InitError) -> Result {
+    // Only a password is ever checked against the file; no other credential leaves a stamp behind.
+    if case .password = config.credential {} else { unlink(verifiedStampPath) }
     let result = try reconcile()
     if result != .written { restrictPermissions() }
     return result
@@ -51,7 +54,7 @@ struct PasswordFile {
         throw InitError(.credential, "cannot hash the password: \(error)")
       }
       try write(hash: hash)
-      rememberVerified(password: password, hash: hash)
+      rememberVerified(hash: hash)
       return .written
     case nil:
       guard let parsed else {
@@ -82,22 +85,31 @@ struct PasswordFile {
   }
 
   private func verifies(password: String, hash: String) -> Bool {
-    let expected = stampValue(password: password, hash: hash)
-    if let stamp = FileSystem.readText(verifiedStampPath), constantTimeEquals(Array(stamp.utf8), Array(expected.utf8)) {
-      return true
-    }
+    if let expected = stampText(hash: hash), FileSystem.readText(verifiedStampPath) == expected { return true }
+    let started = Instant.now()
     guard Bcrypt.verify(password: password, hash: hash) else { return false }
-    rememberVerified(password: password, hash: hash)
+    if config.credentialFingerprint == nil {
+      Log.info(
+        "auth: checked the password against login/PASSWORD with bcrypt (\(formatDuration(started.secondsSince))); with COMFYUI_PASSWORD_FILE a restart skips this"
+      )
+    }
+    rememberVerified(hash: hash)
     return true
   }
 
-  private func stampValue(password: String, hash: String) -> String {
-    hex(pbkdf2SHA256(password: password, salt: hash + "\n" + config.username, iterations: 20000))
+  /// The stamp for `hash` verified against the configured password file; nil without one.
+  private func stampText(hash: String) -> String? {
+    config.credentialFingerprint.map { "comfy-init auth.stamp v2\nfile=\($0)\nhash=\(hash)\nuser=\(config.username)\n" }
   }
 
-  private func rememberVerified(password: String, hash: String) {
+  /// Writes the stamp, or removes any stamp (an older version held a PBKDF2 of the password).
+  private func rememberVerified(hash: String) {
+    guard let text = stampText(hash: hash) else {
+      unlink(verifiedStampPath)
+      return
+    }
     try? FileSystem.makeDirectories(config.stateDir, mode: 0o700)
-    try? FileSystem.writeAtomically(verifiedStampPath, stampValue(password: password, hash: hash), mode: 0o600)
+    try? FileSystem.writeAtomically(verifiedStampPath, text, mode: 0o600)
   }
 
   private func write(hash: String) throws(InitError) {

@@ -46,7 +46,8 @@ public struct Server {
     options.takeTerminal = true
     options.user = user
     let argv = command(extraArgs: extraArgs)
-    let relays = makeLogRelays(&options)
+    let authGuard = config.auth == .login ? AuthGuard(config: config) : nil
+    let relays = makeLogRelays(&options, observe: authGuard.map { g in { g.observe($0) } })
     let started = Instant.now()
     let pid: pid_t
     do {
@@ -65,7 +66,11 @@ public struct Server {
       translate: [SIGTERM: config.stopSignal], stopTimeout: config.stopTimeout,
       repeatStopAfter: config.stopTimeout / 2)
     var unused = [UInt8]()
-    let outcome = supervisor.wait(for: pid, policy: policy, collected: &unused, relays: relays)
+    let outcome = supervisor.wait(for: pid, policy: policy, collected: &unused, relays: relays, authGuard: authGuard)
+    if let refused = outcome.refused {
+      Status.write(home: config.home, phase: "failed", detail: refused)
+      return ExitCode.authNotEnforced.rawValue
+    }
     let code = exitCode(for: outcome)
     Status.write(home: config.home, phase: "exited", detail: outcome.status.description)
     Log.info(
@@ -74,25 +79,27 @@ public struct Server {
     return code
   }
 
-  /// ComfyUI-Login logs its token (the PASSWORD hash) at every start: unless stdout is a terminal
-  /// (`docker run -it`, a person watching), the server's output goes through comfy-init, which cuts
-  /// the hash and the password out before it reaches the container log.
-  private func makeLogRelays(_ options: inout SpawnOptions) -> [LogRelay] {
-    guard config.auth == .login, config.redactLogs, isatty(1) == 0 else { return [] }
+  /// The server's output goes through comfy-init whenever auth is on: the auth guard reads ComfyUI's
+  /// import report there. ComfyUI-Login also logs its token (the PASSWORD hash) at every start, so
+  /// unless stdout is a terminal (`docker run -it`, a person watching) or COMFYUI_REDACT_LOGS=0, the
+  /// relay cuts the hash and the password out before they reach the container log.
+  private func makeLogRelays(_ options: inout SpawnOptions, observe: ((ArraySlice<UInt8>) -> Void)?) -> [LogRelay] {
+    guard config.auth == .login else { return [] }
     var secrets: [String] = []
-    if let text = FileSystem.readText(config.passwordFile),
-      let hash = text.split(separator: "\n", omittingEmptySubsequences: false).first, !hash.isEmpty
-    {
-      secrets += [String(hash), percentEncode(String(hash))]
+    if config.redactLogs && isatty(1) == 0 {
+      if let text = FileSystem.readText(config.passwordFile),
+        let hash = text.split(separator: "\n", omittingEmptySubsequences: false).first, !hash.isEmpty
+      {
+        secrets += [String(hash), percentEncode(String(hash))]
+      }
+      if case .password(let password) = config.credential { secrets.append(password) }
     }
-    if case .password(let password) = config.credential { secrets.append(password) }
-    guard !secrets.isEmpty else { return [] }
     var relays: [LogRelay] = []
     for (target, assign) in [(Int32(1), \SpawnOptions.stdoutFD), (Int32(2), \SpawnOptions.stderrFD)] {
       var fds: [Int32] = [-1, -1]
       guard cinit_pipe_cloexec(&fds) == 0 else { continue }
       options[keyPath: assign] = fds[1]
-      relays.append(LogRelay(source: fds[0], destination: target, secrets: secrets))
+      relays.append(LogRelay(source: fds[0], destination: target, secrets: secrets, observe: observe))
     }
     return relays
   }

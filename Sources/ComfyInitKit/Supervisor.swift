@@ -28,6 +28,8 @@ public final class Supervisor {
     public var status: ExitStatus
     /// True when the child outlived the grace period and was killed.
     public var killedAfterGrace: Bool
+    /// Why the auth guard stopped the child, when it did.
+    public var refused: String? = nil
   }
 
   public let signals: SignalChannel
@@ -54,9 +56,11 @@ public final class Supervisor {
 
   /// Waits until `pid` ends, forwarding every signal but SIGCHLD to its process group and reaping
   /// every other child (PID 1 adopts all orphans). With `output`, collects what the child writes there.
-  /// With `relays`, copies the child's stdout/stderr to ours as it arrives (secrets cut out).
+  /// With `relays`, copies the child's stdout/stderr to ours as it arrives (secrets cut out). With
+  /// `authGuard`, kills the child's group the moment the guard finds auth is not enforced.
   func wait(
-    for pid: pid_t, policy: Policy, output: Int32 = -1, collected: inout [UInt8], relays: [LogRelay] = []
+    for pid: pid_t, policy: Policy, output: Int32 = -1, collected: inout [UInt8], relays: [LogRelay] = [],
+    authGuard: AuthGuard? = nil
   ) -> Outcome {
     stopTimeout = policy.stopTimeout
     if stopSignal != nil, stopDeadline == nil { stopDeadline = Instant.now().adding(seconds: stopTimeout) }
@@ -65,11 +69,13 @@ public final class Supervisor {
     var killed = false
     var repeated = policy.repeatStopAfter == nil
     var openRelays = relays
+    var refused: String? = nil
     while true {
       let repeatDeadline = repeated ? nil : stopDeadline?.adding(seconds: policy.repeatStopAfter! - stopTimeout)
+      let probe = stopSignal == nil ? authGuard?.nextProbe : nil
       // Once the group is SIGKILLed only its death is left to wait for: block (a deadline in the past
       // would make every poll return at once and spin a core while a big child's exit takes its time).
-      let timeout = killed ? -1 : (repeatDeadline ?? stopDeadline)?.millisecondsFromNow ?? -1
+      let timeout = killed ? -1 : earliest(repeatDeadline ?? stopDeadline, probe)?.millisecondsFromNow ?? -1
       let wakeOn = (outputFD >= 0 ? [outputFD] : []) + openRelays.map(\.source)
       for signal in signals.wait(timeoutMilliseconds: timeout, alsoWakeOn: wakeOn) where signal != SIGCHLD {
         if Signals.isStopRequest(signal) { noteStop(signal) }
@@ -77,11 +83,21 @@ public final class Supervisor {
       }
       if outputFD >= 0, !readAvailable(outputFD, into: &collected) { outputFD = -1 }
       openRelays = openRelays.filter { $0.pump() }
+      if let authGuard, refused == nil, stopSignal == nil {
+        if !killed { authGuard.probeIfDue() }
+        if let failure = authGuard.failure {
+          // Fail closed: no cleanup is owed to a server that must not serve.
+          Log.error(failure)
+          signalGroup(of: pid, SIGKILL)
+          refused = failure
+          killed = true
+        }
+      }
       if let status = reapAll(watching: pid) {
         // Grandchildren may keep the pipe open: take what is buffered, do not wait for EOF.
         if outputFD >= 0 { _ = readAvailable(outputFD, into: &collected) }
         for relay in openRelays where relay.pump() { relay.flush() }
-        return Outcome(status: status, killedAfterGrace: killed)
+        return Outcome(status: status, killedAfterGrace: killed && refused == nil, refused: refused)
       }
       if let again = repeatDeadline, let stop = stopSignal, again.millisecondsFromNow == 0 {
         let signal = policy.translate[stop] ?? stop
@@ -97,6 +113,11 @@ public final class Supervisor {
         killed = true
       }
     }
+  }
+
+  private func earliest(_ a: Instant?, _ b: Instant?) -> Instant? {
+    guard let a, let b else { return a ?? b }
+    return a.nanoseconds <= b.nanoseconds ? a : b
   }
 
   /// The child leads its own group; if it left that group, it is at least signalled itself.

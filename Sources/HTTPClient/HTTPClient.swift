@@ -14,10 +14,12 @@ public struct HTTPRequest: Sendable {
   public var timeout: Double
   public var connectTimeout: Double
   public var followRedirects: Bool
+  /// The most body bytes kept: a larger answer fails with `.tooLarge` instead of filling memory.
+  public var maxBodyBytes: Int
 
   public init(
     method: String = "GET", url: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil,
-    timeout: Double = 10, connectTimeout: Double = 5, followRedirects: Bool = false
+    timeout: Double = 10, connectTimeout: Double = 5, followRedirects: Bool = false, maxBodyBytes: Int = 16 << 20
   ) {
     self.method = method
     self.url = url
@@ -26,6 +28,7 @@ public struct HTTPRequest: Sendable {
     self.timeout = timeout
     self.connectTimeout = connectTimeout
     self.followRedirects = followRedirects
+    self.maxBodyBytes = maxBodyBytes
   }
 }
 
@@ -52,7 +55,7 @@ public struct HTTPResponse: Sendable {
 }
 
 public struct HTTPError: Error, CustomStringConvertible, Sendable {
-  public enum Kind: Sendable { case refused, timeout, resolve, tls, aborted, other }
+  public enum Kind: Sendable { case refused, timeout, resolve, tls, aborted, tooLarge, other }
   public var kind: Kind
   public var code: Int32
   public var message: String
@@ -69,7 +72,7 @@ public enum HTTPClient {
       throw HTTPError(kind: .other, code: -1, message: "libcurl could not start a transfer")
     }
     defer { curl_easy_cleanup(handle) }
-    let state = TransferState()
+    let state = TransferState(limit: request.maxBodyBytes)
     let statePointer = Unmanaged.passUnretained(state).toOpaque()
 
     var headerList: UnsafeMutablePointer<curl_slist>? = nil
@@ -119,6 +122,11 @@ public enum HTTPClient {
     _ = ccurl_getinfo_string(handle, CURLINFO_EFFECTIVE_URL, &urlPointer)
     let effective = urlPointer.map { String(cString: $0) } ?? request.url
     guard code == CURLE_OK else {
+      if state.overflowed {
+        throw HTTPError(
+          kind: .tooLarge, code: Int32(code.rawValue),
+          message: "the answer from \(request.url) is larger than \(request.maxBodyBytes) bytes")
+      }
       throw HTTPError(kind: kind(of: code), code: Int32(code.rawValue), message: describe(code, url: request.url))
     }
     return HTTPResponse(status: status, headers: state.headers, body: state.body, effectiveURL: effective)
@@ -156,6 +164,10 @@ private final class TransferState {
   var upload: [UInt8] = []
   var headers: [(name: String, value: String)] = []
   var body: [UInt8] = []
+  let limit: Int
+  private(set) var overflowed = false
+
+  init(limit: Int) { self.limit = limit }
 
   func header(_ raw: UnsafeRawBufferPointer) {
     var line = String(decoding: raw, as: UTF8.self)
@@ -171,7 +183,12 @@ private final class TransferState {
     }
   }
 
+  /// False (libcurl then aborts the transfer) once the body would pass the limit.
   func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    guard body.count + bytes.count <= limit else {
+      overflowed = true
+      return false
+    }
     body.append(contentsOf: bytes)
     return true
   }

@@ -27,6 +27,30 @@ let badInputs: [BadInput] = [
   BadInput(name: "relative home", env: ["COMFYUI_HOME": "comfy"], code: 10, says: "must be an absolute path"),
   BadInput(name: "unclosed quote in args", env: ["COMFYUI_ARGS": "--cpu '--x"], code: 10, says: "unclosed ' quote"),
   BadInput(name: "port inside args", env: ["COMFYUI_ARGS": "--port 1"], code: 10, says: "use COMFYUI_PORT instead"),
+  BadInput(
+    name: "abbreviated port inside args", env: ["COMFYUI_ARGS": "--cpu --liste 0.0.0.0"], code: 10,
+    says: "sets --listen (as '--liste'); use COMFYUI_LISTEN instead"),
+  BadInput(
+    name: "args that skip custom nodes", env: ["COMFYUI_ARGS": "--disable-all-custom-nodes"], code: 10,
+    says: "would start ComfyUI without ComfyUI-Login; remove it, or set COMFYUI_AUTH=none"),
+  BadInput(
+    name: "args that move the base directory", env: ["COMFYUI_ARGS": "--base-dir=/srv"], code: 10,
+    says: "sets --base-directory (as '--base-dir=/srv')"),
+  BadInput(
+    name: "args that hide the import warning", env: ["COMFYUI_ARGS": "--verbose ERROR"], code: 10,
+    says: "hides the warning ComfyUI prints when ComfyUI-Login fails to load; use WARNING or lower"),
+  BadInput(
+    name: "server arguments that skip custom nodes", args: ["run", "--", "--whitelist-custom-nodes", "x"], code: 10,
+    says: "the server argument list after -- sets --whitelist-custom-nodes"),
+  BadInput(
+    name: "exec mode with auth", env: ["COMFYUI_INIT": "exec"], code: 10,
+    says: "COMFYUI_INIT=exec cannot keep auth on"),
+  BadInput(
+    name: "repository URL that is an option", env: ["COMFYUI_REPO": "--upload-pack=touch /tmp/pwned"], code: 10,
+    says: "is not a repository URL"),
+  BadInput(
+    name: "login repository URL that is an option", env: ["COMFYUI_LOGIN_REPO": "-uhack"], code: 10,
+    says: "COMFYUI_LOGIN_REPO='-uhack' is not a repository URL"),
   BadInput(name: "stop timeout", env: ["COMFYUI_STOP_TIMEOUT": "-1"], code: 10, says: "COMFYUI_STOP_TIMEOUT"),
   BadInput(name: "stop signal", env: ["COMFYUI_STOP_SIGNAL": "SIGNOPE"], code: 10, says: "not a signal name"),
   BadInput(name: "init mode", env: ["COMFYUI_INIT": "systemd"], code: 10, says: "use supervise or exec"),

@@ -73,12 +73,13 @@ final class BackgroundProcess: @unchecked Sendable {
   private var exit: ExitStatus?
   private let lock = NSLock()
 
-  init(_ args: [String], environment: [String: String], log: String) throws {
+  init(_ args: [String], environment: [String: String], directory: String? = nil, log: String) throws {
     logPath = log
     let fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     defer { close(fd) }
     var options = SpawnOptions(environment: environment)
     options.newProcessGroup = false
+    options.directory = directory
     options.stdoutFD = fd
     options.stderrFD = fd
     options.stdinFD = open("/dev/null", O_RDONLY | O_CLOEXEC)

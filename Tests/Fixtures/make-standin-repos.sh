@@ -47,3 +47,19 @@ make_repo() {
 
 make_repo standin-comfyui comfyui.git-src v0.8.0-standin "ComfyUI stand-in v0.8.0"
 make_repo standin-login login-src v1.0-standin "ComfyUI-Login stand-in v1.0"
+
+# v0.9-standin: an older ComfyUI-Login, as a volume from an earlier deployment keeps it. It imports a name the
+# current (stand-in) ComfyUI no longer exports, so it fails to import: the server would run without auth.
+# It is a child of v1.0-standin only so that the repo stays one small history; what matters is that a checkout
+# of it is at another commit than the pinned one.
+old_login() {
+  local repo=$dest/login-src
+  git_ -C "$repo" checkout -q --detach v1.0-standin
+  printf '%s\n' '# An older ComfyUI-Login: written for a ComfyUI whose server module exported HTTPFound directly.' \
+    'import os' 'import server' \
+    'raise ImportError(f"cannot import name '"'HTTPFound'"' from '"'server'"' ({server.__file__})")' >"$repo/__init__.py"
+  git_ -C "$repo" commit -q -am "ComfyUI-Login stand-in v0.9 (incompatible with ComfyUI v0.8)"
+  git_ -C "$repo" tag v0.9-standin
+  git_ -C "$repo" checkout -q master
+}
+old_login

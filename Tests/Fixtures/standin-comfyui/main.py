@@ -10,6 +10,7 @@
 # Test knobs (environment): STANDIN_IMPORT_DELAY=seconds (slow start before the bind),
 #   STANDIN_CLEANUP_FILE=path (the SIGINT cleanup writes "clean" there),
 #   STANDIN_NO_GPU=1 (without --cpu, crash like PyPI's CUDA torch on a host with no NVIDIA driver),
+#   STANDIN_FLOOD=1 (once listening, write to stdout without pause, as a chatty server that keeps the pipe full),
 #   STANDIN_SWALLOW_FIRST_SIGINT=1 (the first SIGINT is lost, as when the real server's KeyboardInterrupt
 #   lands in a weakref callback and Python prints "Exception ignored in ..."; the second one stops it).
 import comfy.options
@@ -137,6 +138,15 @@ if __name__ == "__main__":
     try:
         addresses = [(addr, args.port) for addr in args.listen.split(",")]
         prompt_server.start_multi_address(addresses, verbose=not args.dont_print_server)
+        if os.environ.get("STANDIN_FLOOD") == "1":
+            import threading
+
+            def _flood():
+                line = "x" * 65536 + "\n"
+                while True:
+                    sys.stdout.write(line)
+
+            threading.Thread(target=_flood, daemon=True).start()
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

@@ -1,0 +1,331 @@
+// Issue 8: with auth on, the server never answers without credentials, whatever state the volumes
+// are in; secrets stay out of children and out of reach of the server's uid.
+import Foundation
+import Testing
+
+import HTTPClient
+
+@testable import ComfyInitKit
+
+/// Tries to connect to a port every millisecond from the moment it starts: did anything ever listen?
+final class PortWatcher: @unchecked Sendable {
+  private let port: Int
+  private let lock = NSLock()
+  private var connections = 0
+  private var running = true
+  private var thread: Thread?
+
+  init(port: Int) {
+    self.port = port
+    let thread = Thread { [unowned self] in
+      while self.isRunning {
+        if self.connects() { self.lock.withLock { self.connections += 1 } }
+        usleep(1000)
+      }
+    }
+    self.thread = thread
+    thread.start()
+  }
+
+  private var isRunning: Bool { lock.withLock { running } }
+
+  private func connects() -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &addr) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+      }
+    }
+  }
+
+  /// Stops watching; the number of connections that succeeded.
+  func stop() -> Int {
+    lock.withLock { running = false }
+    usleep(5000)
+    return lock.withLock { connections }
+  }
+}
+
+@Suite(.serialized) struct AuthFailsClosedTests {
+  @Test func aLoginNodeThatFailsToImportStopsTheServerBeforeItListens() throws {
+    let h = ComfyHome()
+    #expect(try h.bootstrap().status == 0)
+    let watcher = PortWatcher(port: h.port)
+    let server = try h.start(["STANDIN_LOGIN_BREAK": "import"])
+    defer { server.stop() }
+    let end = server.wait(timeout: 60)
+    let connections = watcher.stop()
+    #expect(end?.status == 21, "\(server.log)")
+    #expect(
+      server.log.contains(
+        "comfy-init: error: auth is on but ComfyUI-Login did not load (ImportError: cannot import name 'HTTPFound' from 'server'); the server was stopped before it listened"
+      ), "\(server.log)")
+    #expect(connections == 0, "something listened on the port \(connections) times")
+    #expect(descendants(of: server.pid).isEmpty)
+    let health = try runProcess([Paths.comfyInit, "health"], environment: h.environment)
+    #expect(health.status == 1 && health.stdout.contains("did not load"), "\(health.stdout)")
+  }
+
+  @Test func aLoginNodeThatEnforcesNothingIsStoppedWhenTheServerFirstAnswers() throws {
+    let h = ComfyHome()
+    #expect(try h.bootstrap().status == 0)
+    let server = try h.start(["STANDIN_LOGIN_BREAK": "noenforce"])
+    defer { server.stop() }
+    #expect(server.wait(timeout: 60)?.status == 21, "\(server.log)")
+    #expect(
+      server.log.contains(
+        "auth is on but the server answered GET /system_stats without credentials with 200; the server was stopped"),
+      "\(server.log)")
+  }
+
+  @Test func aWorkingLoginIsVerifiedAndHealthChecksBothSides() throws {
+    let h = ComfyHome()
+    let server = try h.start()
+    defer { server.stop() }
+    #expect(h.waitUntilServing(server), "\(server.log)")
+    #expect(waitFor { server.log.contains("auth: verified:") }, "\(server.log)")
+    let health = try runProcess([Paths.comfyInit, "health"], environment: h.environment)
+    #expect(health.status == 0 && health.stdout.contains("auth enforced"), "\(health.stdout)")
+  }
+
+  /// The health check alone, against a server nobody guards (started by hand): the token works, and so
+  /// does no token, which must be unhealthy.
+  @Test func healthIsUnhealthyWhenARequestWithoutCredentialsGetsIn() throws {
+    let h = ComfyHome()
+    #expect(try h.bootstrap().status == 0)
+    var env = h.environment
+    env["STANDIN_LOGIN_BREAK"] = "noenforce"
+    let server = try BackgroundProcess(
+      [h.home + "/venv/bin/python", "main.py", "--cpu", "--listen", "127.0.0.1", "--port", String(h.port)],
+      environment: env, directory: h.home + "/ComfyUI", log: h.tmp.path + "/bare.log")
+    defer { server.stop() }
+    #expect(waitForHTTP(h.baseURL + "/system_stats", while: server) != nil, "\(server.log)")
+    let health = try runProcess([Paths.comfyInit, "health"], environment: h.environment)
+    #expect(health.status == 1, "\(health.stdout)")
+    #expect(health.stdout.contains("auth not enforced: GET /system_stats without credentials answered 200"))
+  }
+
+  /// ComfyUI-Login checks a bearer token only when the request's Origin matches --enable-cors-header.
+  @Test func healthSendsTheOriginThatTheCorsFlagNames() throws {
+    let h = ComfyHome()
+    h.extra["COMFYUI_ARGS"] = "--cpu --enable-cors-header https://studio.example"
+    let server = try h.start()
+    defer { server.stop() }
+    #expect(waitFor { server.log.contains("auth: verified:") }, "\(server.log)")
+    let health = try runProcess([Paths.comfyInit, "health"], environment: h.environment)
+    #expect(health.status == 0, "\(health.stdout) \(server.log)")
+  }
+
+  @Test func aStaleLoginNodeInAVolumeIsMovedBackToItsPinnedRef() throws {
+    let h = ComfyHome()
+    #expect(try h.bootstrap().status == 0)
+    let login = h.home + "/ComfyUI/custom_nodes/ComfyUI-Login"
+    let pinned = try git(["-C", login, "rev-parse", "HEAD"])
+    // What an old volume holds: the node at an older, incompatible commit, with a local edit on top.
+    try checkOutOldLogin(in: login)
+    try "# my note\n".write(toFile: login + "/requirements.txt", atomically: true, encoding: .utf8)
+    let server = try h.start()
+    defer { server.stop() }
+    #expect(h.waitUntilServing(server), "\(server.log)")
+    #expect(try git(["-C", login, "rev-parse", "HEAD"]) == pinned)
+    #expect(server.log.contains("moving it to \(StandinRepos.loginRef)"), "\(server.log)")
+    #expect(server.log.contains("local changes saved with `git stash`"), "\(server.log)")
+    #expect(try git(["-C", login, "stash", "list"]).contains("comfy-init: local changes"))
+    let open = try curl(h.baseURL + "/system_stats")
+    #expect(open.status == 401)
+  }
+
+  @Test func aPinnedCustomNodeIsMovedBackAndAnUnpinnedOneIsLeftAlone() throws {
+    let h = ComfyHome()
+    h.extra["COMFYUI_CUSTOM_NODES"] =
+      "file://\(StandinRepos.dir)/pinned.git@v1.0-standin,file://\(StandinRepos.dir)/loose.git"
+    for name in ["pinned", "loose"] {
+      _ = try git(["clone", "--quiet", "--bare", StandinRepos.dir + "/login-src", StandinRepos.dir + "/\(name).git"])
+    }
+    #expect(try h.bootstrap().status == 0)
+    let nodes = h.home + "/ComfyUI/custom_nodes/"
+    for name in ["pinned", "loose"] { try checkOutOldLogin(in: nodes + name) }
+    let second = try h.bootstrap()
+    #expect(second.status == 0, "\(second.stderr)")
+    let v1 = try git(["-C", StandinRepos.dir + "/login-src", "rev-parse", "v1.0-standin"])
+    let v09 = try git(["-C", StandinRepos.dir + "/login-src", "rev-parse", "v0.9-standin"])
+    #expect(try git(["-C", nodes + "pinned", "rev-parse", "HEAD"]) == v1)
+    #expect(try git(["-C", nodes + "loose", "rev-parse", "HEAD"]) == v09)
+    #expect(second.stderr.contains("custom node pinned at"), "\(second.stderr)")
+    #expect(!second.stderr.contains("custom node loose"), "an unpinned node may be at any commit")
+  }
+
+  @Test func theHubTokenAndCredentialPathsNeverReachTheServer() throws {
+    let secrets = TempDir("secrets")
+    try "hf_secret_token_file".write(toFile: secrets.path + "/hf", atomically: true, encoding: .utf8)
+    try "a password\n".write(toFile: secrets.path + "/password", atomically: true, encoding: .utf8)
+    let h = ComfyHome([
+      "COMFYUI_PASSWORD": "", "COMFYUI_PASSWORD_FILE": secrets.path + "/password", "HF_TOKEN": "hf_secret_token_value",
+      "HF_API_TOKEN": "hf_secret_api", "HF_TOKEN_FILE": secrets.path + "/hf",
+    ])
+    let server = try h.start()
+    defer { server.stop() }
+    #expect(h.waitUntilServing(server), "\(server.log)")
+    let python = try #require(descendants(of: server.pid).first)
+    let environ = try String(contentsOfFile: "/proc/\(python)/environ", encoding: .isoLatin1)
+    for name in ["HF_TOKEN=", "HF_API_TOKEN=", "HF_TOKEN_FILE=", "COMFYUI_PASSWORD_FILE=", "COMFYUI_PASSWORD="] {
+      #expect(!environ.contains(name), "\(name) reached the server")
+    }
+    #expect(!environ.contains("hf_secret"))
+  }
+
+  /// The server runs as comfy-init's uid when comfy-init is not root: it must still not read comfy-init's
+  /// environment (COMFYUI_PASSWORD given there) through /proc.
+  @Test func comfyInitsEnvironmentIsUnreadableToItsOwnUid() throws {
+    #expect(getuid() == 0, "this test needs root to switch to another uid")
+    guard getuid() == 0 else { return }
+    let tmp = TempDir("dumpable")
+    chmod(tmp.path, 0o777)
+    let asUser = ["/usr/bin/setpriv", "--reuid=4243", "--regid=4243", "--clear-groups"]
+    var env = baseEnvironment()
+    env["COMFYUI_PASSWORD"] = "never-readable"
+    let initProcess = try BackgroundProcess(
+      asUser + [Paths.comfyInit, "supervise", "--", "/bin/sleep", "60"], environment: env,
+      log: tmp.path + "/init.log")
+    defer { initProcess.stop() }
+    #expect(waitFor { !descendants(of: initProcess.pid).isEmpty })
+    // setpriv execs comfy-init in place: the pid is comfy-init's.
+    let own = try runProcess(asUser + ["/bin/cat", "/proc/\(initProcess.pid)/environ"], environment: baseEnvironment())
+    #expect(own.status != 0 && !own.stdout.contains("never-readable"), "read: \(own.stdout)")
+    // The same read works on the child (it is dumpable again after its exec): the check is real.
+    let child = try #require(descendants(of: initProcess.pid).first)
+    let childRead = try runProcess(asUser + ["/bin/cat", "/proc/\(child)/environ"], environment: baseEnvironment())
+    #expect(childRead.status == 0, "\(childRead.stderr)")
+  }
+}
+
+@Suite struct LogRelayTests {
+  let token = "$2b$12$" + String(repeating: "A", count: 53)
+
+  /// Relays `input` through a LogRelay into a pipe and returns what came out.
+  func relay(_ input: [UInt8], secrets: [String]) throws -> String {
+    var inPipe: [Int32] = [-1, -1]
+    var outPipe: [Int32] = [-1, -1]
+    #expect(pipe(&inPipe) == 0 && pipe(&outPipe) == 0)
+    _ = fcntl(outPipe[0], F_SETFL, fcntl(outPipe[0], F_GETFL) | O_NONBLOCK)
+    var lines: [String] = []
+    let relay = LogRelay(
+      source: inPipe[0], destination: outPipe[1], secrets: secrets,
+      observe: { lines.append(String(decoding: $0, as: UTF8.self)) })
+    var output = [UInt8]()
+    var offset = 0
+    while offset < input.count {
+      let n = input[offset...].withUnsafeBytes { write(inPipe[1], $0.baseAddress, min($0.count, 1000)) }
+      offset += n
+      _ = relay.pump()
+      output += drain(outPipe[0])
+    }
+    close(inPipe[1])
+    while relay.pump() {}
+    output += drain(outPipe[0])
+    close(outPipe[0])
+    close(outPipe[1])
+    return String(decoding: output, as: UTF8.self)
+  }
+
+  func drain(_ fd: Int32) -> [UInt8] {
+    var out = [UInt8]()
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+      let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+      if n <= 0 { return out }
+      out += chunk[0..<n]
+    }
+  }
+
+  @Test(arguments: [4000, 4096, 4100, 4150, 5000, 9000])
+  func aSecretInALongLineIsRedactedWhereverTheCutFalls(prefix: Int) throws {
+    let secrets = [token, percentEncode(token)]
+    let text = String(repeating: "x", count: prefix) + token + String(repeating: "y", count: 10)
+    let out = try relay(Array(text.utf8), secrets: secrets)
+    #expect(!out.contains(token))
+    #expect(!out.contains(String(token.prefix(20))))
+    #expect(out.contains("<redacted>"))
+    #expect(out.replacingOccurrences(of: "<redacted>", with: "").count == prefix + 10)
+  }
+
+  @Test func partialLinesTheURLEncodedTokenAndThePasswordAreRedacted() throws {
+    let secrets = [token, percentEncode(token), "hunter2-password"]
+    let input = "use token=\(percentEncode(token))&x\npass hunter2-pass" + "word here\r\nend \(token)"
+    let out = try relay(Array(input.utf8), secrets: secrets)
+    #expect(out == "use token=<redacted>&x\npass <redacted> here\r\nend <redacted>")
+  }
+
+  @Test func theObserverSeesEveryLineBeforeRedaction() throws {
+    var inPipe: [Int32] = [-1, -1]
+    #expect(pipe(&inPipe) == 0)
+    var seen: [String] = []
+    let relay = LogRelay(
+      source: inPipe[0], destination: open("/dev/null", O_WRONLY), secrets: ["s3cret"],
+      observe: { seen.append(String(decoding: $0, as: UTF8.self)) })
+    _ = "one s3cret\ntwo\npartial".withCString { write(inPipe[1], $0, strlen($0)) }
+    close(inPipe[1])
+    while relay.pump() {}
+    #expect(seen == ["one s3cret", "two", "partial"])
+  }
+
+  @Test func exceptionLinesAndTrailingPathsAreRecognised() {
+    #expect(AuthGuard.isExceptionLine("ImportError: cannot import name 'HTTPFound' from 'server'"))
+    #expect(AuthGuard.isExceptionLine("ModuleNotFoundError: No module named 'aiohttp_session'"))
+    #expect(!AuthGuard.isExceptionLine("Traceback (most recent call last):"))
+    #expect(!AuthGuard.isExceptionLine("To see the GUI go to: http://127.0.0.1:8188"))
+    #expect(
+      AuthGuard.withoutTrailingPath("cannot import name 'HTTPFound' from 'server' (/opt/comfyui/ComfyUI/server.py)")
+        == "cannot import name 'HTTPFound' from 'server'")
+    #expect(AuthGuard.withoutTrailingPath("x (not a path)") == "x (not a path)")
+  }
+
+  @Test func serverFlagsResolveLikeArgparse() throws {
+    #expect(ServerFlags.resolve("--liste") == "--listen")
+    #expect(ServerFlags.resolve("--por=1") == "--port")
+    #expect(ServerFlags.resolve("--cpu") == "--cpu")
+    #expect(ServerFlags.resolve("--disable-all") == "--disable-all-custom-nodes")
+    #expect(ServerFlags.resolve("--disable") == nil)  // ambiguous: argparse refuses it itself
+    #expect(ServerFlags.value(of: "--verbose", in: ["--verbose", "ERROR"]) == "ERROR")
+    #expect(ServerFlags.value(of: "--verbose", in: ["--verb=critical"]) == "critical")
+    #expect(ServerFlags.value(of: "--enable-cors-header", in: ["--enable-cors-header", "--cpu"]) == "")
+    #expect(throws: InitError.self) { try ServerFlags.validate(["--base-dir", "/x"], auth: .login, source: "X") }
+    try ServerFlags.validate(["--base-dir", "/x"], auth: .none, source: "X")
+  }
+}
+
+/// Puts a checkout of the stand-in ComfyUI-Login at v0.9-standin, the old commit that no longer imports
+/// (a shallow clone first fetches it).
+func checkOutOldLogin(in dir: String) throws {
+  try git(["-C", dir, "fetch", "--quiet", "file://" + StandinRepos.dir + "/login-src", "tag", "v0.9-standin"])
+  try git(["-C", dir, "checkout", "--quiet", "v0.9-standin"])
+}
+
+/// Polls `condition` every 50 ms for up to `timeout` seconds.
+func waitFor(timeout: TimeInterval = 30, _ condition: () -> Bool) -> Bool {
+  let deadline = Date().addingTimeInterval(timeout)
+  while Date() < deadline {
+    if condition() { return true }
+    usleep(50_000)
+  }
+  return condition()
+}
+
+@discardableResult
+func git(_ args: [String]) throws -> String {
+  var env = baseEnvironment()
+  env["GIT_CONFIG_NOSYSTEM"] = "1"
+  let r = try runProcess(["/usr/bin/git", "-c", "advice.detachedHead=false"] + args, environment: env)
+  guard r.status == 0 else { throw GitFailed(message: "git \(args.joined(separator: " ")): \(r.stderr)") }
+  return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+struct GitFailed: Error, CustomStringConvertible {
+  var message: String
+  var description: String { message }
+}
