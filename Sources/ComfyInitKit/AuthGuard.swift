@@ -7,6 +7,10 @@
 // The supervisor's loop feeds the guard the server's log lines and asks it when to probe next.
 
 final class AuthGuard {
+  /// What the server's port guard (Server.portGuard) prints, and its exit code, when it refuses the bind.
+  static let portGuardRefusal = "comfy-init port guard: ComfyUI-Login is not loaded; refusing to open port"
+  static let portGuardExitCode = 86
+
   private let endpoint: ServerEndpoint
   /// How ComfyUI names the login node's folder in its messages ("…/custom_nodes/ComfyUI-Login").
   private let loginPath = "custom_nodes/" + Config.loginNodeName
@@ -34,6 +38,10 @@ final class AuthGuard {
     if line.rangeOfSubstring("To see the GUI go to:") != nil {
       // ComfyUI has just opened its port: probe now rather than at the next tick.
       nextProbe = Instant.now()
+      return
+    }
+    if line.rangeOfSubstring(AuthGuard.portGuardRefusal) != nil {
+      failure = "auth is on but ComfyUI-Login did not load; the server was stopped before it listened"
       return
     }
     guard let reason = loginFailure(in: line) else { return }

@@ -17,6 +17,7 @@ public enum CLI {
       comfy-init bootstrap [FLAGS]                 bootstrap only (the image build runs this), then exit 0;
                                                    with no credential it defers the auth phase to `run`
       comfy-init health [--timeout S]              exit 0 iff an authenticated GET /system_stats answers 200
+                                                   and, with auth on, one without credentials is refused
       comfy-init provision [FLAGS]                 only the models phase: fetch what COMFYUI_MODELS_MANIFEST
                                                    lists into HOME/ComfyUI/models, verify it, then exit
       comfy-init hash-password [--cost N]          read a password on stdin, print its bcrypt hash
@@ -36,8 +37,8 @@ public enum CLI {
       and COMFYUI_TOKEN_HOSTS only, never after a redirect to another host)
 
     Exit codes: 0 ok, 2 usage, 10 config, 11 credential, 12 filesystem, 13 lock, 14 git, 15 python/venv,
-    16 install, 17 offline, 18 custom node, 19 privileges, 20 models, 126/127 server cannot run, else the
-    server's code.
+    16 install, 17 offline, 18 custom node, 19 privileges, 20 models, 21 auth not enforced (stopped),
+    126/127 server cannot run, else the server's code.
     """
 
   /// The process arguments, from the pre-runtime capture (CommandLine may be empty in a static PID 1).

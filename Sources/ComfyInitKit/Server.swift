@@ -17,7 +17,33 @@ public struct Server {
   }
 
   public func command(extraArgs: [String]) -> [String] {
-    [config.python, "main.py", "--listen", config.listen, "--port", String(config.port)] + config.serverArgs + extraArgs
+    let main = config.auth == .login ? ["-c", Server.portGuard(port: config.port), "main.py"] : ["main.py"]
+    return [config.python] + main + ["--listen", config.listen, "--port", String(config.port)] + config.serverArgs
+      + extraArgs
+  }
+
+  /// With auth on, ComfyUI runs under a Python audit hook that lets it open its port only once
+  /// ComfyUI-Login's module has finished importing (ComfyUI itself counts a node as loaded when it
+  /// defines NODE_CLASS_MAPPINGS). Reading the log alone could lose the race between the import
+  /// failure and the bind on a loaded machine; the hook cannot. main.py then runs as `python main.py`
+  /// would run it (same sys.argv, same __main__).
+  static func portGuard(port: Int) -> String {
+    """
+    import os, sys, runpy
+    def comfy_init_port_guard(event, args, port=\(port)):
+        if event != "socket.bind" or not isinstance(args[1], tuple) or len(args[1]) < 2 or args[1][1] != port:
+            return
+        login = os.sep + os.path.join("custom_nodes", "\(Config.loginNodeName)", "__init__.py")
+        for module in list(sys.modules.values()):
+            if (getattr(module, "__file__", None) or "").endswith(login) and hasattr(module, "NODE_CLASS_MAPPINGS"):
+                return
+        sys.stderr.write("\(AuthGuard.portGuardRefusal) %d\\n" % port)
+        sys.stderr.flush()
+        os._exit(\(AuthGuard.portGuardExitCode))
+    sys.addaudithook(comfy_init_port_guard)
+    sys.argv = sys.argv[1:]
+    runpy.run_path(sys.argv[0], run_name="__main__")
+    """
   }
 
   func environment() -> [String: String] {
@@ -67,7 +93,12 @@ public struct Server {
       repeatStopAfter: config.stopTimeout / 2)
     var unused = [UInt8]()
     let outcome = supervisor.wait(for: pid, policy: policy, collected: &unused, relays: relays, authGuard: authGuard)
-    if let refused = outcome.refused {
+    var refused = outcome.refused
+    if config.auth == .login, refused == nil, outcome.status == .exited(Int32(AuthGuard.portGuardExitCode)) {
+      refused = "auth is on but ComfyUI-Login did not load; the server was stopped before it listened"
+      Log.error(refused!)
+    }
+    if let refused {
       Status.write(home: config.home, phase: "failed", detail: refused)
       return ExitCode.authNotEnforced.rawValue
     }

@@ -85,6 +85,7 @@ public enum ChildProcess {
         attr.stdout_fd = options.stdoutFD
         attr.stderr_fd = options.stderrFD
         attr.stdin_fd = options.stdinFD
+        attr.parent_death_signal = options.parentDeathSignal
         if let user = options.user {
           attr.drop_privileges = 1
           attr.uid = user.uid

@@ -1,9 +1,8 @@
 // Issue 8: with auth on, the server never answers without credentials, whatever state the volumes
 // are in; secrets stay out of children and out of reach of the server's uid.
 import Foundation
-import Testing
-
 import HTTPClient
+import Testing
 
 @testable import ComfyInitKit
 
@@ -69,6 +68,36 @@ final class PortWatcher: @unchecked Sendable {
     #expect(descendants(of: server.pid).isEmpty)
     let health = try runProcess([Paths.comfyInit, "health"], environment: h.environment)
     #expect(health.status == 1 && health.stdout.contains("did not load"), "\(health.stdout)")
+  }
+
+  /// The port guard alone, without comfy-init reading the log: the server refuses to open its port.
+  @Test func thePortGuardAloneKeepsThePortClosedWithoutTheLoginNode() throws {
+    let h = ComfyHome()
+    #expect(try h.bootstrap().status == 0)
+    var env = h.environment
+    env["STANDIN_LOGIN_BREAK"] = "import"
+    let watcher = PortWatcher(port: h.port)
+    let server = try BackgroundProcess(
+      [
+        h.home + "/venv/bin/python", "-c", Server.portGuard(port: h.port), "main.py", "--cpu", "--listen", "127.0.0.1",
+        "--port", String(h.port),
+      ], environment: env, directory: h.home + "/ComfyUI", log: h.tmp.path + "/guarded.log")
+    defer { server.stop() }
+    let end = server.wait(timeout: 60)
+    #expect(watcher.stop() == 0)
+    #expect(end?.status == Int32(AuthGuard.portGuardExitCode), "\(server.log)")
+    #expect(server.log.contains("refusing to open port \(h.port)"), "\(server.log)")
+    // With the login node in place the same command serves, and main.py saw its usual argv.
+    env["STANDIN_LOGIN_BREAK"] = nil
+    let good = try BackgroundProcess(
+      [
+        h.home + "/venv/bin/python", "-c", Server.portGuard(port: h.port), "main.py", "--cpu", "--listen", "127.0.0.1",
+        "--port", String(h.port),
+      ], environment: env, directory: h.home + "/ComfyUI", log: h.tmp.path + "/good.log")
+    defer { good.stop() }
+    #expect(waitForHTTP(h.baseURL + "/system_stats", while: good) != nil, "\(good.log)")
+    let stats = try curl(h.baseURL + "/system_stats", headers: ["Authorization: Bearer \(h.token)"])
+    #expect(stats.body.contains("\"argv\": [\"main.py\", \"--cpu\""), "\(stats.body)")
   }
 
   @Test func aLoginNodeThatEnforcesNothingIsStoppedWhenTheServerFirstAnswers() throws {
@@ -179,6 +208,62 @@ final class PortWatcher: @unchecked Sendable {
     #expect(!environ.contains("hf_secret"))
   }
 
+  /// A server that keeps its output pipe full must not keep comfy-init from a stop: it ends within the grace.
+  @Test func aServerThatNeverStopsWritingStillStopsOnSIGTERM() throws {
+    let h = ComfyHome()
+    #expect(try h.bootstrap().status == 0)
+    // The flood goes to /dev/null: hundreds of MB a second would fill a log file.
+    let server = try BackgroundProcess(
+      [Paths.comfyInit, "run"],
+      environment: h.environment.merging(["STANDIN_FLOOD": "1", "COMFYUI_STOP_TIMEOUT": "6"]) { $1 },
+      log: "/dev/null")
+    defer { server.stop() }
+    #expect(h.waitUntilServing(server))
+    usleep(300_000)  // let the flood fill the pipe
+    let asked = Date()
+    server.signal(SIGTERM)
+    let end = server.wait(timeout: 20)
+    let took = Date().timeIntervalSince(asked)
+    #expect(end?.status == 0 && end?.signaled == false, "\(String(describing: end))")
+    #expect(took < 6, "the stop took \(took) s, past the grace period: the relay starved the loop")
+  }
+
+  /// A server that answers the health check with a huge body: the check reads a capped amount and fails.
+  @Test func aHugeHealthAnswerIsCapped() throws {
+    let tmp = TempDir("huge")
+    let port = freePort()
+    let script = """
+      import http.server, sys
+      class H(http.server.BaseHTTPRequestHandler):
+          def do_GET(self):
+              self.send_response(200); self.send_header("Content-Length", str(64 << 20)); self.end_headers()
+              chunk = b"x" * (1 << 20)
+              try:
+                  for _ in range(64): self.wfile.write(chunk)
+              except Exception: pass
+          def log_message(self, *a): pass
+      http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+      """
+    try script.write(toFile: tmp.path + "/huge.py", atomically: true, encoding: .utf8)
+    let server = try BackgroundProcess(
+      ["/usr/bin/env", "python3", tmp.path + "/huge.py", String(port)], environment: baseEnvironment(),
+      log: tmp.path + "/huge.log")
+    defer { server.stop() }
+    #expect(waitFor { (try? curl("http://127.0.0.1:\(port)/x", headers: ["Range: bytes=0-0"]))?.status ?? 0 > 0 })
+    var env = baseEnvironment()
+    env["COMFYUI_HOME"] = tmp.path + "/home"
+    env["COMFYUI_AUTH"] = "none"
+    env["COMFYUI_LISTEN"] = "127.0.0.1"
+    env["COMFYUI_PORT"] = String(port)
+    let health = try runProcess(["/usr/bin/time", "-f", "maxrss=%M", Paths.comfyInit, "health"], environment: env)
+    #expect(health.status == 1, "\(health.stdout)")
+    #expect(health.stdout.contains("is larger than 262144 bytes"), "\(health.stdout)")
+    let rss = health.stderr.split(separator: "=").last.flatMap {
+      Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+    #expect((rss ?? Int.max) < 64 * 1024, "health used \(rss ?? -1) KB")
+  }
+
   /// The server runs as comfy-init's uid when comfy-init is not root: it must still not read comfy-init's
   /// environment (COMFYUI_PASSWORD given there) through /proc.
   @Test func comfyInitsEnvironmentIsUnreadableToItsOwnUid() throws {
@@ -201,6 +286,25 @@ final class PortWatcher: @unchecked Sendable {
     let child = try #require(descendants(of: initProcess.pid).first)
     let childRead = try runProcess(asUser + ["/bin/cat", "/proc/\(child)/environ"], environment: baseEnvironment())
     #expect(childRead.status == 0, "\(childRead.stderr)")
+  }
+}
+
+@Suite struct ParentDeathTests {
+  /// comfy-init not PID 1, killed outright: its child must not live on unsupervised. Nobody but the kernel
+  /// (the parent-death signal) kills it here.
+  @Test func aChildDiesWithAComfyInitThatIsKilled() throws {
+    let tmp = TempDir("pdeath")
+    let initProcess = try BackgroundProcess(
+      [Paths.comfyInit, "supervise", "--", "/bin/sleep", "300"], environment: baseEnvironment(),
+      log: tmp.path + "/init.log")
+    defer { initProcess.stop() }
+    #expect(waitFor { !descendants(of: initProcess.pid).isEmpty })
+    let child = try #require(descendants(of: initProcess.pid).first)
+    kill(initProcess.pid, SIGKILL)
+    _ = initProcess.wait(timeout: 10)
+    let gone = waitFor(timeout: 5) { kill(child, 0) != 0 }
+    if !gone { kill(child, SIGKILL) }
+    #expect(gone, "pid \(child) outlived its killed comfy-init")
   }
 }
 

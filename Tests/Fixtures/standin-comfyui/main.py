@@ -142,11 +142,16 @@ if __name__ == "__main__":
             import threading
 
             def _flood():
-                line = "x" * 65536 + "\n"
+                line = b"x" * 65535 + b"\n"
                 while True:
-                    sys.stdout.write(line)
+                    os.write(1, line)  # releases the GIL: the writers together refill the pipe at once
 
-            threading.Thread(target=_flood, daemon=True).start()
+            import fcntl
+
+            # A 1 MiB pipe that four writers refill: a reader that reads until EAGAIN never gets there.
+            fcntl.fcntl(1, 1031, 1 << 20)  # F_SETPIPE_SZ
+            for _ in range(4):
+                threading.Thread(target=_flood, daemon=True).start()
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

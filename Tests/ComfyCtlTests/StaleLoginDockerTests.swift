@@ -1,0 +1,111 @@
+// Issue 8 in a real container: with auth on, the server never answers a request without credentials,
+// at any moment of a start, whatever the volumes hold.
+//   A. A ComfyUI-Login that fails to import: comfy-init stops the server before it listens (exit 21).
+//   B. The upgrade that once failed open: the custom_nodes volume keeps an old ComfyUI-Login that no
+//      longer imports on the image's ComfyUI. The next start moves it back to its pinned ref and serves
+//      with auth; validate passes.
+import Foundation
+import Testing
+
+@testable import ComfyCtlKit
+
+/// Sends `GET /system_stats` without credentials every 20 ms and keeps every HTTP status it got.
+final class UnauthenticatedPoller: @unchecked Sendable {
+  private let url: String
+  private let lock = NSLock()
+  private var statuses: [Int] = []
+  private var running = true
+  private let done = DispatchSemaphore(value: 0)
+
+  init(url: String) {
+    self.url = url
+    Thread.detachNewThread { [self] in
+      while lock.withLock({ running }) {
+        let r = try? runTool(["/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "2", url])
+        if let code = Int(r?.stdout ?? ""), code > 0 { lock.withLock { statuses.append(code) } }
+        usleep(20_000)
+      }
+      done.signal()
+    }
+  }
+
+  /// Stops polling; every status seen, in order.
+  func stop() -> [Int] {
+    lock.withLock { running = false }
+    done.wait()
+    return lock.withLock { statuses }
+  }
+}
+
+@Suite(.serialized) struct StaleLoginDockerTests {
+  @Test(.timeLimit(.minutes(15))) func theServerNeverAnswersWithoutCredentialsWhateverTheVolumesHold() throws {
+    let e2e = EndToEndDockerTests()
+    try e2e.requireDockerEngine()
+    let bin = try #require(CtlPaths.comfyctl, "comfyctl is not built; run scripts/build")
+    let base = try runTool([CtlPaths.root + "/scripts/base-image", EndToEndDockerTests.baseImage], timeout: 600)
+    try #require(base.status == 0, "scripts/base-image failed: \(base.all)")
+    let (dir, names) = try e2e.makeStandinProject()
+    let ctl = { (args: [String]) throws -> RunResult in
+      try runTool([bin] + args + ["--project-dir", dir.path], timeout: 600)
+    }
+    let loose = "comfyctl-broken-login-\(getpid())"
+    defer {
+      _ = try? runTool(["/usr/bin/env", "docker", "rm", "-f", loose])
+      _ = try? ctl(["down", "--deep", "--yes"])
+      _ = try? runTool(["/usr/bin/env", "docker", "image", "rm", "-f", names.image])
+    }
+    #expect(try ctl(["secrets", "init"]).status == 0)
+    let build = try ctl(["build", "--base-image", EndToEndDockerTests.baseImage, "--standin"])
+    try #require(build.status == 0, "build failed: \(build.all.suffix(3000))")
+
+    // A. ComfyUI-Login fails to import: the container ends with 21 and nothing ever answered.
+    let aPort = e2e.freeTCPPort()
+    let aPoller = UnauthenticatedPoller(url: "http://127.0.0.1:\(aPort)/system_stats")
+    let run = try runTool([
+      "/usr/bin/env", "docker", "run", "--name", loose, "-p", "127.0.0.1:\(aPort):8188",
+      "-e", "STANDIN_LOGIN_BREAK=import", "-e", "COMFYUI_ARGS=--cpu",
+      "-e", "COMFYUI_PASSWORD_HASH_FILE=/run/secrets/comfyui_password_hash",
+      "-v", dir.file(".secrets/comfyui_password_hash") + ":/run/secrets/comfyui_password_hash:ro", names.image,
+    ])
+    let aStatuses = aPoller.stop()
+    #expect(run.status == 21, "\(run.all.suffix(2000))")
+    #expect(run.all.contains("auth is on but ComfyUI-Login did not load (ImportError"), "\(run.all.suffix(2000))")
+    #expect(aStatuses.isEmpty, "the server answered without credentials: \(aStatuses)")
+
+    // B. A first deployment, then its custom_nodes volume holds an old ComfyUI-Login.
+    let up = try ctl(["up", "--cpu", "--wait-timeout", "180"])
+    try #require(up.status == 0, "up failed: \(up.all)")
+    let container = try serviceContainer("comfyui", in: dir.path)
+    #expect(try runTool(["/usr/bin/env", "docker", "stop", container]).status == 0)
+    let stale = try runTool([
+      "/usr/bin/env", "docker", "run", "--rm", "--volumes-from", container, "--entrypoint", "/bin/sh", names.image,
+      "-c",
+      "cd /opt/comfyui/ComfyUI/custom_nodes/ComfyUI-Login"
+        + " && git fetch -q file:///opt/comfyui-build/repos/login-src tag v0.9-standin"
+        + " && git -c advice.detachedHead=false checkout -q v0.9-standin && git rev-parse --short HEAD",
+    ])
+    try #require(stale.status == 0, "could not make the volume stale: \(stale.all)")
+
+    let bPoller = UnauthenticatedPoller(url: "http://127.0.0.1:\(names.port)/system_stats")
+    let again = try ctl(["up", "--cpu", "--wait-timeout", "180"])
+    let bStatuses = bPoller.stop()
+    #expect(again.status == 0, "\(again.all)")
+    #expect(!bStatuses.contains(200), "a request without credentials got 200 during the start: \(bStatuses)")
+    #expect(bStatuses.allSatisfy { $0 == 401 }, "\(bStatuses)")
+    let logs = try runTool(["/usr/bin/env", "docker", "logs", container])
+    #expect(logs.all.contains("custom node ComfyUI-Login at"), "\(logs.all.suffix(3000))")
+    #expect(logs.all.contains("moving it to v1.0-standin"), "\(logs.all.suffix(3000))")
+    let validate = try ctl(["validate"])
+    #expect(validate.status == 0, "\(validate.all)")
+  }
+
+  /// The container of a compose service started from `projectDir`, whatever the project is named.
+  func serviceContainer(_ service: String, in projectDir: String) throws -> String {
+    let result = try runTool([
+      "/usr/bin/env", "docker", "ps", "--all", "--quiet",
+      "--filter", "label=com.docker.compose.project.working_dir=\(projectDir)",
+      "--filter", "label=com.docker.compose.service=\(service)",
+    ])
+    return try #require(result.stdout.split(separator: "\n").first.map(String.init), "no \(service) container")
+  }
+}
