@@ -22,7 +22,7 @@ import Testing
     let env = try EnvFile.load(project.envFile)
     #expect(env.value("COMFYUI_BEARER_TOKEN") == credential.hash)
     #expect(env.value("COMFYUI_API_TOKEN") == credential.hash)
-    #expect(env.value("COMPOSE_PROJECT_NAME") != nil)  // unrelated keys stay
+    #expect(env.value("COMFYUI_PROJECT_NAME") != nil)  // unrelated keys stay
     #expect(try String(contentsOfFile: project.envFile, encoding: .utf8).contains("COMFYUI_API_TOKEN='$2b$12$"))
     #expect(try SecretsStore(project: project).load() == credential)
   }

@@ -59,14 +59,14 @@ public struct ProjectOptions: ParsableArguments {
 struct Stack {
   let project: Project
   let settings: Settings
+  /// Compose with every profile enabled: status, restart and down concern all instances.
+  let allProfiles: DockerCompose
 
-  init(project: Project) {
+  init(project: Project) throws(CtlError) {
     self.project = project
     self.settings = Settings(project: project)
+    self.allProfiles = try DockerCompose(project: project, settings: settings, profiles: ["*"])
   }
-
-  /// Compose with every profile enabled: status, restart and down concern all instances.
-  var allProfiles: DockerCompose { DockerCompose(project: project, settings: settings, profiles: ["*"]) }
 
   /// Running ComfyUI containers; empty when the engine is not reachable (then nothing can run).
   func runningContainers() -> [ContainerInfo] {

@@ -91,11 +91,11 @@ struct SecretsRotate: ParsableCommand {
   func run() throws {
     let project = try options.project()
     let store = SecretsStore(project: project)
+    let stack = try Stack(project: project)  // a bad project name stops us before anything rotates
     let old = try store.load()
     let password = passwordStdin ? try SecretsStore.readPasswordFromStandardInput() : nil
     let credential = try SecretsStore.makeCredential(username: old.username, password: password)
     try store.save(credential)
-    let stack = Stack(project: project)
     try DerivedSecrets(project: project, settings: stack.settings).write(credential)
     let console = Console()
     console.say("secrets: rotated; \(relative(project.hashFile, project)) and the tokens in .env are refreshed")
@@ -121,7 +121,7 @@ struct SecretsCheck: ParsableCommand {
   func run() throws {
     let project = try options.project()
     let credential = try SecretsStore(project: project).load()
-    let stack = Stack(project: project)
+    let stack = try Stack(project: project)
     var items = DerivedSecrets(project: project, settings: stack.settings).check(credential)
     items += serverItems(stack: stack, credential: credential)
     for item in items { print("\(item.ok ? "ok   " : "DRIFT") \(item.place): \(item.detail)") }
