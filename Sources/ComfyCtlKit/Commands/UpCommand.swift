@@ -73,9 +73,10 @@ struct UpCommand: ParsableCommand {
     var waiter = HealthWaiter(compose: compose, services: instances.map(\.service), timeout: waitTimeout)
     waiter.output = console
     let elapsed = try waiter.waitUntilHealthy()
+    try Stack(project: project).stopUnlessAuthEnforced(instances.map(\.service))
 
     let username = (try? SecretsStore(project: project).load())?.username ?? "admin"
-    console.say("ComfyUI is up and healthy in \(Console.seconds(elapsed)):")
+    console.say("ComfyUI is up, healthy and refuses callers without credentials (\(Console.seconds(elapsed))):")
     for instance in instances {
       console.say("  \(instance.service): \(settings.url(of: instance))  (user \(username))")
     }
