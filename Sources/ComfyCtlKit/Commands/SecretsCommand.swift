@@ -114,7 +114,8 @@ struct SecretsRotate: ParsableCommand {
 
 struct SecretsCheck: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "check", abstract: "List every place that disagrees with the source (exit 1 on any drift).")
+    commandName: "check",
+    abstract: "List every place that disagrees with the source, and secret files others can read (exit 1 on any).")
 
   @OptionGroup var options: ProjectOptions
 
@@ -129,8 +130,8 @@ struct SecretsCheck: ParsableCommand {
     guard drift == 0 else {
       throw CtlError(
         .checkFailed,
-        "\(drift) place(s) disagree with the source; `comfyctl secrets init` rewrites the derived files, "
-          + "`comfyctl restart` reloads the server"
+        "\(drift) check(s) failed; each row says how to fix it (`comfyctl secrets init` rewrites the derived "
+          + "files, `comfyctl restart` reloads the server)"
       )
     }
   }
