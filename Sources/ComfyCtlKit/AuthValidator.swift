@@ -1,5 +1,6 @@
 // `comfyctl validate`: the whole auth matrix against a running server, through the same libcurl
-// module as comfy-init. Each row says what it expected and what it saw; every row must pass.
+// module as comfy-init. Each row says what it expected and what it saw; every row must pass. Its
+// first rows (AuthProbe.checkAnonymousAccess) are also `up`'s gate before it calls the stack healthy.
 import Foundation
 import HTTPClient
 
@@ -11,16 +12,14 @@ public struct ValidationRow: Codable, Sendable, Equatable {
 }
 
 public struct AuthValidator {
-  public let baseURL: String
+  public let probe: AuthProbe
   public let credential: Credential
   /// COMFYUI_BEARER_TOKEN and COMFYUI_API_TOKEN as .env has them (nil: missing).
   public let envTokens: [String: String?]
-  public var timeout = 10.0
+  var baseURL: String { probe.baseURL }
 
   public init(baseURL: String, credential: Credential, envTokens: [String: String?]) {
-    var url = baseURL
-    while url.hasSuffix("/") { url.removeLast() }
-    self.baseURL = url
+    self.probe = AuthProbe(baseURL: baseURL)
     self.credential = credential
     self.envTokens = envTokens
   }
@@ -28,24 +27,21 @@ public struct AuthValidator {
   public func run() throws(CtlError) -> [ValidationRow] {
     // Reachability first: a stopped server is one clear error, not nine failed rows.
     do {
-      _ = try HTTPClient.send(HTTPRequest(url: baseURL + "/login", timeout: timeout, connectTimeout: 5))
+      _ = try HTTPClient.send(HTTPRequest(url: baseURL + "/login", timeout: probe.timeout, connectTimeout: 5))
     } catch {
       throw CtlError(
         .serverUnreachable, "no ComfyUI answers at \(baseURL) (\(error.message)); start it with `comfyctl up`")
     }
-    var rows: [ValidationRow] = []
+    var rows = probe.checkAnonymousAccess()
     let stats = baseURL + "/system_stats"
-
-    rows.append(expect("no credential", get(stats), status: 401))
-    let html = get(stats, headers: [("Accept", "text/html,application/xhtml+xml")])
-    rows.append(expect("no credential, browser (Accept: text/html)", html, status: 302, location: "/login"))
-    let bearer = get(stats, headers: [("Authorization", "Bearer " + credential.hash)])
-    rows.append(expect("Authorization: Bearer <hash>", bearer, status: 200))
-    rows.append(expect("?token=<hash>", get(stats + "?token=" + percentEncode(credential.hash)), status: 200))
+    let bearer = probe.get(stats, headers: [("Authorization", "Bearer " + credential.hash)])
+    rows.append(probe.expect("Authorization: Bearer <hash>", bearer, status: 200))
     rows.append(
-      expect(
+      probe.expect("?token=<hash>", probe.get(stats + "?token=" + percentEncode(credential.hash)), status: 200))
+    rows.append(
+      probe.expect(
         "raw password as bearer token (must be refused)",
-        get(stats, headers: [("Authorization", "Bearer " + credential.password)]), status: 401))
+        probe.get(stats, headers: [("Authorization", "Bearer " + credential.password)]), status: 401))
     rows.append(contentsOf: loginRows())
     rows.append(envTokenRow(stats))
     rows.append(devicesRow(bearer))
@@ -56,15 +52,15 @@ public struct AuthValidator {
 
   private func loginRows() -> [ValidationRow] {
     var rows: [ValidationRow] = []
-    let good = post(baseURL + "/login", form: ["username": credential.username, "password": credential.password])
-    let loginRow = expect("POST /login, right password", good, status: 302, location: "/")
+    let good = probe.post(baseURL + "/login", form: ["username": credential.username, "password": credential.password])
+    let loginRow = probe.expect("POST /login, right password", good, status: 302, location: "/")
     let cookie = good.response.map(cookieHeader) ?? ""
     rows.append(cookie.isEmpty && loginRow.passed ? failed(loginRow, "no session cookie") : loginRow)
-    let queue = get(baseURL + "/queue", headers: cookie.isEmpty ? [] : [("Cookie", cookie)])
-    rows.append(expect("its session cookie opens /queue", queue, status: 200))
+    let queue = probe.get(baseURL + "/queue", headers: cookie.isEmpty ? [] : [("Cookie", cookie)])
+    rows.append(probe.expect("its session cookie opens /queue", queue, status: 200))
     let wrong = SecretsStore.randomPassword(length: 20)
-    let bad = post(baseURL + "/login", form: ["username": credential.username, "password": wrong])
-    rows.append(expect("POST /login, wrong password", bad, status: 302, location: "/login?wrong_password=1"))
+    let bad = probe.post(baseURL + "/login", form: ["username": credential.username, "password": wrong])
+    rows.append(probe.expect("POST /login, wrong password", bad, status: 302, location: "/login?wrong_password=1"))
     return rows
   }
 
@@ -80,12 +76,12 @@ public struct AuthValidator {
     guard bearerToken == apiToken else {
       return ValidationRow(name: name, expected: expected, observed: "the two keys differ", passed: false)
     }
-    let result = get(stats, headers: [("Authorization", "Bearer " + bearerToken)])
+    let result = probe.get(stats, headers: [("Authorization", "Bearer " + bearerToken)])
     let observed = result.response.map { "\($0.status)" } ?? result.error
     return ValidationRow(name: name, expected: expected, observed: observed, passed: result.response?.status == 200)
   }
 
-  private func devicesRow(_ stats: Outcome) -> ValidationRow {
+  private func devicesRow(_ stats: AuthProbe.Outcome) -> ValidationRow {
     let name = "/system_stats reports a device"
     guard let response = stats.response, response.status == 200 else {
       return ValidationRow(name: name, expected: ">= 1 device", observed: "no 200 answer", passed: false)
@@ -97,18 +93,53 @@ public struct AuthValidator {
     return ValidationRow(name: name, expected: ">= 1 device", observed: observed, passed: !devices.isEmpty)
   }
 
-  // MARK: HTTP
+  private func failed(_ row: ValidationRow, _ why: String) -> ValidationRow {
+    var copy = row
+    copy.observed += ", \(why)"
+    copy.passed = false
+    return copy
+  }
+
+  /// "Cookie:" value from every Set-Cookie of a response ("name=value" parts only).
+  private func cookieHeader(_ response: HTTPResponse) -> String {
+    response.headers(named: "Set-Cookie").compactMap { $0.split(separator: ";").first.map(String.init) }
+      .joined(separator: "; ")
+  }
+}
+
+/// The HTTP front end of every auth check (`validate`'s matrix, `up`'s gate): requests that never
+/// throw, and rows comparing an answer with what was expected.
+public struct AuthProbe: Sendable {
+  public let baseURL: String
+  public var timeout = 10.0
+
+  public init(baseURL: String) {
+    var url = baseURL
+    while url.hasSuffix("/") { url.removeLast() }
+    self.baseURL = url
+  }
+
+  /// The server refuses a caller without credentials: 401 for API clients, a redirect to /login for
+  /// browsers. Docker's health check cannot tell (it authenticates), so `up` requires these too.
+  public func checkAnonymousAccess() -> [ValidationRow] {
+    let stats = baseURL + "/system_stats"
+    let html = get(stats, headers: [("Accept", "text/html,application/xhtml+xml")])
+    return [
+      expect("GET /system_stats without credentials", get(stats), status: 401),
+      expect("GET /system_stats without credentials (Accept: text/html)", html, status: 302, location: "/login"),
+    ]
+  }
 
   struct Outcome {
     var response: HTTPResponse?
     var error: String
   }
 
-  private func get(_ url: String, headers: [(name: String, value: String)] = []) -> Outcome {
+  func get(_ url: String, headers: [(name: String, value: String)] = []) -> Outcome {
     send(HTTPRequest(url: url, headers: headers, timeout: timeout))
   }
 
-  private func post(_ url: String, form: [String: String]) -> Outcome {
+  func post(_ url: String, form: [String: String]) -> Outcome {
     let body = form.sorted { $0.key < $1.key }.map { percentEncode($0.key) + "=" + percentEncode($0.value) }
       .joined(separator: "&")
     return send(
@@ -125,7 +156,7 @@ public struct AuthValidator {
     }
   }
 
-  private func expect(_ name: String, _ outcome: Outcome, status: Int, location: String? = nil) -> ValidationRow {
+  func expect(_ name: String, _ outcome: Outcome, status: Int, location: String? = nil) -> ValidationRow {
     let expected = location.map { "\(status) -> \($0)" } ?? "\(status)"
     guard let response = outcome.response else {
       return ValidationRow(name: name, expected: expected, observed: outcome.error, passed: false)
@@ -133,24 +164,11 @@ public struct AuthValidator {
     var observed = "\(response.status)"
     var passed = response.status == status
     if let location {
-      let seen = response.header("Location").map(AuthValidator.path(of:)) ?? "(none)"
+      let seen = response.header("Location").map(AuthProbe.path(of:)) ?? "(none)"
       observed += " -> \(seen)"
       passed = passed && seen == location
     }
     return ValidationRow(name: name, expected: expected, observed: observed, passed: passed)
-  }
-
-  private func failed(_ row: ValidationRow, _ why: String) -> ValidationRow {
-    var copy = row
-    copy.observed += ", \(why)"
-    copy.passed = false
-    return copy
-  }
-
-  /// "Cookie:" value from every Set-Cookie of a response ("name=value" parts only).
-  private func cookieHeader(_ response: HTTPResponse) -> String {
-    response.headers(named: "Set-Cookie").compactMap { $0.split(separator: ";").first.map(String.init) }
-      .joined(separator: "; ")
   }
 
   /// "/login?x" from "http://host:port/login?x" or "/login?x".

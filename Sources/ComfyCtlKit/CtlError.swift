@@ -22,6 +22,8 @@ public enum CtlExitCode: Int32, CaseIterable, Sendable {
   case confirmationRequired = 16
   case serverUnreachable = 17
   case badInput = 18
+  /// After Docker said healthy, a service answered a request without credentials: it was stopped.
+  case authNotEnforced = 19
   /// swift-argument-parser's code for a command line it cannot parse.
   case usage = 64
 }

@@ -51,7 +51,8 @@ public struct DerivedSecrets: Sendable {
     for (key, value) in wanted where env.value(key) != value || env.duplicateKeys.contains(key) || !isQuoted(env, key) {
       env.set(key, value)
     }
-    if env != before {
+    // A .env that group or others can read is rewritten too: saving makes it private.
+    if env != before || FileOps.isShared(project.envFile) {
       try env.save(project.envFile)
       changed.append(project.envFile)
     }
@@ -75,10 +76,7 @@ public struct DerivedSecrets: Sendable {
 
     let dirMode = FileOps.status(project.secretsDir)?.mode
     add(".secrets/", dirMode == 0o700, dirMode == 0o700 ? "mode 0700" : "mode \(octal(dirMode)), want 0700")
-    let storeMode = FileOps.status(project.storeFile)?.mode
-    add(
-      ".secrets/comfyui_auth_tokens.conf", storeMode == 0o600,
-      storeMode == 0o600 ? "mode 0600" : "mode \(octal(storeMode)), want 0600")
+    items.append(checkPrivate(".secrets/comfyui_auth_tokens.conf", project.storeFile))
     let verifies = Bcrypt.verify(password: credential.password, hash: credential.hash)
     add(
       "source password/hash", verifies,
@@ -92,9 +90,7 @@ public struct DerivedSecrets: Sendable {
     default: add(".secrets/comfyui_password_hash", false, "holds another hash")
     }
     if let st = FileOps.status(project.hashFile) {
-      add(
-        ".secrets/comfyui_password_hash mode", st.mode == 0o600,
-        st.mode == 0o600 ? "mode 0600" : "mode \(octal(st.mode)), want 0600")
+      items.append(checkPrivate(".secrets/comfyui_password_hash mode", project.hashFile))
       let readable = st.uid == settings.uid || st.mode & 0o004 != 0
       add(
         ".secrets/comfyui_password_hash owner", readable,
@@ -124,7 +120,33 @@ public struct DerivedSecrets: Sendable {
         add(place, true, key == "COMFYUI_USERNAME" ? "same username" : "same token")
       }
     }
+    for path in listEnvFilesHoldingSecrets() {
+      items.append(checkPrivate(relative(path, project) + " mode", path))
+    }
     return items
+  }
+
+  /// A file holding a secret that group or others can read fails, with the command that fixes it.
+  private func checkPrivate(_ place: String, _ path: String) -> DriftItem {
+    let mode = FileOps.status(path)?.mode
+    guard FileOps.isShared(path) else { return DriftItem(place: place, ok: mode != nil, detail: "mode \(octal(mode))") }
+    return DriftItem(
+      place: place, ok: false, detail: "mode \(octal(mode)): group or others can read it; chmod 600 \(path)")
+  }
+
+  /// .env (the file it finally names, when it links to a consolidated master) and the backups
+  /// `env consolidate` made beside either, each when it holds a secret.
+  private func listEnvFilesHoldingSecrets() -> [String] {
+    let target = FileOps.resolved(project.envFile)
+    var paths = [target]
+    for env in [project.envFile, target] {
+      let dir = (env as NSString).deletingLastPathComponent
+      let prefix = (env as NSString).lastPathComponent + ".bak-"
+      let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+      paths += names.filter { $0.hasPrefix(prefix) }.sorted().map { dir + "/" + $0 }
+    }
+    var seen = Set<String>()
+    return paths.filter { seen.insert(FileOps.resolved($0)).inserted && (try? EnvFile.load($0))?.holdsSecret == true }
   }
 
   private func hashFileHasRightOwner() -> Bool {

@@ -68,6 +68,14 @@ public enum Docker {
     return line.isEmpty ? nil : line
   }
 
+  /// The names of the volumes Compose created for `project`.
+  public static func volumes(ofProject project: String) -> [String] {
+    let result = try? ProcessRunner.capture([
+      "docker", "volume", "ls", "--quiet", "--filter", "label=com.docker.compose.project=\(project)",
+    ])
+    return result?.stdout.split(separator: "\n").map(String.init) ?? []
+  }
+
   /// The container's recent log lines (for a one-glance reason when it failed).
   public static func logTail(of container: String, lines: Int = 5) -> [String] {
     guard let result = try? ProcessRunner.capture(["docker", "logs", "--tail", String(lines), container]) else {

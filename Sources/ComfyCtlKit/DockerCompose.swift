@@ -1,5 +1,5 @@
-// `docker compose` for this project: the same files, project folder and profiles on every call, so
-// `up`, `status`, `logs` and `down` always talk about the same stack.
+// `docker compose` for this project: the same project name, files, project folder and profiles on
+// every call, so `up`, `status`, `logs` and `down` always talk about the same stack.
 import Foundation
 
 public struct ContainerInfo: Sendable, Equatable {
@@ -15,22 +15,26 @@ public struct ContainerInfo: Sendable, Equatable {
 public struct DockerCompose: Sendable {
   public let project: Project
   public let settings: Settings
+  /// From ProjectName.resolve, passed as `-p` on every call.
+  public let projectName: String
   public var cpu: Bool
   /// Profiles to enable; "*" enables all of them (what `down` and `status` want).
   public var profiles: [String]
 
-  public init(project: Project, settings: Settings, cpu: Bool = false, profiles: [String] = []) {
+  public init(project: Project, settings: Settings, cpu: Bool = false, profiles: [String] = []) throws(CtlError) {
     self.project = project
     self.settings = settings
+    self.projectName = try ProjectName.resolve(settings: settings, project: project).name
     self.cpu = cpu
     self.profiles = profiles
   }
 
-  /// `docker compose` with the project folder made explicit: relative paths in the compose files
-  /// (the secret file) resolve against it, and Compose reads its .env for the settings.
+  /// `docker compose` with the project name and folder made explicit: relative paths in the compose
+  /// files (the secret file) resolve against the folder, and Compose reads its .env for the settings.
   public var baseArguments: [String] {
     var args = [
-      "docker", "compose", "--project-directory", project.root, "-f", project.root + "/" + Project.composeFile,
+      "docker", "compose", "--project-name", projectName, "--project-directory", project.root, "-f",
+      project.root + "/" + Project.composeFile,
     ]
     if cpu { args += ["-f", project.root + "/" + Project.cpuComposeFile] }
     for profile in profiles { args += ["--profile", profile] }

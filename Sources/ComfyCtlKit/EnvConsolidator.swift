@@ -69,8 +69,14 @@ public struct EnvConsolidator {
     }
     var report = merged.report
     // Backups first: if anything below fails, every original is still there.
-    if FileOps.exists(master) { report.backups.append((master, try FileOps.backUp(master, stamp: stamp))) }
-    for source in sources { report.backups.append((source.path, try FileOps.backUp(source.path, stamp: stamp))) }
+    if FileOps.exists(master) {
+      let backup = try FileOps.backUp(master, stamp: stamp, holdsSecret: masterEnv.holdsSecret)
+      report.backups.append((master, backup))
+    }
+    for source in sources {
+      let backup = try FileOps.backUp(source.path, stamp: stamp, holdsSecret: source.env.holdsSecret)
+      report.backups.append((source.path, backup))
+    }
     try merged.env.save(master)
     for source in sources {
       try FileOps.replaceWithSymlink(source.path, to: master)
@@ -206,8 +212,7 @@ public struct EnvConsolidator {
 
   /// Values of keys that look secret are shown masked in messages.
   public static func display(key: String, value: String) -> String {
-    let secretish = ["TOKEN", "PASSWORD", "SECRET", "KEY", "HASH"].contains { key.uppercased().contains($0) }
-    guard secretish else { return value }
+    guard EnvFile.isSecretKey(key) else { return value }
     return value.isEmpty ? "(empty)" : "(\(value.count) characters, hidden)"
   }
 }

@@ -48,10 +48,23 @@ public struct EnvFile: Sendable, Equatable {
     return EnvFile(text: text)
   }
 
-  /// Writes through symlinks; a new file is 0600 because it may hold tokens, an existing one keeps its mode.
+  /// Writes through symlinks. A new file is 0600 because it may hold tokens; an existing one keeps its
+  /// mode, less group and other bits when it holds a secret (a .env made with umask 022 is 0644).
   public func save(_ path: String) throws(CtlError) {
-    let mode = FileOps.status(path)?.mode ?? 0o600
+    let mode = holdsSecret ? FileOps.privateMode(of: path) : FileOps.status(path)?.mode ?? 0o600
     try FileOps.writeAtomically(path, text, mode: mode)
+  }
+
+  /// A key that names a secret by convention (a token, a password, a key, a hash); `..._FILE` keys
+  /// name the file that holds one instead.
+  public static func isSecretKey(_ key: String) -> Bool {
+    let upper = key.uppercased()
+    return !upper.hasSuffix("_FILE") && ["TOKEN", "PASSWORD", "SECRET", "KEY", "HASH"].contains { upper.contains($0) }
+  }
+
+  /// Some secret key has a value.
+  public var holdsSecret: Bool {
+    entries.contains { EnvFile.isSecretKey($0.key) && !$0.value.isEmpty }
   }
 
   public var text: String {

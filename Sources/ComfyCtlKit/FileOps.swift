@@ -30,6 +30,18 @@ enum FileOps {
     return (st.st_mode & 0o7777, st.st_uid, st.st_gid)
   }
 
+  /// Group or others may read the file a path names: no place for a secret.
+  static func isShared(_ path: String) -> Bool {
+    guard let mode = status(path)?.mode else { return false }
+    return mode & 0o077 != 0
+  }
+
+  /// The mode for a file that holds a secret: its current mode without group and other bits (so
+  /// never looser than before), 0600 for a new one.
+  static func privateMode(of path: String) -> mode_t {
+    (status(path)?.mode ?? 0o600) & 0o600
+  }
+
   static func read(_ path: String) throws(CtlError) -> String {
     do {
       return try String(contentsOfFile: path, encoding: .utf8)
@@ -91,16 +103,17 @@ enum FileOps {
     }
   }
 
-  /// Copies `path` (its content, through symlinks) to `path.bak-STAMP`, a name no earlier backup uses.
+  /// Copies `path` (its content, through symlinks) to `path.bak-STAMP`, a name no earlier backup uses,
+  /// with the original's mode, made private when the content is a secret.
   @discardableResult
-  static func backUp(_ path: String, stamp: String) throws(CtlError) -> String {
+  static func backUp(_ path: String, stamp: String, holdsSecret: Bool) throws(CtlError) -> String {
     var backup = path + ".bak-" + stamp
     var n = 1
     while exists(backup) {
       backup = path + ".bak-" + stamp + "-\(n)"
       n += 1
     }
-    let mode = status(path)?.mode ?? 0o600
+    let mode = holdsSecret ? privateMode(of: path) : status(path)?.mode ?? 0o600
     try writeAtomically(backup, try read(path), mode: mode)
     return backup
   }

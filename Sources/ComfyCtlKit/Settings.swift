@@ -28,7 +28,6 @@ public struct Instance: Sendable, Equatable {
 
 public struct Settings: Sendable {
   public static let defaultImage = "comfy-init/comfyui:latest"
-  public static let defaultProjectName = "comfyui"
 
   var values: [String: String]
 
@@ -48,7 +47,6 @@ public struct Settings: Sendable {
 
   public var image: String { value("COMFYUI_IMAGE") ?? Settings.defaultImage }
   public var baseImage: String? { value("COMFYUI_BASE_IMAGE") }
-  public var projectName: String { value("COMPOSE_PROJECT_NAME") ?? Settings.defaultProjectName }
   public var bindAddress: String { value("COMFYUI_BIND") ?? "127.0.0.1" }
   /// COMFYUI_CPU=1 in .env makes --cpu the default (machines without an NVIDIA GPU).
   public var cpuOnly: Bool { ["1", "true", "yes"].contains(value("COMFYUI_CPU")?.lowercased() ?? "") }

@@ -37,7 +37,7 @@ import Testing
 
   @Test func downDeepNeedsConfirmationAndResetAuthBacksUpFirst() throws {
     let bin = try #require(CtlPaths.comfyctl, "build comfyctl first")
-    guard Docker.engineProblem() == nil else { try Test.cancel("skipped: no Docker engine for `down`") }
+    try requireDockerEngine()
     let (dir, project) = makeProject("cli-down")
     #expect(try runTool([bin, "secrets", "init", "--project-dir", dir.path]).status == 0)
     let credential = try SecretsStore(project: project).load()

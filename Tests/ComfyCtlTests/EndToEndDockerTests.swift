@@ -128,17 +128,112 @@ import Testing
     print("e2e figures: up to healthy: first \(healthyTime(up)), second \(healthyTime(again))")
   }
 
-  /// The engine must answer; scripts/docker-engine starts it where it can. Skips only outside CI.
-  func requireDockerEngine() throws {
-    if Docker.engineProblem() == nil { return }
-    let start = try? runTool([CtlPaths.root + "/scripts/docker-engine"], timeout: 180)
-    guard let problem = Docker.engineProblem() else { return }
-    let reason = "the Docker engine cannot be started (\(problem)); \(start?.stderr.suffix(300) ?? "")"
-    if ProcessInfo.processInfo.environment["CI"] == "true" {
-      Issue.record("CI must run the Docker end-to-end test, but \(reason)")
-      throw CtlError(.dockerUnavailable, reason)
+  /// Issue 8: each deployment folder is a Compose project of its own (so one folder's stale
+  /// custom_nodes volume can never shadow another's login node), and `up` stops a service that lets
+  /// callers in without credentials, although Docker calls it healthy.
+  @Test(.timeLimit(.minutes(10))) func deploymentFoldersShareNoVolumesAndAnOpenServerIsStopped() throws {
+    try requireDockerEngine()
+    let bin = try #require(CtlPaths.comfyctl, "comfyctl is not built; run scripts/build or swift build")
+    let base = try runTool([CtlPaths.root + "/scripts/base-image", EndToEndDockerTests.baseImage], timeout: 600)
+    try #require(base.status == 0, "scripts/base-image failed: \(base.all)")
+
+    // Two folders on one host, neither naming its project: comfyctl derives the names.
+    let (a, names) = try makeStandinProject(label: "Deploy.A", recordName: false)
+    let b = CtlTempDir("Deploy.B")
+    try FileManager.default.copyItem(atPath: a.file("compose"), toPath: b.file("compose"))
+    let portB = freeTCPPort()
+    b.write(".env", "COMFYUI_IMAGE='\(names.image)'\nCOMFYUI_HOST_PORT='\(portB)'\n")
+    let (nameA, nameB) = (names.project, expectedProjectName(of: b))
+    #expect(nameA != nameB)
+    // A volume of the old shared project `comfyui`: each first `up` warns about it, once.
+    let legacyVolume = "comfyui_comfyctl-e2e-legacy-\(getpid())"
+    let legacy = try runTool([
+      "/usr/bin/env", "docker", "volume", "create", "--label", "com.docker.compose.project=comfyui", legacyVolume,
+    ])
+    try #require(legacy.status == 0, "\(legacy.all)")
+    let ctl = { (dir: CtlTempDir, args: [String]) throws -> RunResult in
+      let result = try runTool([bin] + args + ["--project-dir", dir.path], timeout: 600)
+      print(
+        "e2e: comfyctl \(args.joined(separator: " ")) in \(dir.path) -> \(result.status) in \(seconds(result.seconds))")
+      return result
     }
-    try Test.cancel("skipped: \(reason)")
+    defer {
+      for dir in [a, b] { _ = try? ctl(dir, ["down", "--deep", "--yes"]) }
+      _ = try? runTool(["/usr/bin/env", "docker", "image", "rm", "-f", names.image])
+      _ = try? runTool(["/usr/bin/env", "docker", "volume", "rm", "-f", legacyVolume])
+    }
+
+    let build = try ctl(a, ["build", "--base-image", EndToEndDockerTests.baseImage, "--standin"])
+    try #require(build.status == 0, "build failed: \(build.all.suffix(3000))")
+    for dir in [a, b] {
+      let up = try ctl(dir, ["up", "--cpu", "--wait-timeout", "180"])
+      try #require(up.status == 0, "up failed: \(up.all)")
+      #expect(up.stderr.contains("set COMFYUI_PROJECT_NAME=comfyui in .env to keep using them"), "\(up.all)")
+    }
+    // Recorded, so that a moved folder keeps its volumes.
+    #expect(try EnvFile.load(a.file(".env")).value("COMFYUI_PROJECT_NAME") == nameA)
+    #expect(try EnvFile.load(b.file(".env")).value("COMFYUI_PROJECT_NAME") == nameB)
+
+    // Each container mounts its own project's volumes, custom_nodes included.
+    let containerA = try containerID(of: "comfyui", project: nameA)
+    let containerB = try containerID(of: "comfyui", project: nameB)
+    let mountsA = try volumeMounts(of: containerA)
+    let mountsB = try volumeMounts(of: containerB)
+    #expect(mountsA.contains("\(nameA)_custom_nodes") && mountsB.contains("\(nameB)_custom_nodes"))
+    #expect(mountsA.count == 5 && mountsB.count == 5 && mountsA.isDisjoint(with: mountsB), "\(mountsA) \(mountsB)")
+
+    // `status` says which project it is; hand-run Compose (the compose file's header) finds the same one.
+    let status = try ctl(a, ["status"])
+    #expect(status.status == 0 && status.stdout.contains("project \(nameA) ("), "\(status.all)")
+    #expect(status.stdout.contains("comfyui: running healthy"), "\(status.all)")
+    let byHand = try runTool(
+      [
+        "/usr/bin/env", "docker", "compose", "--project-directory", ".", "-f", "compose/docker-compose.yml", "ps", "-q",
+      ],
+      directory: a.path)
+    #expect(byHand.status == 0 && byHand.stdout.hasPrefix(containerA), "\(byHand.all)")
+
+    // A realistic way to lose auth: ComfyUI loads no custom nodes, so no ComfyUI-Login. comfy-init's
+    // health check (it authenticates) still passes; `up` must not call that healthy.
+    b.write(".env", b.read(".env") + "COMFYUI_ARGS='--cpu --disable-all-custom-nodes'\n")
+    let open = try ctl(b, ["up", "--cpu", "--wait-timeout", "180"])
+    #expect(open.status == CtlExitCode.authNotEnforced.rawValue, "\(open.all)")
+    #expect(
+      open.stderr == "comfyctl: auth not enforced: GET /system_stats without credentials answered 200 on port "
+        + "\(portB); the service was stopped (is ComfyUI-Login loaded? see `comfyctl logs`)\n", "\(open.all)")
+    #expect(!open.stdout.contains("healthy and refuses"))
+    let stateB = try runTool([
+      "/usr/bin/env", "docker", "inspect", "--format", "{{.State.Status}}", containerID(of: "comfyui", project: nameB),
+    ])
+    #expect(stateB.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "exited", "\(stateB.all)")
+    #expect(!isListening(on: portB), "port \(portB) still answers")
+    // The other deployment is untouched and still refuses anonymous callers.
+    let rowsA = AuthProbe(baseURL: "http://127.0.0.1:\(names.port)").checkAnonymousAccess()
+    #expect(rowsA.allSatisfy { $0.passed }, "\(rowsA)")
+  }
+
+  /// The named volumes a container mounts.
+  func volumeMounts(of container: String) throws -> Set<String> {
+    let result = try runTool([
+      "/usr/bin/env", "docker", "inspect", "--format", "{{range .Mounts}}{{if .Name}}{{.Name}} {{end}}{{end}}",
+      container,
+    ])
+    return Set(result.stdout.split(whereSeparator: \.isWhitespace).map(String.init))
+  }
+
+  /// Something accepts TCP connections on 127.0.0.1:port.
+  func isListening(on port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    return withUnsafePointer(to: &addr) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
+    } == 0
   }
 
   struct Names {
@@ -148,9 +243,10 @@ import Testing
     var fluxPort: Int
   }
 
-  /// A project folder with what the build and the stack need, and names of its own.
-  func makeStandinProject() throws -> (CtlTempDir, Names) {
-    let dir = CtlTempDir("e2e")
+  /// A project folder with what the build and the stack need, and names of its own. Without
+  /// `recordName` the project name is left for comfyctl to derive from the folder's name.
+  func makeStandinProject(label: String = "e2e", recordName: Bool = true) throws -> (CtlTempDir, Names) {
+    let dir = CtlTempDir(label)
     let fm = FileManager.default
     let root = CtlPaths.root
     for path in ["Dockerfile", ".dockerignore", "compose"] {
@@ -167,19 +263,27 @@ import Testing
       try fm.copyItem(atPath: root + "/.cache/wheels/" + wheel, toPath: dir.file(".cache/wheels/" + wheel))
     }
     let names = Names(
-      project: "comfyctl-e2e-\(getpid())", image: "comfyctl-e2e:\(getpid())", port: freeTCPPort(),
+      project: recordName ? "comfyctl-\(label)-\(getpid())" : expectedProjectName(of: dir),
+      image: "comfyctl-e2e:\(label.lowercased().filter { $0.isLetter || $0.isNumber })-\(getpid())",
+      port: freeTCPPort(),
       fluxPort: freeTCPPort())
     dir.write(
       ".env",
       """
       # e2e test project
-      COMPOSE_PROJECT_NAME='\(names.project)'
+      \(recordName ? "COMFYUI_PROJECT_NAME='\(names.project)'" : "")
       COMFYUI_IMAGE='\(names.image)'
       COMFYUI_HOST_PORT='\(names.port)'
       COMFYUI_FLUX_PORT='\(names.fluxPort)'
 
       """)
     return (dir, names)
+  }
+
+  /// Compose's rule for a folder name, spelled out for the names TempDir makes (letters, digits,
+  /// dashes, dots): lowercase, dots dropped.
+  func expectedProjectName(of dir: CtlTempDir) -> String {
+    URL(fileURLWithPath: dir.path).lastPathComponent.lowercased().replacingOccurrences(of: ".", with: "")
   }
 
   func containerID(of service: String, project: String) throws -> String {

@@ -186,6 +186,20 @@ import Testing
     #expect(error?.code == .badInput)
   }
 
+  @Test func aMasterHoldingTheTokenEndsPrivateAndSoDoTheBackupsOfTokens() throws {
+    let dir = CtlTempDir("cons-mode")
+    dir.write(".env", "PORT=1\n")
+    dir.write("client.env", "COMFYUI_API_TOKEN='\(EnvConsolidatorTests.tokenA)'\n")
+    dir.write("plain.env", "B=2\n")
+    for name in [".env", "client.env", "plain.env"] { chmod(dir.file(name), 0o644) }
+    _ = try EnvConsolidator(master: dir.file(".env"), files: [dir.file("client.env"), dir.file("plain.env")]).run(
+      stamp: "T")
+    #expect(mode(of: dir.file(".env")) == 0o600)
+    #expect(mode(of: dir.file("client.env.bak-T")) == 0o600)
+    #expect(mode(of: dir.file(".env.bak-T")) == 0o644)  // no secret in it: kept as it was
+    #expect(mode(of: dir.file("plain.env.bak-T")) == 0o644)
+  }
+
   @Test func secretValuesAreMaskedInMessages() {
     #expect(EnvConsolidator.display(key: "COMFYUI_API_TOKEN", value: EnvConsolidatorTests.tokenA).contains("hidden"))
     #expect(EnvConsolidator.display(key: "PORT", value: "8188") == "8188")

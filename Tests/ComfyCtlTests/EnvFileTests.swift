@@ -107,11 +107,23 @@ import Testing
     #expect(mode(of: dir.file(".env")) == 0o600)
   }
 
+  @Test func savingASecretTightensTheModeButNeverLoosensIt() throws {
+    let dir = CtlTempDir("envmode")
+    for (name, before, secret, after) in [
+      ("umask.env", 0o644, true, 0o600), ("readonly.env", 0o400, true, 0o400), ("plain.env", 0o664, false, 0o664),
+    ] as [(String, mode_t, Bool, mode_t)] {
+      dir.write(name, "A=1\n")
+      chmod(dir.file(name), before)
+      var env = try EnvFile.load(dir.file(name))
+      env.set(secret ? "COMFYUI_BEARER_TOKEN" : "B", EnvFileTests.hash)
+      try env.save(dir.file(name))
+      #expect(mode(of: dir.file(name)) == after, "\(name)")
+    }
+  }
+
   @Test func composeReadsOurQuotingBackUnchanged() throws {
     // The real consumer: `docker compose config` must see the hash with its `$` signs intact.
-    guard ProcessRunner.which("docker") != nil,
-      (try? runTool(["/usr/bin/env", "docker", "compose", "version"]))?.status == 0
-    else { return }
+    try requireDockerEngine()
     let dir = CtlTempDir("envcompose")
     var env = EnvFile()
     env.set("TOKEN", EnvFileTests.hash)

@@ -22,7 +22,7 @@ import Testing
     let env = try EnvFile.load(project.envFile)
     #expect(env.value("COMFYUI_BEARER_TOKEN") == credential.hash)
     #expect(env.value("COMFYUI_API_TOKEN") == credential.hash)
-    #expect(env.value("COMPOSE_PROJECT_NAME") != nil)  // unrelated keys stay
+    #expect(env.value("COMFYUI_PROJECT_NAME") != nil)  // unrelated keys stay
     #expect(try String(contentsOfFile: project.envFile, encoding: .utf8).contains("COMFYUI_API_TOKEN='$2b$12$"))
     #expect(try SecretsStore(project: project).load() == credential)
   }
@@ -98,6 +98,35 @@ import Testing
     #expect(check.stdout.contains("DRIFT .env COMFYUI_BEARER_TOKEN"))
     #expect(check.stdout.contains("DRIFT .secrets/comfyui_auth_tokens.conf: mode 0644"))
     #expect(check.stdout.contains("ok    .env COMFYUI_API_TOKEN"))
+  }
+
+  /// A .env made with umask 022 is 0644: once comfyctl writes the token into it, it is 0600; and
+  /// `secrets check` fails on any token file others can read, naming the fix.
+  @Test func aDotEnvHoldingTheTokenEndsPrivate() throws {
+    let bin = try #require(CtlPaths.comfyctl, "build comfyctl first")
+    let (dir, project) = makeProject("sec-umask")
+    chmod(project.envFile, 0o644)
+    let initRun = try runTool([bin, "secrets", "init", "--project-dir", dir.path])
+    #expect(initRun.status == 0, "\(initRun.all)")
+    #expect(mode(of: project.envFile) == 0o600)
+    #expect(try EnvFile.load(project.envFile).value("COMFYUI_PROJECT_NAME") != nil)  // the user's keys stay
+
+    chmod(project.envFile, 0o644)
+    let check = try runTool([bin, "secrets", "check", "--project-dir", dir.path])
+    #expect(check.status == CtlExitCode.checkFailed.rawValue)
+    #expect(
+      check.stdout.contains("DRIFT .env mode: mode 0644: group or others can read it; chmod 600 \(project.envFile)"),
+      "\(check.stdout)")
+    chmod(project.envFile, 0o600)
+    let fixed = try runTool([bin, "secrets", "check", "--project-dir", dir.path])
+    #expect(fixed.status == 0, "\(fixed.all)")
+    #expect(fixed.stdout.contains("ok    .env mode: mode 0600"))
+
+    // Every `up` refreshes the derived files the same way: a loosened .env is made private again.
+    chmod(project.envFile, 0o644)
+    let again = try runTool([bin, "secrets", "init", "--project-dir", dir.path])
+    #expect(again.stdout.contains("secrets: refreshed .env"), "\(again.all)")
+    #expect(mode(of: project.envFile) == 0o600)
   }
 
   @Test func commandsWithoutSecretsSayHowToCreateThem() throws {

@@ -1,6 +1,7 @@
 // Test support for comfyctl: temporary projects, real processes, no mocks.
 import Foundation
 @_exported import TestSupport
+import Testing
 
 @testable import ComfyCtlKit
 
@@ -70,8 +71,22 @@ func makeProject(_ label: String) -> (CtlTempDir, Project) {
   for name in ["docker-compose.yml", "docker-compose.cpu.yml"] {
     try! FileManager.default.copyItem(atPath: CtlPaths.root + "/compose/" + name, toPath: dir.file("compose/" + name))
   }
-  dir.write(".env", "COMPOSE_PROJECT_NAME='comfyctl-\(label)-\(getpid())'\n")
+  dir.write(".env", "COMFYUI_PROJECT_NAME='comfyctl-\(label)-\(getpid())'\n")
   return (dir, Project(root: dir.path))
+}
+
+/// The Docker engine must answer; scripts/docker-engine starts it where it can. Skips only outside
+/// CI: with CI=true a missing engine fails the test.
+func requireDockerEngine() throws {
+  if Docker.engineProblem() == nil { return }
+  let start = try? runTool([CtlPaths.root + "/scripts/docker-engine"], timeout: 180)
+  guard let problem = Docker.engineProblem() else { return }
+  let reason = "the Docker engine cannot be started (\(problem)); \(start?.stderr.suffix(300) ?? "")"
+  if ProcessInfo.processInfo.environment["CI"] == "true" {
+    Issue.record("CI must run the Docker tests, but \(reason)")
+    throw CtlError(.dockerUnavailable, reason)
+  }
+  try Test.cancel("skipped: \(reason)")
 }
 
 func mode(of path: String) -> mode_t? { FileOps.status(path)?.mode }

@@ -59,14 +59,14 @@ public struct ProjectOptions: ParsableArguments {
 struct Stack {
   let project: Project
   let settings: Settings
+  /// Compose with every profile enabled: status, restart and down concern all instances.
+  let allProfiles: DockerCompose
 
-  init(project: Project) {
+  init(project: Project) throws(CtlError) {
     self.project = project
     self.settings = Settings(project: project)
+    self.allProfiles = try DockerCompose(project: project, settings: settings, profiles: ["*"])
   }
-
-  /// Compose with every profile enabled: status, restart and down concern all instances.
-  var allProfiles: DockerCompose { DockerCompose(project: project, settings: settings, profiles: ["*"]) }
 
   /// Running ComfyUI containers; empty when the engine is not reachable (then nothing can run).
   func runningContainers() -> [ContainerInfo] {
@@ -85,7 +85,34 @@ struct Stack {
     var waiter = HealthWaiter(compose: allProfiles, services: services, timeout: timeout)
     waiter.output = console
     try waiter.waitUntilHealthy()
+    try stopUnlessAuthEnforced(services)
     return services
+  }
+
+  /// Docker's "healthy" comes from an authenticated check, which passes just as well when the server
+  /// lets everyone in (ComfyUI-Login not loaded: COMFYUI_ARGS=--disable-all-custom-nodes, a stale
+  /// custom_nodes volume). So each service must also refuse a caller without credentials; those that
+  /// do not are stopped at once, so that nothing stays open.
+  func stopUnlessAuthEnforced(_ services: [String]) throws(CtlError) {
+    var open: [(service: String, why: String)] = []
+    for service in services {
+      guard let instance = instance(for: service) else { continue }
+      let port = settings.port(of: instance)
+      if let row = AuthProbe(baseURL: settings.url(of: instance)).checkAnonymousAccess().first(where: { !$0.passed }) {
+        let answer = row.observed.hasPrefix("no answer") ? "got \(row.observed)" : "answered \(row.observed)"
+        open.append((service, "\(row.name) \(answer) on port \(port)"))
+      }
+    }
+    guard !open.isEmpty else { return }
+    let stopped = try? allProfiles.capture(["stop"] + open.map(\.service))
+    let outcome =
+      stopped?.succeeded == true
+      ? (open.count == 1 ? "the service was stopped" : "the services were stopped")
+      : "stopping failed (\(stopped?.lastLine ?? "docker compose stop did not run")); run `comfyctl down` now"
+    throw CtlError(
+      .authNotEnforced,
+      "auth not enforced: \(open.map(\.why).joined(separator: "; ")); \(outcome) "
+        + "(is ComfyUI-Login loaded? see `comfyctl logs`)")
   }
 
   func instance(for service: String) -> Instance? { Instance.all.first { $0.service == service } }

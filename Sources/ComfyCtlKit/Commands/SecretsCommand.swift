@@ -91,11 +91,11 @@ struct SecretsRotate: ParsableCommand {
   func run() throws {
     let project = try options.project()
     let store = SecretsStore(project: project)
+    let stack = try Stack(project: project)  // a bad project name stops us before anything rotates
     let old = try store.load()
     let password = passwordStdin ? try SecretsStore.readPasswordFromStandardInput() : nil
     let credential = try SecretsStore.makeCredential(username: old.username, password: password)
     try store.save(credential)
-    let stack = Stack(project: project)
     try DerivedSecrets(project: project, settings: stack.settings).write(credential)
     let console = Console()
     console.say("secrets: rotated; \(relative(project.hashFile, project)) and the tokens in .env are refreshed")
@@ -114,14 +114,15 @@ struct SecretsRotate: ParsableCommand {
 
 struct SecretsCheck: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "check", abstract: "List every place that disagrees with the source (exit 1 on any drift).")
+    commandName: "check",
+    abstract: "List every place that disagrees with the source, and secret files others can read (exit 1 on any).")
 
   @OptionGroup var options: ProjectOptions
 
   func run() throws {
     let project = try options.project()
     let credential = try SecretsStore(project: project).load()
-    let stack = Stack(project: project)
+    let stack = try Stack(project: project)
     var items = DerivedSecrets(project: project, settings: stack.settings).check(credential)
     items += serverItems(stack: stack, credential: credential)
     for item in items { print("\(item.ok ? "ok   " : "DRIFT") \(item.place): \(item.detail)") }
@@ -129,8 +130,8 @@ struct SecretsCheck: ParsableCommand {
     guard drift == 0 else {
       throw CtlError(
         .checkFailed,
-        "\(drift) place(s) disagree with the source; `comfyctl secrets init` rewrites the derived files, "
-          + "`comfyctl restart` reloads the server"
+        "\(drift) check(s) failed; each row says how to fix it (`comfyctl secrets init` rewrites the derived "
+          + "files, `comfyctl restart` reloads the server)"
       )
     }
   }

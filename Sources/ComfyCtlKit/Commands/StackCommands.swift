@@ -11,7 +11,7 @@ struct RestartCommand: ParsableCommand {
   @Option(help: "Seconds to wait for healthy.") var waitTimeout: Double = 300
 
   func run() throws {
-    let stack = Stack(project: try options.project())
+    let stack = try Stack(project: try options.project())
     try Prerequisites.checkEngine()
     let services = try stack.restartRunning(timeout: waitTimeout, console: Console())
     if services.isEmpty { throw CtlError(.containerFailed, "nothing is running; start it with `comfyctl up`") }
@@ -25,11 +25,12 @@ struct StatusCommand: ParsableCommand {
   @OptionGroup var options: ProjectOptions
 
   func run() throws {
-    let stack = Stack(project: try options.project())
+    let stack = try Stack(project: try options.project())
     try Prerequisites.checkEngine()
     let containers = try stack.allProfiles.containers()
+    print("project \(stack.allProfiles.projectName) (\(stack.project.root))")
     guard !containers.isEmpty else {
-      print("not running (project \(stack.settings.projectName)); start it with `comfyctl up`")
+      print("not running; start it with `comfyctl up`")
       return
     }
     for container in containers {
@@ -52,7 +53,7 @@ struct LogsCommand: ParsableCommand {
   @Argument(help: "Services (default: all).") var services: [String] = []
 
   func run() throws {
-    let stack = Stack(project: try options.project())
+    let stack = try Stack(project: try options.project())
     try Prerequisites.checkEngine()
     let password = (try? SecretsStore(project: stack.project).load())?.password
     var args = stack.allProfiles.baseArguments + ["logs", "--tail", tail]
@@ -75,12 +76,12 @@ struct DownCommand: ParsableCommand {
   var resetAuth = false
 
   func run() throws {
-    let stack = Stack(project: try options.project())
+    let stack = try Stack(project: try options.project())
     let console = Console()
     try Prerequisites.checkEngine()
     if deep && !yes {
       let question =
-        "This deletes the volumes of project \(stack.settings.projectName): "
+        "This deletes the volumes of project \(stack.allProfiles.projectName): "
         + "models, input, output, user data and custom nodes."
       guard Console.confirm(question) else {
         throw CtlError(.confirmationRequired, "--deep deletes user data; confirm on a terminal or pass --yes")
@@ -89,7 +90,7 @@ struct DownCommand: ParsableCommand {
     var args = ["down", "--remove-orphans"]
     if deep { args.append("--volumes") }
     try stack.allProfiles.check(args, what: "docker compose down")
-    console.say("stack \(stack.settings.projectName) removed\(deep ? ", volumes included" : " (volumes kept)")")
+    console.say("stack \(stack.allProfiles.projectName) removed\(deep ? ", volumes included" : " (volumes kept)")")
     if resetAuth { try resetSecrets(stack.project, console: console) }
   }
 

@@ -31,6 +31,7 @@ struct UpCommand: ParsableCommand {
     var settings = Settings(project: project)
     let cpuOnly = cpu || settings.cpuOnly
     if !cpuOnly { try Prerequisites.checkGPURuntime() }
+    try recordProjectName(project: project, settings: settings, console: console)
 
     if !SecretsStore(project: project).exists {
       try initializeSecrets(project: project, console: console)
@@ -51,7 +52,7 @@ struct UpCommand: ParsableCommand {
     try Prerequisites.checkSecretReadable(project: project, image: image)
 
     let instances = Instance.all.filter { $0.profile == nil || profile.contains($0.profile!) }
-    let compose = DockerCompose(project: project, settings: settings, cpu: cpuOnly, profiles: profile)
+    let compose = try DockerCompose(project: project, settings: settings, cpu: cpuOnly, profiles: profile)
     let running = Set(try compose.containers().filter { $0.state == "running" }.map(\.service))
     for instance in instances where !running.contains(instance.service) {
       try Prerequisites.checkPortFree(
@@ -72,14 +73,30 @@ struct UpCommand: ParsableCommand {
     var waiter = HealthWaiter(compose: compose, services: instances.map(\.service), timeout: waitTimeout)
     waiter.output = console
     let elapsed = try waiter.waitUntilHealthy()
+    try Stack(project: project).stopUnlessAuthEnforced(instances.map(\.service))
 
     let username = (try? SecretsStore(project: project).load())?.username ?? "admin"
-    console.say("ComfyUI is up and healthy in \(Console.seconds(elapsed)):")
+    console.say("ComfyUI is up, healthy and refuses callers without credentials (\(Console.seconds(elapsed))):")
     for instance in instances {
       console.say("  \(instance.service): \(settings.url(of: instance))  (user \(username))")
     }
     console.say("  login password: comfyctl secrets show --password")
     console.say("  API token:      comfyctl secrets show --token   (also COMFYUI_BEARER_TOKEN in .env)")
     console.say("  check it all:   comfyctl validate")
+  }
+
+  /// A name derived from the folder is written to .env before anything is created under it: moving or
+  /// renaming the folder then keeps its volumes. Volumes of the old shared name get one warning line.
+  private func recordProjectName(project: Project, settings: Settings, console: Console) throws(CtlError) {
+    let (name, isSet) = try ProjectName.resolve(settings: settings, project: project)
+    guard !isSet else { return }
+    let legacy = Docker.volumes(ofProject: ProjectName.legacy)
+    if name != ProjectName.legacy && !legacy.isEmpty {
+      console.warn(
+        "\(legacy.count) volume(s) of the old shared project \(ProjectName.legacy) exist; this deployment now uses "
+          + "its own, \(name); set \(ProjectName.variable)=\(ProjectName.legacy) in .env to keep using them")
+    }
+    try ProjectName.record(name, in: project)
+    console.say("project name \(name) recorded in .env (\(ProjectName.variable))")
   }
 }
