@@ -193,9 +193,31 @@ import Testing
       directory: a.path)
     #expect(byHand.status == 0 && byHand.stdout.hasPrefix(containerA), "\(byHand.all)")
 
-    // A realistic way to lose auth: ComfyUI loads no custom nodes, so no ComfyUI-Login. comfy-init's
-    // health check (it authenticates) still passes; `up` must not call that healthy.
-    b.write(".env", b.read(".env") + "COMFYUI_ARGS='--cpu --disable-all-custom-nodes'\n")
+    // An image from before comfy-init guarded auth (COMFYUI_IMAGE pinned to an old tag): it serves without
+    // ComfyUI-Login, and its health check sends only the token, which an open server accepts. Docker calls
+    // it healthy; `up` must not. The stand-in for that old entrypoint is a wrapper around today's binary.
+    let oldImage = names.image + "-before-the-guard"
+    let context = CtlTempDir("old-image")
+    context.write(
+      "Dockerfile",
+      """
+      FROM \(names.image)
+      USER root
+      RUN mv /usr/local/bin/comfy-init /usr/local/bin/comfy-init.today \\
+        && printf '%s\\n' '#!/bin/sh' '# STAND-IN for an entrypoint that let ComfyUI serve without auth.' \\
+          'if [ "$1" = health ]; then exec env COMFYUI_AUTH=none comfy-init.today health; fi' \\
+          'exec env COMFYUI_AUTH=none comfy-init.today "$@"' >/usr/local/bin/comfy-init \\
+        && chmod 755 /usr/local/bin/comfy-init
+      USER 1000:1000
+
+      """)
+    let oldBuild = try runTool(["/usr/bin/env", "docker", "build", "-q", "-t", oldImage, context.path], timeout: 300)
+    try #require(oldBuild.status == 0, "\(oldBuild.all)")
+    defer {
+      _ = try? ctl(b, ["down", "--deep", "--yes"])
+      _ = try? runTool(["/usr/bin/env", "docker", "image", "rm", "-f", oldImage])
+    }
+    b.write(".env", b.read(".env").replacingOccurrences(of: names.image, with: oldImage))
     let open = try ctl(b, ["up", "--cpu", "--wait-timeout", "180"])
     #expect(open.status == CtlExitCode.authNotEnforced.rawValue, "\(open.all)")
     #expect(
