@@ -30,11 +30,16 @@ public enum FileSystem {
     return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && access(path, X_OK) == 0
   }
 
-  /// Reads a whole file; nil when it does not exist or cannot be read.
-  public static func read(_ path: String) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+  /// Reads a whole file; nil when it does not exist or cannot be read. `noFollow`: only a regular
+  /// file, never through a link at `path` itself (errno ELOOP otherwise), never blocking on a FIFO.
+  public static func read(_ path: String, noFollow: Bool = false) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC | (noFollow ? O_NOFOLLOW | O_NONBLOCK : 0))
     guard fd >= 0 else { return nil }
     defer { close(fd) }
+    if noFollow && !isRegular(fd) {
+      errno = ELOOP
+      return nil
+    }
     var result = [UInt8]()
     var chunk = [UInt8](repeating: 0, count: 65536)
     while true {
@@ -58,8 +63,16 @@ public enum FileSystem {
   public static func writeAtomically(
     _ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, durable: Bool = true
   ) throws(SystemError) {
-    let temp = path + ".tmp-\(getpid())"
-    let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+    // A new file under a random name, never through a link: a name planted in a folder someone
+    // else can write to (a link to any file) is skipped, not followed, truncated or re-moded.
+    var random = SystemRandomNumberGenerator()
+    var temp = ""
+    var fd: Int32 = -1
+    for _ in 0..<8 where fd < 0 {
+      temp = path + ".tmp-\(random.next() as UInt64)"
+      fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+      if fd < 0 && errno != EEXIST { break }
+    }
     guard fd >= 0 else { throw SystemError("create", temp) }
     // The umask must not loosen or tighten what the caller asked for (0600 for secrets).
     fchmod(fd, mode)
@@ -170,6 +183,12 @@ public enum FileSystem {
     var st = statvfs()
     guard statvfs(path, &st) == 0 else { return nil }
     return UInt64(st.f_bavail) * UInt64(st.f_frsize)
+  }
+
+  /// True when `fd` is a regular file.
+  public static func isRegular(_ fd: Int32) -> Bool {
+    var st = stat()
+    return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
   }
 
   /// chown -R, without following links (for PUID/PGID on what comfy-init created).
