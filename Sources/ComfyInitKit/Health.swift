@@ -45,7 +45,7 @@ public struct HealthCheck {
     if let status, status.phase == "failed" { return (1, "failed: \(status.detail)") }
     var headers: [(name: String, value: String)] = []
     if auth == .login {
-      guard let text = FileSystem.readText(passwordFile) else {
+      guard let text = FileSystem.read(passwordFile, noFollow: true).map({ String(decoding: $0, as: UTF8.self) }) else {
         return (1, "no token: cannot read \(passwordFile) (\(String(cString: strerror(errno))))")
       }
       let token = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
