@@ -112,9 +112,6 @@ struct PasswordFile {
     } catch {
       throw InitError(.filesystem, "cannot write \(config.passwordFile): \(error); make \(dir) writable")
     }
-    if let uid = config.puid, getuid() == 0 {
-      chown(dir, uid, config.pgid ?? gid_t(uid))
-      chown(config.passwordFile, uid, config.pgid ?? gid_t(uid))
-    }
+    // No chown: with PUID, comfy-init is PUID by now (Bootstrap.dropPrivileges), so the file is PUID's.
   }
 }
