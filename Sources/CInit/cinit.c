@@ -12,6 +12,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#ifndef STATX_MNT_ID
+#define STATX_MNT_ID 0x00001000U
+#endif
+
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
@@ -118,3 +122,13 @@ pid_t cinit_spawn(const cinit_spawn_attr *attr, int *exec_errno) {
 int cinit_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 
 int cinit_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int cinit_open_entry(int dir, const char *name) { return openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC); }
+
+int cinit_chown_fd(int fd, uid_t uid, gid_t gid) { return fchownat(fd, "", uid, gid, AT_EMPTY_PATH); }
+
+unsigned long long cinit_mount_id(int fd) {
+  struct statx sx;
+  if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) != 0) return 0;
+  return (sx.stx_mask & STATX_MNT_ID) ? sx.stx_mnt_id : 0;
+}

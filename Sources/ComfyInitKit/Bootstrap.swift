@@ -26,7 +26,7 @@ public struct Bootstrap {
 
   public func run() throws {
     let started = Instant.now()
-    try prepareHome()
+    try Bootstrap.prepareHome(config)
     let lock = try phase("lock") { try HomeLock(stateDir: config.stateDir, supervisor: runner.supervisor) }
     defer { lock.release() }
     try phase("source") { () throws -> String in
@@ -62,7 +62,6 @@ public struct Bootstrap {
       }
     }
     try phase("models") { try ModelProvisioning(config: config, supervisor: runner.supervisor).run() }
-    try handOverOwnership()
     Status.write(home: config.home, phase: "bootstrapped")
     Log.info("bootstrap: done in \(formatDuration(started.secondsSince))")
   }
@@ -87,7 +86,7 @@ public struct Bootstrap {
     }
   }
 
-  private func prepareHome() throws(InitError) {
+  static func prepareHome(_ config: Config) throws(InitError) {
     do {
       try FileSystem.makeDirectories(config.home)
       try FileSystem.makeDirectories(config.stateDir)
@@ -102,9 +101,12 @@ public struct Bootstrap {
     }
   }
 
-  /// PUID/PGID: what comfy-init made belongs to that user. Only trees whose top is owned by
-  /// someone else are walked, so a warm restart costs a few stat() calls.
-  private func handOverOwnership() throws(InitError) {
+  /// PUID/PGID, started as root: root makes only what PUID cannot (the home, a venv outside it) and
+  /// hands over the trees that belong to someone else (a first start, root-owned volumes of an older
+  /// version), safely; then comfy-init itself becomes PUID:PGID without supplementary groups. Git,
+  /// pip, PASSWORD, downloads and the server then never run with root's power over paths PUID can
+  /// change. Only a tree whose top PUID does not own is walked: a warm restart costs a few fstat().
+  public static func dropPrivileges(_ config: inout Config) throws(InitError) {
     guard let uid = config.puid else { return }
     let gid = config.pgid ?? gid_t(uid)
     guard getuid() == 0 else {
@@ -113,11 +115,30 @@ public struct Bootstrap {
         .privileges,
         "PUID=\(uid) needs comfy-init to start as root (it runs as uid \(getuid())); drop PUID or start as root")
     }
-    for path in [config.home, config.stateDir, config.comfyDir, config.venv] {
-      var st = stat()
-      if lstat(path, &st) == 0 && (st.st_uid != uid || st.st_gid != gid) {
-        FileSystem.changeOwnerRecursively(path, uid: uid, gid: gid)
+    try prepareHome(config)
+    let home = config.home
+    let venvBase = config.venv.hasPrefix(home + "/") ? home : FileSystem.parent(of: config.venv)
+    if venvBase != home { try? FileSystem.makeDirectories(config.venv) }
+    // Inner trees first, each as a whole even when it is a volume of its own; the walk of the home
+    // then skips them.
+    var walked: [String] = []
+    for (path, base) in [(config.venv, venvBase), (config.comfyDir, home), (config.stateDir, home), (home, home)] {
+      let (done, linked) = FileSystem.handOver(path, below: base, uid: uid, gid: gid, skipping: walked)
+      if done + linked > 0 {
+        walked.append(path)
+        Log.info("ownership: \(path) handed to \(uid):\(gid) (\(done) entries, \(linked) hard-linked files left alone)")
       }
+    }
+    try become(uid: uid, gid: gid)
+    // Children need a HOME they can write (pip's cache, git's config); root's is not PUID's.
+    if access(config.environment["HOME"] ?? "/", W_OK) != 0 { config.environment["HOME"] = home }
+  }
+
+  /// setgroups(0), setgid, setuid: for good (real, effective and saved ids), capabilities gone.
+  static func become(uid: uid_t, gid: gid_t) throws(InitError) {
+    guard setgroups(0, nil) == 0, setgid(gid) == 0, setuid(uid) == 0 else {
+      throw InitError(
+        .privileges, "cannot switch to uid \(uid)/gid \(gid): \(String(cString: strerror(errno))); check PUID/PGID")
     }
   }
 }

@@ -76,7 +76,7 @@ public enum CLI {
 
   static func run(_ args: [String], bootstrapOnly: Bool) -> Int32 {
     let (flags, serverArgs) = splitServerArgs(args)
-    let config: Config
+    var config: Config
     do {
       config = try Config.load(environment: Config.applyFlags(flags, to: currentEnvironment()))
     } catch {
@@ -107,6 +107,11 @@ public enum CLI {
       Log.info("not PID 1 (pid \(getpid())): acting as child subreaper")
     }
     Log.info("config: \(config.redactedSummary)")
+    // Root with PUID: from here on comfy-init is PUID (no status written as root: it is PUID's file).
+    do { try Bootstrap.dropPrivileges(&config) } catch {
+      Log.error(error.message)
+      return error.code.rawValue
+    }
     do {
       var bootstrap = Bootstrap(config: config, supervisor: supervisor)
       bootstrap.deferAuthWithoutCredential = bootstrapOnly
@@ -130,11 +135,12 @@ public enum CLI {
 
   /// The models phase alone, e.g. `docker exec` after editing the manifest, or a test.
   static func provision(_ args: [String]) -> Int32 {
-    let config: Config
+    var config: Config
     let supervisor: Supervisor
     do {
       config = try Config.load(environment: Config.applyFlags(args, to: currentEnvironment()))
       supervisor = Supervisor(signals: try SignalChannel())
+      try Bootstrap.dropPrivileges(&config)
     } catch let error as InitError {
       Log.error(error.message)
       return error.code.rawValue
@@ -184,6 +190,13 @@ public enum CLI {
     do { config = try Config.load(environment: env) } catch {
       print("config: \(error.message)")
       return 1
+    }
+    // A `docker exec` as root reads PUID's files as PUID (a planted link leads nowhere).
+    if let uid = config.puid, getuid() == 0 {
+      do { try Bootstrap.become(uid: uid, gid: config.pgid ?? uid) } catch {
+        print(error.message)
+        return 1
+      }
     }
     let (code, line) = HealthCheck(config: config, timeout: timeout).run()
     print(line)

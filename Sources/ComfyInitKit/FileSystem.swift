@@ -1,4 +1,6 @@
 // Thin POSIX file helpers: what Foundation's FileManager would do, without Foundation.
+import CInit
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -30,11 +32,16 @@ public enum FileSystem {
     return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && access(path, X_OK) == 0
   }
 
-  /// Reads a whole file; nil when it does not exist or cannot be read.
-  public static func read(_ path: String) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+  /// Reads a whole file; nil when it does not exist or cannot be read. `noFollow`: only a regular
+  /// file, never through a link at `path` itself (errno ELOOP otherwise), never blocking on a FIFO.
+  public static func read(_ path: String, noFollow: Bool = false) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC | (noFollow ? O_NOFOLLOW | O_NONBLOCK : 0))
     guard fd >= 0 else { return nil }
     defer { close(fd) }
+    if noFollow && !isRegular(fd) {
+      errno = ELOOP
+      return nil
+    }
     var result = [UInt8]()
     var chunk = [UInt8](repeating: 0, count: 65536)
     while true {
@@ -58,8 +65,16 @@ public enum FileSystem {
   public static func writeAtomically(
     _ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, durable: Bool = true
   ) throws(SystemError) {
-    let temp = path + ".tmp-\(getpid())"
-    let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+    // A new file under a random name, never through a link: a name planted in a folder someone
+    // else can write to (a link to any file) is skipped, not followed, truncated or re-moded.
+    var random = SystemRandomNumberGenerator()
+    var temp = ""
+    var fd: Int32 = -1
+    for _ in 0..<8 where fd < 0 {
+      temp = path + ".tmp-\(random.next() as UInt64)"
+      fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+      if fd < 0 && errno != EEXIST { break }
+    }
     guard fd >= 0 else { throw SystemError("create", temp) }
     // The umask must not loosen or tighten what the caller asked for (0600 for secrets).
     fchmod(fd, mode)
@@ -121,6 +136,11 @@ public enum FileSystem {
   /// Names in a folder, without "." and "..", sorted; empty when it cannot be read.
   public static func list(_ path: String) -> [String] {
     guard let dir = opendir(path) else { return [] }
+    return names(dir)
+  }
+
+  /// The names a folder stream holds, then closes it.
+  private static func names(_ dir: OpaquePointer) -> [String] {
     defer { closedir(dir) }
     var names = [String]()
     while let entry = readdir(dir) {
@@ -172,13 +192,67 @@ public enum FileSystem {
     return UInt64(st.f_bavail) * UInt64(st.f_frsize)
   }
 
-  /// chown -R, without following links (for PUID/PGID on what comfy-init created).
-  public static func changeOwnerRecursively(_ path: String, uid: uid_t, gid: gid_t) {
+  /// True when `fd` is a regular file.
+  public static func isRegular(_ fd: Int32) -> Bool {
     var st = stat()
-    guard lstat(path, &st) == 0 else { return }
-    lchown(path, uid, gid)
-    if (st.st_mode & S_IFMT) == S_IFDIR {
-      for name in list(path) { changeOwnerRecursively(path + "/" + name, uid: uid, gid: gid) }
+    return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+  }
+
+  /// chown -R for PUID/PGID, safe for root to run on a tree others can write to. `path` is opened
+  /// below `base` (which may hold links: the administrator's) one component at a time without
+  /// following a link; then every step is relative to an open folder, so a folder swapped for a link
+  /// mid-walk changes nothing. Links are chowned, never followed; another filesystem or mount (a
+  /// bind-mounted host folder, a volume) is not entered; a file with several hard links (it may live
+  /// outside the tree too) is left alone, and so are the trees in `skipping` (handed over already).
+  /// Walks only when `path` belongs to someone else; returns (entries chowned, hard-linked files left).
+  public static func handOver(
+    _ path: String, below base: String, uid: uid_t, gid: gid_t, skipping: [String] = []
+  ) -> (Int, Int) {
+    var fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    for part in path.dropFirst(base.count).split(separator: "/") where fd >= 0 {
+      let next = cinit_open_entry(fd, String(part))
+      close(fd)
+      fd = next
+    }
+    guard fd >= 0 else { return (0, 0) }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid != uid || st.st_gid != gid else {
+      return (0, 0)
+    }
+    var counts = (cinit_chown_fd(fd, uid, gid) == 0 ? 1 : 0, 0)
+    walk(fd, path, device: st.st_dev, mount: cinit_mount_id(fd), uid: uid, gid: gid, skipping, &counts)
+    return counts
+  }
+
+  private static func walk(
+    _ dir: Int32, _ path: String, device: dev_t, mount: UInt64, uid: uid_t, gid: gid_t, _ skipping: [String],
+    _ counts: inout (Int, Int)
+  ) {
+    let listing = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard let stream = fdopendir(listing) else {
+      close(listing)
+      return
+    }
+    for name in names(stream) where !skipping.contains(path + "/" + name) {
+      let fd = cinit_open_entry(dir, name)
+      guard fd >= 0 else { continue }
+      defer { close(fd) }
+      var st = stat()
+      guard fstat(fd, &st) == 0 else { continue }
+      let kind = st.st_mode & S_IFMT
+      if st.st_dev != device || cinit_mount_id(fd) != mount {
+        if st.st_uid != uid || st.st_gid != gid {
+          Log.warn("left \(path)/\(name) as it is: another filesystem or mount; chown it if PUID must write there")
+        }
+      } else if kind != S_IFDIR && st.st_nlink > 1 {
+        counts.1 += 1
+      } else {
+        if cinit_chown_fd(fd, uid, gid) == 0 { counts.0 += 1 }
+        if kind == S_IFDIR {
+          walk(fd, path + "/" + name, device: device, mount: mount, uid: uid, gid: gid, skipping, &counts)
+        }
+      }
     }
   }
 }

@@ -96,7 +96,8 @@ public struct HealthCheck {
     if let status, status.phase == "failed" { return (1, "failed: \(status.detail)") }
     var token: String? = nil
     if config.auth == .login {
-      guard let text = FileSystem.readText(config.passwordFile) else {
+      guard let text = FileSystem.read(config.passwordFile, noFollow: true).map({ String(decoding: $0, as: UTF8.self) })
+      else {
         return (1, "no token: cannot read \(config.passwordFile) (\(String(cString: strerror(errno))))")
       }
       token = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")

@@ -9,9 +9,12 @@ final class HomeLock {
 
   init(stateDir: String, supervisor: Supervisor) throws {
     let path = stateDir + "/lock"
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-    guard fd >= 0 else {
-      throw InitError(.lock, "cannot open \(path): \(String(cString: strerror(errno))); make COMFYUI_HOME writable")
+    // Never through a link, never anything but a plain file: it is truncated below.
+    fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o644)
+    guard fd >= 0, FileSystem.isRegular(fd) else {
+      let reason = fd >= 0 ? "not a regular file" : String(cString: strerror(errno))
+      if fd >= 0 { close(fd) }
+      throw InitError(.lock, "cannot open \(path): \(reason); make COMFYUI_HOME writable and the lock a plain file")
     }
     var announced = false
     while flock(fd, LOCK_EX | LOCK_NB) != 0 {

@@ -27,10 +27,14 @@ struct PasswordFile {
   }
 
   /// A kept file may have been written by hand with a looser mode: the token is a secret.
+  /// Through the open file, never a link: a link's target is not ours to re-mode.
   private func restrictPermissions() {
+    let fd = open(config.passwordFile, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+    guard fd >= 0 else { return }
+    defer { close(fd) }
     var st = stat()
-    if stat(config.passwordFile, &st) == 0 && (st.st_mode & 0o077) != 0 {
-      chmod(config.passwordFile, 0o600)
+    if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && (st.st_mode & 0o077) != 0 {
+      fchmod(fd, 0o600)
       Log.warn("auth: \(config.passwordFile) was readable by others; set its mode to 0600")
     }
   }
@@ -120,9 +124,6 @@ struct PasswordFile {
     } catch {
       throw InitError(.filesystem, "cannot write \(config.passwordFile): \(error); make \(dir) writable")
     }
-    if let uid = config.puid, getuid() == 0 {
-      chown(dir, uid, config.pgid ?? gid_t(uid))
-      chown(config.passwordFile, uid, config.pgid ?? gid_t(uid))
-    }
+    // No chown: with PUID, comfy-init is PUID by now (Bootstrap.dropPrivileges), so the file is PUID's.
   }
 }

@@ -74,9 +74,10 @@ struct Venv {
   }
 
   func ensure() throws {
+    let requirements = requirementFiles()
+    try refuseOptions(in: requirements)
     let uv = try uvPath()
     try createIfNeeded()
-    let requirements = requirementFiles()
     let fingerprint = fingerprint(requirements: requirements)
     if FileSystem.exists(installingMarker) {
       Log.info("venv: the last install did not finish (crash or stop); repairing")
@@ -93,6 +94,34 @@ struct Venv {
     } catch {
       throw InitError(.filesystem, "cannot write \(stampPath): \(error)")
     }
+  }
+
+  /// A custom node's requirements.txt may list requirements only. An option line (-r, -c, -e, -i,
+  /// --index-url, --extra-index-url, -f, --trusted-host, ...) or a per-requirement option other
+  /// than --hash would change the whole install: another index for every package, code from
+  /// anywhere. ComfyUI's own file (at the pinned ref) is trusted.
+  private func refuseOptions(in files: [String]) throws(InitError) {
+    for file in files where file != config.comfyDir + "/requirements.txt" {
+      if let line = Venv.optionLine(FileSystem.readText(file) ?? "") {
+        let node = FileSystem.baseName(of: FileSystem.parent(of: file))
+        throw InitError(
+          .customNode,
+          "custom node \(node): requirements.txt has the option line '\(line)', which comfy-init refuses (it would change the whole install); remove it from \(file) (packages can go in COMFYUI_PIP_EXTRA, indexes in PIP_INDEX_URL/PIP_EXTRA_INDEX_URL)"
+        )
+      }
+    }
+  }
+
+  /// The first line holding an option: a word starting with "-" before a comment ("#" after a
+  /// space or at the start, as pip reads it), other than --hash.
+  static func optionLine(_ text: String) -> String? {
+    for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+      for word in line.split(whereSeparator: { $0 == " " || $0 == "\t" }) {
+        if word.hasPrefix("#") { break }
+        if word.hasPrefix("-") && !word.hasPrefix("--hash") { return String(line).trimmingWhitespace() }
+      }
+    }
+    return nil
   }
 
   /// Always `python3 -m venv`, also when uv installs: the venv keeps its own pip, which ComfyUI-Manager

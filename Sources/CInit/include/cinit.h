@@ -41,4 +41,16 @@ int cinit_set_child_subreaper(void);
 /// pipe2(fds, O_CLOEXEC) (glibc declares pipe2 only under _GNU_SOURCE).
 int cinit_pipe_cloexec(int fds[2]);
 
+/// openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC): the entry itself, a link included, without
+/// opening it for reading (no side effect on a FIFO or a device). Usable as a dir fd, with fstat and
+/// cinit_chown_fd. (O_PATH is a GNU name.)
+int cinit_open_entry(int dir, const char *name);
+
+/// fchownat(fd, "", uid, gid, AT_EMPTY_PATH): chowns what `fd` refers to (a link: the link itself).
+int cinit_chown_fd(int fd, uid_t uid, gid_t gid);
+
+/// The id of the mount `fd` is on (statx STATX_MNT_ID, Linux 5.8+); 0 when the kernel cannot say.
+/// Unlike st_dev it tells a bind mount from the filesystem it comes from.
+unsigned long long cinit_mount_id(int fd);
+
 #endif

@@ -77,8 +77,15 @@ final class Transfer {
   /// Opens (or reopens) the partial file, locked so that two comfy-inits never write one file,
   /// and hashes the bytes a previous run left there. Returns an error message.
   func openPartial(checkStop: () throws -> Void) throws -> String? {
-    fd = open(partialPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    // Never through a link, never anything but a plain file: it may be truncated and overwritten.
+    fd = open(partialPath, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o644)
+    if fd >= 0 && !FileSystem.isRegular(fd) {
+      close(fd)
+      fd = -1
+      errno = ELOOP
+    }
     guard fd >= 0 else {
+      if errno == ELOOP { return "\(partialPath) is a link or not a regular file; move it away" }
       return "cannot create \(partialPath): \(String(cString: strerror(errno))); make ComfyUI/models writable"
     }
     guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
