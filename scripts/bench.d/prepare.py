@@ -1,0 +1,55 @@
+"""What every section runs with, made once before the first: the comfy-init under test, the tools."""
+import os
+import shutil
+
+from common import FIXTURES, HERE, OUT, PYTHON, WHEELS, BenchError, log
+from procs import base_env, rm_tree, run
+
+
+class Kit:
+    """bin: the snapshot of the comfy-init under test; stamp: stamp.c, built; repos: the stand-in's
+    git repos; tools: a venv with Python's bcrypt and uv; uv_path: a folder holding only uv, for PATH."""
+
+    def __init__(self, bin, stamp, repos, tools, uv_path):
+        self.bin, self.stamp, self.repos, self.tools, self.uv_path = bin, stamp, repos, tools, uv_path
+
+
+def prepare(binary):
+    binary = os.path.realpath(binary)
+    os.makedirs(os.path.join(OUT, "bin"), exist_ok=True)
+    if not os.access(binary, os.X_OK):
+        raise BenchError(f"{binary} is missing; run scripts/build first (or pass --bin)")
+    # A snapshot: a scripts/build during the run must not swap the binary between two sections.
+    snapshot = os.path.join(OUT, "bin", "comfy-init")
+    rm_tree(snapshot)
+    shutil.copy2(binary, snapshot)
+    for tool in ("hyperfine", "gcc", "git", "curl", "tini", "dumb-init", "catatonit", "unshare"):
+        if not shutil.which(tool):
+            raise BenchError(f"{tool} is missing; run scripts/setup")
+    stamp = os.path.join(OUT, "bin", "stamp")
+    src = os.path.join(HERE, "stamp.c")
+    if not os.path.exists(stamp) or os.path.getmtime(stamp) < os.path.getmtime(src):
+        run(["gcc", "-O2", "-Wall", "-o", stamp, src])
+    repos = os.path.join(OUT, "repos")
+    run(["/bin/bash", os.path.join(FIXTURES, "make-standin-repos.sh"), FIXTURES, repos])
+    tools = tools_venv()
+    uv_path = os.path.join(OUT, "uvbin")
+    os.makedirs(uv_path, exist_ok=True)
+    uv_link = os.path.join(uv_path, "uv")
+    rm_tree(uv_link)
+    os.symlink(os.path.join(tools, "bin", "uv"), uv_link)
+    return Kit(snapshot, stamp, repos, tools, uv_path)
+
+
+def tools_venv():
+    """A venv with Python's bcrypt and uv, from the wheel cache (made once)."""
+    tools = os.path.join(OUT, "tools")
+    marker = os.path.join(tools, ".bench-ready")
+    if not os.path.exists(marker):
+        log("making bench-out/tools (Python's bcrypt and uv from .cache/wheels)")
+        rm_tree(tools)
+        run([PYTHON, "-m", "venv", tools])
+        run([os.path.join(tools, "bin", "pip"), "install", "-q", "--no-index", "--find-links", WHEELS,
+             "bcrypt", "uv"], env=base_env())
+        open(marker, "w").close()
+    return tools
