@@ -29,12 +29,21 @@ class Target:
     def logpath(self, name):
         return os.path.join(self.dir, "logs", name + ".log")
 
+    def password_file(self):
+        """The password as a secret file: the form the docs recommend, and the one whose restart skips bcrypt."""
+        path = os.path.join(self.dir, "password")
+        if not os.path.exists(path):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(PASSWORD + "\n")
+        return path
+
     def env(self, home, port, installer="pip", path=SYSTEM_PATH, **extra):
         env = base_env(path)
         env.update(
             COMFYUI_HOME=home, COMFYUI_REPO=self.comfy_repo, COMFYUI_REF=self.comfy_ref,
             COMFYUI_LOGIN_REPO=self.login_repo, COMFYUI_LISTEN="127.0.0.1", COMFYUI_PORT=str(port),
-            COMFYUI_ARGS="--cpu", COMFYUI_INSTALLER=installer, COMFYUI_PASSWORD=PASSWORD,
+            COMFYUI_ARGS="--cpu", COMFYUI_INSTALLER=installer, COMFYUI_PASSWORD_FILE=self.password_file(),
             PIP_FIND_LINKS=self.wheels, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_CACHE_DIR="1",
         )
         if self.login_ref:
@@ -67,8 +76,12 @@ def comfy_init(kit, target, home, **extra):
 
 def baseline(target, home):
     # The baseline execs python, so it stops like python does.
-    return Entrypoint("bash baseline", lambda port: (["/bin/bash", BASELINE], target.env(home, port), None),
-                      signal.SIGINT)
+    def make(port):
+        env = target.env(home, port)
+        env["COMFYUI_PASSWORD"] = PASSWORD  # the baseline reads the password from its environment
+        del env["COMFYUI_PASSWORD_FILE"]
+        return ["/bin/bash", BASELINE], env, None
+    return Entrypoint("bash baseline", make, signal.SIGINT)
 
 
 def standin(kit):
