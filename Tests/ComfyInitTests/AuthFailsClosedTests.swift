@@ -77,11 +77,7 @@ final class PortWatcher: @unchecked Sendable {
     var env = h.environment
     env["STANDIN_LOGIN_BREAK"] = "import"
     let watcher = PortWatcher(port: h.port)
-    let server = try BackgroundProcess(
-      [
-        h.home + "/venv/bin/python", "-c", Server.portGuard(port: h.port), "main.py", "--cpu", "--listen", "127.0.0.1",
-        "--port", String(h.port),
-      ], environment: env, directory: h.home + "/ComfyUI", log: h.tmp.path + "/guarded.log")
+    let server = try startBare(h, env: env, guarded: true, label: "guarded")
     defer { server.stop() }
     let end = server.wait(timeout: 60)
     #expect(watcher.stop() == 0)
@@ -89,11 +85,7 @@ final class PortWatcher: @unchecked Sendable {
     #expect(server.log.contains("refusing to open port \(h.port)"), "\(server.log)")
     // With the login node in place the same command serves, and main.py saw its usual argv.
     env["STANDIN_LOGIN_BREAK"] = nil
-    let good = try BackgroundProcess(
-      [
-        h.home + "/venv/bin/python", "-c", Server.portGuard(port: h.port), "main.py", "--cpu", "--listen", "127.0.0.1",
-        "--port", String(h.port),
-      ], environment: env, directory: h.home + "/ComfyUI", log: h.tmp.path + "/good.log")
+    let good = try startBare(h, env: env, guarded: true, label: "good")
     defer { good.stop() }
     #expect(waitForHTTP(h.baseURL + "/system_stats", while: good) != nil, "\(good.log)")
     let stats = try curl(h.baseURL + "/system_stats", headers: ["Authorization: Bearer \(h.token)"])
@@ -129,9 +121,7 @@ final class PortWatcher: @unchecked Sendable {
     #expect(try h.bootstrap().status == 0)
     var env = h.environment
     env["STANDIN_LOGIN_BREAK"] = "noenforce"
-    let server = try BackgroundProcess(
-      [h.home + "/venv/bin/python", "main.py", "--cpu", "--listen", "127.0.0.1", "--port", String(h.port)],
-      environment: env, directory: h.home + "/ComfyUI", log: h.tmp.path + "/bare.log")
+    let server = try startBare(h, env: env, guarded: false, label: "bare")
     defer { server.stop() }
     #expect(waitForHTTP(h.baseURL + "/system_stats", while: server) != nil, "\(server.log)")
     let health = try runProcess([Paths.comfyInit, "health"], environment: h.environment)
@@ -401,6 +391,15 @@ final class PortWatcher: @unchecked Sendable {
     #expect(throws: InitError.self) { try ServerFlags.validate(["--base-dir", "/x"], auth: .login, source: "X") }
     try ServerFlags.validate(["--base-dir", "/x"], auth: .none, source: "X")
   }
+}
+
+/// The installed stand-in server started by hand, without comfy-init: with the port guard comfy-init
+/// puts in front of main.py, or as plain `python main.py`.
+func startBare(_ h: ComfyHome, env: [String: String], guarded: Bool, label: String) throws -> BackgroundProcess {
+  let main = guarded ? ["-c", Server.portGuard(port: h.port), "main.py"] : ["main.py"]
+  return try BackgroundProcess(
+    [h.home + "/venv/bin/python"] + main + ["--cpu", "--listen", "127.0.0.1", "--port", String(h.port)],
+    environment: env, directory: h.home + "/ComfyUI", log: h.tmp.path + "/\(label).log")
 }
 
 /// Puts a checkout of the stand-in ComfyUI-Login at v0.9-standin, the old commit that no longer imports
