@@ -18,9 +18,8 @@ public struct Server {
 
   public func command(extraArgs: [String]) -> [String] {
     let main = config.auth == .login ? ["-c", Server.portGuard(port: config.port), "main.py"] : ["main.py"]
-    return [config.layout.python] + main + ["--listen", config.listen, "--port", String(config.port)]
-      + config.serverArgs
-      + extraArgs
+    let python = config.layout.python
+    return [python] + main + ["--listen", config.listen, "--port", String(config.port)] + config.serverArgs + extraArgs
   }
 
   /// With auth on, ComfyUI runs under a Python audit hook that lets it open its port only once
