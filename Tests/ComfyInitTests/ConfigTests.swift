@@ -47,6 +47,11 @@ import Testing
     #expect(Set(Config.variables.map(\.name)).count == Config.variables.count, "a variable is listed twice")
     #expect(Set(Config.variables.map(\.flag)).count == Config.variables.count, "a flag is listed twice")
     #expect(Set(samples.keys) == Config.knownVariables, "samples and the table disagree")
+    // Flags follow one rule: COMFYUI_STOP_TIMEOUT is --stop-timeout, PIP_INDEX_URL is --pip-index-url.
+    for variable in Config.variables {
+      let bare = variable.name.hasPrefix("COMFYUI_") ? String(variable.name.dropFirst(8)) : variable.name
+      #expect(variable.flag == "--" + bare.lowercased().replacingOccurrences(of: "_", with: "-"), "\(variable.flag)")
+    }
     for variable in Config.variables {
       let (value, base) = try #require(samples[variable.name])
       // Parsed: the value changes a typed field (what children get does not count).
