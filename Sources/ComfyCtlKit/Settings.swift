@@ -49,7 +49,14 @@ public struct Settings: Sendable {
   public var baseImage: String? { value("COMFYUI_BASE_IMAGE") }
   public var bindAddress: String { value("COMFYUI_BIND") ?? "127.0.0.1" }
   /// COMFYUI_CPU=1 in .env makes --cpu the default (machines without an NVIDIA GPU).
-  public var cpuOnly: Bool { ["1", "true", "yes"].contains(value("COMFYUI_CPU")?.lowercased() ?? "") }
+  public var cpuOnly: Bool { Settings.isTrue(value("COMFYUI_CPU")) }
+
+  /// The words comfy-init's Config accepts as true (1, true, yes, on; any case). comfyctl is another
+  /// module, so it keeps its own copy; anything else is false here, where comfy-init would refuse it.
+  static func isTrue(_ text: String?) -> Bool {
+    guard let text else { return false }
+    return ["1", "true", "yes", "on"].contains(text.trimmingCharacters(in: .whitespaces).lowercased())
+  }
 
   /// The container user. As root, 1000 (the image default; comfyctl hands it the secret file);
   /// otherwise the caller's own uid, so that the secret file it owns is readable in the container.

@@ -14,46 +14,40 @@ public struct Bootstrap {
 
   public init(config: Config, supervisor: Supervisor) {
     self.config = config
-    self.runner = ToolRunner(supervisor: supervisor, environment: Bootstrap.childEnvironment(config.environment))
-  }
-
-  /// The environment children get: everything but the secrets comfy-init consumed.
-  public static func childEnvironment(_ env: [String: String]) -> [String: String] {
-    var copy = env
-    for secret in Config.withheldFromChildren { copy[secret] = nil }
-    return copy
+    self.runner = ToolRunner(
+      supervisor: supervisor, environment: config.childEnvironment, searchPath: config.searchPath)
   }
 
   public func run() throws {
     let started = Instant.now()
+    let layout = config.layout
     try Bootstrap.prepareHome(config)
-    let lock = try phase("lock") { try HomeLock(stateDir: config.stateDir, supervisor: runner.supervisor) }
+    let lock = try phase(.lock) { try HomeLock(path: layout.lockFile, supervisor: runner.supervisor) }
     defer { lock.release() }
-    try phase("source") { () throws -> String in
+    try phase(.source) { () throws -> String in
       let checkout = GitCheckout(
-        runner: runner, stampDir: config.stateDir, offline: config.offline, update: config.update, failure: .git)
-      let result = try checkout.ensure(url: config.repo, ref: config.ref, at: config.comfyDir, label: "ComfyUI")
-      guard FileSystem.exists(config.comfyDir + "/main.py") else {
-        throw InitError(.git, "\(config.comfyDir) has no main.py; COMFYUI_REPO must be a ComfyUI repository")
+        runner: runner, layout: layout, offline: config.offline, update: config.update, failure: .git)
+      let result = try checkout.ensure(
+        url: config.repo, ref: config.ref, at: layout.comfyDir, stamp: layout.comfyCheckoutStamp, label: "ComfyUI")
+      guard FileSystem.exists(layout.comfyMain) else {
+        throw InitError(.git, "\(layout.comfyDir) has no main.py; COMFYUI_REPO must be a ComfyUI repository")
       }
       return describe(result)
     }
-    try phase("nodes") { () throws -> String in
+    try phase(.nodes) { () throws -> String in
       try CustomNodes.ensure(config: config, runner: runner)
       return "\(config.wantedNodes.count) wanted"
     }
-    try phase("venv") { () throws -> String in
+    try phase(.venv) { () throws -> String in
       let venv = Venv(config: config, runner: runner)
       if venv.isCurrent() { return "up to date, no installer run" }
       try venv.ensure()
       return "installed"
     }
-    if config.auth == .login && deferAuthWithoutCredential && config.credential == nil
-      && !FileSystem.exists(config.passwordFile)
-    {
+    if deferAuthWithoutCredential && PasswordFile.wouldBeClaimable(config) {
       Log.info("auth: deferred: no credential at bootstrap time; `run` writes login/PASSWORD or refuses to serve")
     } else if config.auth == .login {
-      try phase("auth") { () throws -> String in
+      try phase(.auth) { () throws -> String in
         switch try PasswordFile(config: config).ensure() {
         case .kept: return "login/PASSWORD unchanged (token stable)"
         case .keptExisting: return "using the existing login/PASSWORD"
@@ -61,19 +55,19 @@ public struct Bootstrap {
         }
       }
     }
-    try phase("models") { try ModelProvisioning(config: config, supervisor: runner.supervisor).run() }
-    Status.write(home: config.home, phase: "bootstrapped")
+    try phase(.models) { try ModelProvisioning(config: config, supervisor: runner.supervisor).run() }
+    Status.write(layout, phase: .bootstrapped)
     Log.info("bootstrap: done in \(formatDuration(started.secondsSince))")
   }
 
   /// Runs one phase: status file for `health`, one log line with its duration.
   @discardableResult
-  private func phase<T>(_ name: String, _ body: () throws -> T) throws -> T {
-    Status.write(home: config.home, phase: name)
+  private func phase<T>(_ phase: Phase, _ body: () throws -> T) throws -> T {
+    Status.write(config.layout, phase: phase)
     let started = Instant.now()
     let result = try body()
     let note = (result as? String).map { ": " + $0 } ?? ""
-    Log.info("\(name)\(note) (\(formatDuration(started.secondsSince)))")
+    Log.info("\(phase.rawValue)\(note) (\(formatDuration(started.secondsSince)))")
     return result
   }
 
@@ -89,13 +83,13 @@ public struct Bootstrap {
   static func prepareHome(_ config: Config) throws(InitError) {
     do {
       try FileSystem.makeDirectories(config.home)
-      try FileSystem.makeDirectories(config.stateDir)
+      try FileSystem.makeDirectories(config.layout.stateDir)
     } catch {
       throw InitError(
         .filesystem,
         "COMFYUI_HOME=\(config.home) is not usable (\(error)); mount a writable volume there or run as its owner")
     }
-    guard access(config.stateDir, W_OK) == 0 else {
+    guard access(config.layout.stateDir, W_OK) == 0 else {
       throw InitError(
         .filesystem, "COMFYUI_HOME=\(config.home) is not writable by uid \(getuid()); chown it or set PUID/PGID")
     }
@@ -107,8 +101,7 @@ public struct Bootstrap {
   /// pip, PASSWORD, downloads and the server then never run with root's power over paths PUID can
   /// change. Only a tree whose top PUID does not own is walked: a warm restart costs a few fstat().
   public static func dropPrivileges(_ config: inout Config) throws(InitError) {
-    guard let uid = config.puid else { return }
-    let gid = config.pgid ?? gid_t(uid)
+    guard let (uid, gid) = config.owner else { return }
     guard getuid() == 0 else {
       if getuid() == uid { return }
       throw InitError(
@@ -116,13 +109,14 @@ public struct Bootstrap {
         "PUID=\(uid) needs comfy-init to start as root (it runs as uid \(getuid())); drop PUID or start as root")
     }
     try prepareHome(config)
-    let home = config.home
-    let venvBase = config.venv.hasPrefix(home + "/") ? home : FileSystem.parent(of: config.venv)
-    if venvBase != home { try? FileSystem.makeDirectories(config.venv) }
+    let layout = config.layout
+    let home = layout.home
+    let venvBase = layout.venv.hasPrefix(home + "/") ? home : FileSystem.parent(of: layout.venv)
+    if venvBase != home { try? FileSystem.makeDirectories(layout.venv) }
     // Inner trees first, each as a whole even when it is a volume of its own; the walk of the home
     // then skips them.
     var walked: [String] = []
-    for (path, base) in [(config.venv, venvBase), (config.comfyDir, home), (config.stateDir, home), (home, home)] {
+    for (path, base) in [(layout.venv, venvBase), (layout.comfyDir, home), (layout.stateDir, home), (home, home)] {
       let (done, linked) = FileSystem.handOver(path, below: base, uid: uid, gid: gid, skipping: walked)
       if done + linked > 0 {
         walked.append(path)
@@ -130,8 +124,7 @@ public struct Bootstrap {
       }
     }
     try become(uid: uid, gid: gid)
-    // Children need a HOME they can write (pip's cache, git's config); root's is not PUID's.
-    if access(config.environment["HOME"] ?? "/", W_OK) != 0 { config.environment["HOME"] = home }
+    config.giveChildrenAWritableHome()
   }
 
   /// setgroups(0), setgid, setuid: for good (real, effective and saved ids), capabilities gone.

@@ -9,7 +9,8 @@ import CInit
 public enum CLI {
   public static let version = "0.1.0"
 
-  static let help = """
+  static var help: String {
+    """
     comfy-init \(version): PID-1 entrypoint for ComfyUI containers.
 
     Usage:
@@ -24,22 +25,17 @@ public enum CLI {
       comfy-init supervise [-- ] CMD [ARGS...]     run any command as a supervised child (like tini)
       comfy-init version | --help
 
-    Configuration comes from the environment; a flag overrides its variable (--stop-timeout 3 sets
-    COMFYUI_STOP_TIMEOUT=3). Secrets are never accepted as flags.
-      COMFYUI_HOME (/opt/comfyui)  COMFYUI_REPO  COMFYUI_REF (\(Config.defaultRef))  COMFYUI_VENV (HOME/venv)
-      COMFYUI_PIP_EXTRA (einops)  COMFYUI_CUSTOM_NODES (URL[@REF], comma or newline separated)
-      COMFYUI_AUTH (login|none)  COMFYUI_LOGIN_REPO  COMFYUI_LOGIN_REF  COMFYUI_USERNAME (admin)
-      COMFYUI_PASSWORD[_FILE]  COMFYUI_PASSWORD_HASH[_FILE]  COMFYUI_LISTEN (0.0.0.0)  COMFYUI_PORT (8188)
-      COMFYUI_ARGS  COMFYUI_UPDATE  COMFYUI_OFFLINE  COMFYUI_STOP_TIMEOUT (8)  COMFYUI_STOP_SIGNAL (SIGINT)
-      COMFYUI_INIT (supervise|exec)  COMFYUI_INSTALLER (auto|pip|uv)  COMFYUI_REDACT_LOGS (1)  PUID  PGID
-      COMFYUI_MODELS_MANIFEST (lines `URL DEST SHA256`, DEST under ComfyUI/models)  COMFYUI_SKIP_MODELS
-      COMFYUI_DOWNLOAD_CONCURRENCY (3)  HF_TOKEN[_FILE] or HF_API_TOKEN (sent over HTTPS to huggingface.co
-      and COMFYUI_TOKEN_HOSTS only, never after a redirect to another host)
+    Configuration comes from the environment; each variable's flag overrides it (--stop-timeout 3 sets
+    COMFYUI_STOP_TIMEOUT=3; a switch such as --offline alone sets 1). Secrets are never accepted as flags.
+    Booleans take 1/true/yes/on or 0/false/no/off. The Hugging Face token goes over HTTPS to huggingface.co
+    and COMFYUI_TOKEN_HOSTS only, never after a redirect to another host.
+    \(Config.helpLines)
 
     Exit codes: 0 ok, 2 usage, 10 config, 11 credential, 12 filesystem, 13 lock, 14 git, 15 python/venv,
     16 install, 17 offline, 18 custom node, 19 privileges, 20 models, 21 auth not enforced (stopped),
     126/127 server cannot run, else the server's code.
     """
+  }
 
   /// The process arguments, from the pre-runtime capture (CommandLine may be empty in a static PID 1).
   public static func arguments() -> [String] {
@@ -78,7 +74,7 @@ public enum CLI {
     let (flags, serverArgs) = splitServerArgs(args)
     var config: Config
     do {
-      config = try Config.load(environment: Config.applyFlags(flags, to: currentEnvironment()))
+      config = try Config.load(environment: Config.applyFlags(flags, to: Config.processEnvironment()))
     } catch {
       Log.error(error.message)
       return error.code.rawValue
@@ -92,11 +88,10 @@ public enum CLI {
       return error.code.rawValue
     }
     // Serving without PASSWORD would let the first visitor claim the server: refuse before any work.
-    if !bootstrapOnly && config.auth == .login && config.credential == nil && !FileSystem.exists(config.passwordFile) {
-      Log.error(
-        "auth is on but no credential is set and \(config.passwordFile) does not exist; set COMFYUI_PASSWORD_FILE or COMFYUI_PASSWORD_HASH_FILE (or COMFYUI_AUTH=none). Without it the first visitor would claim the server"
-      )
-      return ExitCode.credential.rawValue
+    if !bootstrapOnly && PasswordFile.wouldBeClaimable(config) {
+      let refusal = PasswordFile.claimableRefusal(config.layout)
+      Log.error(refusal.message)
+      return refusal.code.rawValue
     }
     let supervisor: Supervisor
     do { supervisor = Supervisor(signals: try SignalChannel()) } catch {
@@ -118,7 +113,7 @@ public enum CLI {
       try bootstrap.run()
     } catch let error as InitError {
       Log.error(error.message)
-      Status.write(home: config.home, phase: "failed", detail: error.message)
+      Status.write(config.layout, phase: .failed, detail: error.message)
       return error.code.rawValue
     } catch let stop as StopRequested {
       Log.info(
@@ -138,7 +133,7 @@ public enum CLI {
     var config: Config
     let supervisor: Supervisor
     do {
-      config = try Config.load(environment: Config.applyFlags(args, to: currentEnvironment()))
+      config = try Config.load(environment: Config.applyFlags(args, to: Config.processEnvironment()))
       supervisor = Supervisor(signals: try SignalChannel())
       try Bootstrap.dropPrivileges(&config)
     } catch let error as InitError {
@@ -149,21 +144,22 @@ public enum CLI {
       return ExitCode.failure.rawValue
     }
     // Best effort: the status file and the verification stamps live there.
-    try? FileSystem.makeDirectories(config.stateDir)
-    let ownsStatus = ModelProvisioning.mayWriteStatus(home: config.home)
-    if ownsStatus { Status.write(home: config.home, phase: "models") }
+    let layout = config.layout
+    try? FileSystem.makeDirectories(layout.stateDir)
+    let ownsStatus = ModelProvisioning.mayWriteStatus(layout)
+    if ownsStatus { Status.write(layout, phase: .models) }
     do {
       Log.info(
         "models: " + (try ModelProvisioning(config: config, supervisor: supervisor, reportStatus: ownsStatus).run()))
-      if ownsStatus { Status.write(home: config.home, phase: "bootstrapped") }
+      if ownsStatus { Status.write(layout, phase: .bootstrapped) }
       return 0
     } catch let error as InitError {
       Log.error(error.message)
-      if ownsStatus { Status.write(home: config.home, phase: "failed", detail: error.message) }
+      if ownsStatus { Status.write(layout, phase: .failed, detail: error.message) }
       return error.code.rawValue
     } catch let stop as StopRequested {
       Log.info("\(Signals.name(stop.signal)): stopped; the next start resumes the downloads")
-      if ownsStatus { Status.write(home: config.home, phase: "exited", detail: "provisioning stopped") }
+      if ownsStatus { Status.write(layout, phase: .exited, detail: "provisioning stopped") }
       return 0
     } catch {
       Log.error("\(error)")
@@ -181,19 +177,15 @@ public enum CLI {
       }
       timeout = seconds
     }
-    var env = currentEnvironment()
-    // The health check needs no credential: it reads the token from login/PASSWORD.
-    for name in ["COMFYUI_PASSWORD", "COMFYUI_PASSWORD_FILE", "COMFYUI_PASSWORD_HASH", "COMFYUI_PASSWORD_HASH_FILE"] {
-      env[name] = nil
-    }
+    // The health check needs no credential (it reads the token from login/PASSWORD) and no Hub token.
     let config: Config
-    do { config = try Config.load(environment: env) } catch {
+    do { config = try Config.load(environment: Config.processEnvironment(), readSecrets: false) } catch {
       print("config: \(error.message)")
       return 1
     }
     // A `docker exec` as root reads PUID's files as PUID (a planted link leads nowhere).
-    if let uid = config.puid, getuid() == 0 {
-      do { try Bootstrap.become(uid: uid, gid: config.pgid ?? uid) } catch {
+    if let owner = config.owner, getuid() == 0 {
+      do { try Bootstrap.become(uid: owner.uid, gid: owner.gid) } catch {
         print(error.message)
         return 1
       }
@@ -271,7 +263,7 @@ public enum CLI {
       Log.error("\(error)")
       return ExitCode.failure.rawValue
     }
-    var options = SpawnOptions(environment: currentEnvironment())
+    var options = SpawnOptions(environment: Config.processEnvironment())
     // If comfy-init is killed outright (not PID 1), its children must not live on unsupervised.
     options.parentDeathSignal = SIGKILL
     options.takeTerminal = true

@@ -1,5 +1,7 @@
 // The effective configuration: environment first, then command-line flags, all validated before
-// anything touches the disk.
+// anything touches the disk. Config is the only reader of the environment: every variable of
+// ConfigVariables.swift is parsed here into a typed field, and what children get is computed here
+// (childEnvironment); no other file reads an environment value.
 import Bcrypt
 
 #if canImport(Glibc)
@@ -40,14 +42,58 @@ public enum Credential: Equatable, Sendable {
 public enum AuthMode: String, Sendable { case login, none }
 public enum InitMode: String, Sendable { case supervise, exec }
 
-public struct Config: Sendable {
+/// COMFYUI_INSTALLER and the PIP_*/UV_* variables that change what gets installed into the venv.
+public struct InstallerSettings: Equatable, Sendable {
+  public enum Choice: String, Sendable { case auto, pip, uv }
+
+  /// The variables that change what pip or uv would install (all of them reach the installer
+  /// unchanged, through the children's environment).
+  public static let variables = [
+    "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX", "PIP_PRE", "PIP_CONSTRAINT",
+    "PIP_ONLY_BINARY", "PIP_NO_BINARY", "UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_INDEX",
+    "UV_FIND_LINKS", "UV_NO_INDEX", "UV_PRERELEASE", "UV_CONSTRAINT",
+  ]
+
+  /// auto: uv when it is on PATH, else pip.
+  public var choice = Choice.auto
+  /// Each of `variables` that is set, as written: the venv's fingerprint covers them.
+  public var values: [String: String] = [:]
+  public var pipIndexURL: String? = nil
+  public var pipExtraIndexURLs: [String] = []
+  public var pipFindLinks: [String] = []
+  public var pipNoIndex = false
+  /// uv's own index settings win over the PIP_* ones comfy-init translates for it.
+  public var uvSetsIndex = false
+  public var uvSetsExtraIndex = false
+  public var uvSetsFindLinks = false
+
+  /// A wheel folder the installer can use without the network.
+  public var hasFindLinks: Bool { !pipFindLinks.isEmpty || uvSetsFindLinks }
+}
+
+/// The Hugging Face token (HF_TOKEN, HF_TOKEN_FILE, HF_API_TOKEN: the first one set wins). A token
+/// that cannot be used is reported only when a download needs it: a token file need not be mounted
+/// once every model is in place.
+public enum HubToken: Equatable, Sendable {
+  case none
+  case token(String, source: String)
+  /// Set, but unreadable or not one line: the message says which and how to fix it.
+  case unusable(String)
+}
+
+public struct Config: Equatable, Sendable {
   public static let defaultRepo = "https://github.com/comfyanonymous/ComfyUI.git"
   /// The ComfyUI release this version of comfy-init was tested against.
   public static let defaultRef = "v0.8.0"
   public static let defaultLoginRepo = "https://github.com/liusida/ComfyUI-Login.git"
   public static let loginNodeName = "ComfyUI-Login"
   /// ComfyUI-Login has no release tags: pin the commit whose contract docs/architecture.md describes.
+  /// It applies to the default repository only: another COMFYUI_LOGIN_REPO without COMFYUI_LOGIN_REF
+  /// gets its default branch.
   public static let defaultLoginRef = "69109257f4629a11ebe26cd65667536c4f8dddcb"
+  public static let defaultDownloadConcurrency = 3
+  /// Hosts the Hugging Face token is sent to, besides COMFYUI_TOKEN_HOSTS.
+  public static let defaultTokenHosts = ["huggingface.co"]
 
   public var home = "/opt/comfyui"
   public var repo = Config.defaultRepo
@@ -77,17 +123,41 @@ public struct Config: Sendable {
   public var pgid: gid_t? = nil
   /// Cut the token and password out of the server's log (COMFYUI_REDACT_LOGS=0 turns it off).
   public var redactLogs = true
+  public var installer = InstallerSettings()
   public var skipModels = false
   public var modelsManifest: String? = nil
-  public var environment: [String: String] = [:]
-
-  public var comfyDir: String { home + "/ComfyUI" }
-  public var customNodesDir: String { comfyDir + "/custom_nodes" }
-  public var stateDir: String { home + "/.comfy-init" }
-  public var passwordFile: String { comfyDir + "/login/PASSWORD" }
-  public var python: String { venv + "/bin/python" }
+  public var downloadConcurrency = Config.defaultDownloadConcurrency
+  /// COMFYUI_TOKEN_HOSTS, lower case, without leading dots.
+  public var tokenHosts: [String] = []
+  public var hubToken = HubToken.none
+  /// What every child (git, pip, the server) gets: the environment with the flags applied, less what
+  /// comfy-init consumes (the credential, the Hub token, and where they are kept).
+  public var childEnvironment: [String: String] = [:]
 
   public init() {}
+
+  /// Every path under the home and the venv.
+  public var layout: HomeLayout { HomeLayout(home: home, venv: venv) }
+
+  /// PUID:PGID (PGID defaults to PUID), nil without PUID.
+  public var owner: (uid: uid_t, gid: gid_t)? { puid.map { ($0, pgid ?? gid_t($0)) } }
+
+  /// Where tools are looked for: the PATH children get.
+  public var searchPath: String { childEnvironment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin" }
+
+  /// The server's environment: the children's, with Python's output unbuffered (a pipe's output is
+  /// buffered otherwise, and the container log would lag behind the server).
+  public var serverEnvironment: [String: String] {
+    var env = childEnvironment
+    if env["PYTHONUNBUFFERED"] == nil { env["PYTHONUNBUFFERED"] = "1" }
+    return env
+  }
+
+  /// After the PUID drop: children need a HOME they can write (pip's cache, git's config), and
+  /// root's is not PUID's. COMFYUI_HOME serves (no /etc/passwd entry is needed).
+  public mutating func giveChildrenAWritableHome() {
+    if access(childEnvironment["HOME"] ?? "/", W_OK) != 0 { childEnvironment["HOME"] = home }
+  }
 
   /// Every custom node to install: ComfyUI-Login first when auth is on, then COMFYUI_CUSTOM_NODES.
   public var wantedNodes: [CustomNode] {
@@ -114,83 +184,69 @@ public struct Config: Sendable {
   }
 }
 
-/// Hides "user:token@" in URLs before they are logged.
-public func redactURL(_ url: String) -> String {
-  guard let scheme = url.rangeOfSubstring("://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else {
-    return url
-  }
-  let authority = url[scheme.upperBound..<at]
-  if authority.contains("/") { return url }
-  return String(url[..<scheme.upperBound]) + "***@" + String(url[url.index(after: at)...])
-}
-
 extension Config {
-  /// Environment variables comfy-init reads; flags map onto them (`--stop-timeout 3` is COMFYUI_STOP_TIMEOUT=3).
-  public static let knownVariables: Set<String> = [
-    "COMFYUI_HOME", "COMFYUI_REPO", "COMFYUI_REF", "COMFYUI_VENV", "COMFYUI_PIP_EXTRA", "COMFYUI_CUSTOM_NODES",
-    "COMFYUI_LOGIN_REPO", "COMFYUI_LOGIN_REF", "COMFYUI_AUTH", "COMFYUI_LOGIN_ENABLED", "COMFYUI_USERNAME",
-    "COMFYUI_PASSWORD", "COMFYUI_PASSWORD_FILE", "COMFYUI_PASSWORD_HASH", "COMFYUI_PASSWORD_HASH_FILE",
-    "COMFYUI_LISTEN", "COMFYUI_PORT", "COMFYUI_ARGS", "COMFYUI_UPDATE", "COMFYUI_OFFLINE", "COMFYUI_STOP_TIMEOUT",
-    "COMFYUI_STOP_SIGNAL", "COMFYUI_INIT", "COMFYUI_REDACT_LOGS", "PUID", "PGID", "COMFYUI_SKIP_MODELS",
-    "COMFYUI_MODELS_MANIFEST",
-  ]
+  /// The process environment as a dictionary: the one place that captures it (later entries win,
+  /// as getenv() would not, but duplicates do not occur in practice).
+  public static func processEnvironment() -> [String: String] {
+    var result = [String: String]()
+    var pointer = environ
+    while let entry = pointer.pointee {
+      let line = String(cString: entry)
+      if let eq = line.firstIndex(of: "=") {
+        result[String(line[..<eq])] = String(line[line.index(after: eq)...])
+      }
+      pointer += 1
+    }
+    return result
+  }
 
-  /// Secrets are refused as flags: argv is visible to every user of the machine and in `docker inspect`.
-  static let secretVariables: Set<String> = ["COMFYUI_PASSWORD", "COMFYUI_PASSWORD_HASH"]
-
-  /// What comfy-init consumes and no child (git, pip, the server, its custom nodes) gets: the
-  /// credential and the Hub token, and where they are kept.
-  static let withheldFromChildren: Set<String> = [
-    "COMFYUI_PASSWORD", "COMFYUI_PASSWORD_FILE", "COMFYUI_PASSWORD_HASH", "COMFYUI_PASSWORD_HASH_FILE", "HF_TOKEN",
-    "HF_TOKEN_FILE", "HF_API_TOKEN",
-  ]
-
-  /// Applies `--name value` / `--name=value` flags over the environment. Returns the updated
-  /// environment; unknown flags are usage errors.
+  /// Applies `--flag value` / `--flag=value` / `--switch` over the environment, each flag as the
+  /// table of variables names it. Returns the updated environment; unknown flags and secrets given
+  /// as flags are usage errors.
   public static func applyFlags(_ flags: [String], to environment: [String: String]) throws(InitError)
     -> [String: String]
   {
     var env = environment
     var index = 0
     while index < flags.count {
-      let flag = flags[index]
-      guard flag.hasPrefix("--"), flag.count > 2 else {
-        throw InitError(.usage, "unexpected argument '\(flag)'; server arguments go after '--' (see comfy-init --help)")
+      let word = flags[index]
+      guard word.hasPrefix("--"), word.count > 2 else {
+        throw InitError(.usage, "unexpected argument '\(word)'; server arguments go after '--' (see comfy-init --help)")
       }
-      var name = String(flag.dropFirst(2))
-      var value: String
+      var name = String(word.dropFirst(2))
+      var inline: String? = nil
       if let eq = name.firstIndex(of: "=") {
-        value = String(name[name.index(after: eq)...])
+        inline = String(name[name.index(after: eq)...])
         name = String(name[..<eq])
-      } else {
-        let booleans: Set<String> = ["update", "offline", "skip-models"]
-        if booleans.contains(name) {
-          value = "1"
-        } else {
-          guard index + 1 < flags.count else { throw InitError(.usage, "flag --\(name) needs a value") }
-          index += 1
-          value = flags[index]
-        }
       }
-      let upper = name.uppercased().replacingDashes()
-      let variable = (upper == "PUID" || upper == "PGID") ? upper : "COMFYUI_" + upper
-      guard knownVariables.contains(variable) else {
+      guard let variable = Config.variable(forFlag: name) else {
         throw InitError(.usage, "unknown flag --\(name) (see comfy-init --help)")
       }
-      guard !secretVariables.contains(variable) else {
+      guard variable.kind != .secret else {
+        let file = knownVariables.contains(variable.name + "_FILE") ? variable.name + "_FILE" : "HF_TOKEN_FILE"
         throw InitError(
-          .usage, "--\(name) would put a secret on the command line; set \(variable)_FILE or \(variable) instead")
+          .usage, "--\(name) would put a secret on the command line; set \(file) or \(variable.name) instead")
       }
-      env[variable] = value
+      if let inline {
+        env[variable.name] = inline
+      } else if variable.kind == .switch {
+        env[variable.name] = "1"
+      } else {
+        guard index + 1 < flags.count else { throw InitError(.usage, "flag --\(name) needs a value") }
+        index += 1
+        env[variable.name] = flags[index]
+      }
       index += 1
     }
     return env
   }
 
   /// Reads and validates everything; the first problem found is reported with how to fix it.
-  public static func load(environment env: [String: String]) throws(InitError) -> Config {
+  /// `readSecrets: false` (the health check) leaves the credential and the Hub token alone.
+  public static func load(environment env: [String: String], readSecrets: Bool = true) throws(InitError) -> Config {
     var c = Config()
-    c.environment = env
+    c.childEnvironment = env
+    for variable in variables where variable.isWithheld { c.childEnvironment[variable.name] = nil }
     func value(_ name: String) -> String? {
       guard let v = env[name] else { return nil }
       return v.trimmingWhitespace().isEmpty ? nil : v
@@ -234,10 +290,14 @@ extension Config {
     }
     if let repo = value("COMFYUI_LOGIN_REPO") {
       c.loginRepo = try validateURL(repo.trimmingWhitespace(), variable: "COMFYUI_LOGIN_REPO")
+      // The pinned commit belongs to the default repository: another one (a fork, a mirror) may not
+      // have it, and gets its default branch unless COMFYUI_LOGIN_REF pins it.
+      if c.loginRepo != defaultLoginRepo { c.loginRef = nil }
     }
     if let ref = value("COMFYUI_LOGIN_REF") {
-      c.loginRef = ref.trimmingWhitespace()
-      try validateRef(c.loginRef!, variable: "COMFYUI_LOGIN_REF")
+      let ref = ref.trimmingWhitespace()
+      try validateRef(ref, variable: "COMFYUI_LOGIN_REF")
+      c.loginRef = ref
     }
 
     if let auth = value("COMFYUI_AUTH") {
@@ -246,13 +306,13 @@ extension Config {
       }
       c.auth = mode
     } else if let legacy = value("COMFYUI_LOGIN_ENABLED") {
-      c.auth = try parseBool(legacy, variable: "COMFYUI_LOGIN_ENABLED") ? .login : .none
+      c.auth = try bool(legacy, variable: "COMFYUI_LOGIN_ENABLED") ? .login : .none
     }
     if let user = env["COMFYUI_USERNAME"] { c.username = user }
     guard !c.username.isEmpty, !c.username.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\0" }) else {
       throw InitError(.config, "COMFYUI_USERNAME must be one non-empty line (it is line 2 of login/PASSWORD)")
     }
-    if c.auth == .login { try loadCredential(into: &c, env: env) }
+    if c.auth == .login && readSecrets { try loadCredential(into: &c, env: env) }
 
     if let listen = value("COMFYUI_LISTEN") { c.listen = listen.trimmingWhitespace() }
     guard c.listen.allSatisfy({ $0.isLetter || $0.isNumber || ".:,-[]%".contains($0) }) else {
@@ -272,13 +332,26 @@ extension Config {
       }
       try ServerFlags.validate(c.serverArgs, auth: c.auth, source: "COMFYUI_ARGS")
     }
-    if let update = value("COMFYUI_UPDATE") { c.update = try parseBool(update, variable: "COMFYUI_UPDATE") }
-    if let offline = value("COMFYUI_OFFLINE") { c.offline = try parseBool(offline, variable: "COMFYUI_OFFLINE") }
+    if let update = value("COMFYUI_UPDATE") { c.update = try bool(update, variable: "COMFYUI_UPDATE") }
+    if let offline = value("COMFYUI_OFFLINE") { c.offline = try bool(offline, variable: "COMFYUI_OFFLINE") }
     if let redact = value("COMFYUI_REDACT_LOGS") {
-      c.redactLogs = try parseBool(redact, variable: "COMFYUI_REDACT_LOGS")
+      c.redactLogs = try bool(redact, variable: "COMFYUI_REDACT_LOGS")
     }
-    if let skip = value("COMFYUI_SKIP_MODELS") { c.skipModels = try parseBool(skip, variable: "COMFYUI_SKIP_MODELS") }
+    try loadInstaller(into: &c, env: env)
+    if let skip = value("COMFYUI_SKIP_MODELS") { c.skipModels = try bool(skip, variable: "COMFYUI_SKIP_MODELS") }
     c.modelsManifest = value("COMFYUI_MODELS_MANIFEST")
+    if let text = value("COMFYUI_DOWNLOAD_CONCURRENCY")?.trimmingWhitespace() {
+      guard let n = Int(text), (1...16).contains(n) else {
+        throw InitError(.config, "COMFYUI_DOWNLOAD_CONCURRENCY='\(text)' is not a number from 1 to 16, e.g. 3")
+      }
+      c.downloadConcurrency = n
+    }
+    for host in (env["COMFYUI_TOKEN_HOSTS"] ?? "").split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" }) {
+      var name = Substring(host.lowercased())
+      while name.hasPrefix(".") { name = name.dropFirst() }
+      if !name.isEmpty { c.tokenHosts.append(String(name)) }
+    }
+    if readSecrets { c.hubToken = loadHubToken(env) }
     if let timeout = value("COMFYUI_STOP_TIMEOUT") {
       guard let seconds = Double(timeout.trimmingWhitespace()), seconds >= 0, seconds <= 3600 else {
         throw InitError(.config, "COMFYUI_STOP_TIMEOUT='\(timeout)' is not a number of seconds from 0 to 3600, e.g. 8")
@@ -367,6 +440,47 @@ extension Config {
     }
   }
 
+  private static func loadInstaller(into c: inout Config, env: [String: String]) throws(InitError) {
+    func value(_ name: String) -> String? {
+      guard let v = env[name], !v.trimmingWhitespace().isEmpty else { return nil }
+      return v
+    }
+    if let text = value("COMFYUI_INSTALLER") {
+      guard let choice = InstallerSettings.Choice(rawValue: text.trimmingWhitespace().lowercased()) else {
+        throw InitError(.config, "COMFYUI_INSTALLER='\(text)' is not valid; use auto, pip or uv")
+      }
+      c.installer.choice = choice
+    }
+    for name in InstallerSettings.variables { c.installer.values[name] = env[name] }
+    c.installer.pipIndexURL = value("PIP_INDEX_URL")
+    c.installer.pipExtraIndexURLs = (value("PIP_EXTRA_INDEX_URL") ?? "").split(separator: " ").map(String.init)
+    c.installer.pipFindLinks = (value("PIP_FIND_LINKS") ?? "").split(separator: " ").map(String.init)
+    if let noIndex = value("PIP_NO_INDEX") { c.installer.pipNoIndex = try bool(noIndex, variable: "PIP_NO_INDEX") }
+    c.installer.uvSetsIndex = value("UV_INDEX_URL") != nil || value("UV_DEFAULT_INDEX") != nil
+    c.installer.uvSetsExtraIndex = value("UV_EXTRA_INDEX_URL") != nil
+    c.installer.uvSetsFindLinks = value("UV_FIND_LINKS") != nil
+  }
+
+  /// Read now, as the user comfy-init started as (root before a PUID drop can read a root-only
+  /// secret); a problem is kept for the moment a download needs the token.
+  private static func loadHubToken(_ env: [String: String]) -> HubToken {
+    for name in ["HF_TOKEN", "HF_TOKEN_FILE", "HF_API_TOKEN"] {
+      guard let value = env[name], !value.isEmpty else { continue }
+      var token = value.trimmingWhitespace()
+      if name.hasSuffix("_FILE") {
+        guard let text = FileSystem.readText(value) else {
+          return .unusable("\(name)=\(value) cannot be read; mount the token file there or fix the path")
+        }
+        token = text.trimmingWhitespace()
+      }
+      guard !token.isEmpty, !token.contains(where: { $0.isNewline || $0 == "\0" }) else {
+        return .unusable("\(name) must hold one token on one line; fix its value")
+      }
+      return .token(token, source: name)
+    }
+    return .none
+  }
+
   /// Device, inode, size and change times of a file: any rewrite, `cp -p` and a Kubernetes secret
   /// update included, changes at least one of them.
   static func fingerprint(ofFile path: String) -> String? {
@@ -393,40 +507,15 @@ extension Config {
     return url
   }
 
-  static func parseBool(_ text: String, variable: String) throws(InitError) -> Bool {
-    switch text.trimmingWhitespace().lowercased() {
-    case "1", "true", "yes", "on": return true
-    case "0", "false", "no", "off": return false
-    default: throw InitError(.config, "\(variable)='\(text)' is not a boolean; use 1 or 0")
-    }
-  }
-}
+  /// The words every boolean variable accepts (comfyctl's Settings accepts the same ones).
+  public static let trueWords: Set<String> = ["1", "true", "yes", "on"]
+  public static let falseWords: Set<String> = ["0", "false", "no", "off"]
 
-func stripTrailingSlashes(_ path: String) -> String {
-  var p = path.trimmingWhitespace()
-  while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
-  return p
-}
-
-extension String {
-  func trimmingWhitespace() -> String {
-    var s = Substring(self)
-    while let f = s.first, f.isWhitespace { s.removeFirst() }
-    while let l = s.last, l.isWhitespace { s.removeLast() }
-    return String(s)
-  }
-
-  func replacingDashes() -> String { String(map { $0 == "-" ? "_" : $0 }) }
-
-  /// The first occurrence of `needle`. (The standard library's firstRange(of:) would link the
-  /// regex engine, half a megabyte, into the static binary.)
-  func rangeOfSubstring(_ needle: String) -> Range<String.Index>? {
-    guard !needle.isEmpty else { return nil }
-    var start = startIndex
-    while start < endIndex {
-      if self[start...].hasPrefix(needle) { return start..<index(start, offsetBy: needle.count) }
-      start = index(after: start)
-    }
-    return nil
+  /// A boolean variable: one of trueWords or falseWords, any case, surrounding blanks ignored.
+  static func bool(_ text: String, variable: String) throws(InitError) -> Bool {
+    let word = text.trimmingWhitespace().lowercased()
+    if trueWords.contains(word) { return true }
+    if falseWords.contains(word) { return false }
+    throw InitError(.config, "\(variable)='\(text)' is not a boolean; use 1 or 0")
   }
 }

@@ -12,7 +12,8 @@ enum CustomNodes {
   /// ref than the one asked for (a stale ComfyUI-Login in an old volume may fail to import, and the
   /// server would then run without auth). Unpinned nodes move only with COMFYUI_UPDATE=1.
   static func ensure(config: Config, runner: ToolRunner) throws {
-    let loginDir = config.customNodesDir + "/" + Config.loginNodeName
+    let layout = config.layout
+    let loginDir = layout.customNode(Config.loginNodeName)
     if config.auth == .none {
       disableLogin(at: loginDir)
     } else {
@@ -20,10 +21,11 @@ enum CustomNodes {
     }
     for node in config.wantedNodes {
       let checkout = GitCheckout(
-        runner: runner, stampDir: config.stateDir + "/nodes", offline: config.offline,
-        update: config.update || node.ref != nil, failure: .customNode)
+        runner: runner, layout: layout, offline: config.offline, update: config.update || node.ref != nil,
+        failure: .customNode)
       _ = try checkout.ensure(
-        url: node.url, ref: node.ref, at: config.customNodesDir + "/" + node.name, label: "custom node \(node.name)")
+        url: node.url, ref: node.ref, at: layout.customNode(node.name), stamp: layout.nodeCheckoutStamp(node.name),
+        label: "custom node \(node.name)")
     }
   }
 

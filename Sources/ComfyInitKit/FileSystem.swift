@@ -256,18 +256,3 @@ public enum FileSystem {
     }
   }
 }
-
-/// The process environment as a dictionary (later entries win, as getenv() would not, but
-/// duplicates do not occur in practice).
-public func currentEnvironment() -> [String: String] {
-  var result = [String: String]()
-  var pointer = environ
-  while let entry = pointer.pointee {
-    let line = String(cString: entry)
-    if let eq = line.firstIndex(of: "=") {
-      result[String(line[..<eq])] = String(line[line.index(after: eq)...])
-    }
-    pointer += 1
-  }
-  return result
-}

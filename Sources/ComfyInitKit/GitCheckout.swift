@@ -26,7 +26,7 @@ struct CheckoutStamp: Equatable {
 
 struct GitCheckout {
   let runner: ToolRunner
-  let stampDir: String
+  let layout: HomeLayout
   let offline: Bool
   let update: Bool
   /// The exit code for this checkout's failures (ComfyUI's or a custom node's).
@@ -35,8 +35,8 @@ struct GitCheckout {
   enum Result: Equatable { case unchanged, cloned, updated, leftAlone }
 
   /// Makes `dest` a checkout of `url` at `ref` (nil: the default branch), as far as the rules allow.
-  func ensure(url: String, ref: String?, at dest: String, label: String) throws -> Result {
-    let stampPath = stampDir + "/" + FileSystem.baseName(of: dest) + ".checkout"
+  /// `stampPath` (from the layout) remembers what was checked out.
+  func ensure(url: String, ref: String?, at dest: String, stamp stampPath: String, label: String) throws -> Result {
     let wantedRef = ref ?? "HEAD"
     if let stamp = CheckoutStamp.read(stampPath), stamp.url == url, stamp.ref == wantedRef,
       let head = GitCheckout.headCommit(of: dest), head == stamp.commit
@@ -112,8 +112,7 @@ struct GitCheckout {
     do { try FileSystem.makeDirectories(parent) } catch {
       throw InitError(.filesystem, "cannot create \(parent): \(error); make the volume writable")
     }
-    // ".disabled" keeps ComfyUI from importing a half-cloned custom node; a crash leaves only this.
-    let temp = parent + "/.comfy-init-partial-" + FileSystem.baseName(of: dest) + ".disabled"
+    let temp = layout.partialClone(of: dest)
     FileSystem.removeTree(temp)
     var args = ["clone", "--quiet", "--recurse-submodules", "--shallow-submodules"]
     let isCommit = ref.map(GitCheckout.looksLikeCommit) ?? false
@@ -187,7 +186,7 @@ struct GitCheckout {
 
   private func writeStamp(_ stamp: CheckoutStamp, _ path: String) throws(InitError) {
     do {
-      try FileSystem.makeDirectories(stampDir)
+      try FileSystem.makeDirectories(FileSystem.parent(of: path))
       try stamp.write(path)
     } catch {
       throw InitError(.filesystem, "cannot record the checkout state in \(path): \(error)")

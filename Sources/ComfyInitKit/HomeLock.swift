@@ -7,8 +7,8 @@
 final class HomeLock {
   private let fd: Int32
 
-  init(stateDir: String, supervisor: Supervisor) throws {
-    let path = stateDir + "/lock"
+  /// `path`: HomeLayout.lockFile.
+  init(path: String, supervisor: Supervisor) throws {
     // Never through a link, never anything but a plain file: it is truncated below.
     fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o644)
     guard fd >= 0, FileSystem.isRegular(fd) else {

@@ -18,8 +18,8 @@ public struct Server {
 
   public func command(extraArgs: [String]) -> [String] {
     let main = config.auth == .login ? ["-c", Server.portGuard(port: config.port), "main.py"] : ["main.py"]
-    return [config.python] + main + ["--listen", config.listen, "--port", String(config.port)] + config.serverArgs
-      + extraArgs
+    let python = config.layout.python
+    return [python] + main + ["--listen", config.listen, "--port", String(config.port)] + config.serverArgs + extraArgs
   }
 
   /// With auth on, ComfyUI runs under a Python audit hook that lets it open its port only once
@@ -46,18 +46,6 @@ public struct Server {
     """
   }
 
-  func environment() -> [String: String] {
-    var env = Bootstrap.childEnvironment(config.environment)
-    // Python buffers a pipe's output: without this the container log lags behind the server.
-    env["PYTHONUNBUFFERED"] = env["PYTHONUNBUFFERED"] ?? "1"
-    return env
-  }
-
-  private var user: (uid: uid_t, gid: gid_t)? {
-    guard let uid = config.puid, getuid() == 0 else { return nil }
-    return (uid, config.pgid ?? gid_t(uid))
-  }
-
   /// Runs the server until it exits; returns comfy-init's exit code.
   public func supervise(extraArgs: [String]) -> Int32 {
     supervisor.checkSignals()
@@ -65,12 +53,12 @@ public struct Server {
       Log.info("serve: \(Signals.name(signal)) arrived before the server started; not starting it")
       return 0
     }
-    var options = SpawnOptions(environment: environment())
+    let layout = config.layout
+    var options = SpawnOptions(environment: config.serverEnvironment)
     // If comfy-init is killed outright (not PID 1), its children must not live on unsupervised.
     options.parentDeathSignal = SIGKILL
-    options.directory = config.comfyDir
+    options.directory = layout.comfyDir
     options.takeTerminal = true
-    options.user = user
     let argv = command(extraArgs: extraArgs)
     let authGuard = config.auth == .login ? AuthGuard(config: config) : nil
     let relays = makeLogRelays(&options, observe: authGuard.map { g in { g.observe($0) } })
@@ -82,11 +70,11 @@ public struct Server {
     } catch {
       closeChildEnds(options)
       if let child = error.pid { var s: Int32 = 0; waitpid(child, &s, 0) }
-      Log.error("\(error); the venv may be broken: delete \(config.venv)/.comfy-init-stamp to reinstall")
-      Status.write(home: config.home, phase: "failed", detail: "cannot start the server")
+      Log.error("\(error); the venv may be broken: delete \(layout.venvStamp) to reinstall")
+      Status.write(layout, phase: .failed, detail: "cannot start the server")
       return error.shellCode
     }
-    Status.write(home: config.home, phase: "serving", pid: pid)
+    Status.write(layout, phase: .serving, pid: pid)
     Log.info("serve: started ComfyUI as pid \(pid) on \(config.listen):\(config.port)")
     let policy = Supervisor.Policy(
       translate: [SIGTERM: config.stopSignal], stopTimeout: config.stopTimeout,
@@ -99,11 +87,11 @@ public struct Server {
       Log.error(refused!)
     }
     if let refused {
-      Status.write(home: config.home, phase: "failed", detail: refused)
+      Status.write(layout, phase: .failed, detail: refused)
       return ExitCode.authNotEnforced.rawValue
     }
     let code = exitCode(for: outcome)
-    Status.write(home: config.home, phase: "exited", detail: outcome.status.description)
+    Status.write(layout, phase: .exited, detail: outcome.status.description)
     Log.info(
       "serve: ComfyUI ended with \(outcome.status.description) after \(formatDuration(started.secondsSince)); exiting \(code)"
     )
@@ -118,10 +106,9 @@ public struct Server {
     guard config.auth == .login else { return [] }
     var secrets: [String] = []
     if config.redactLogs && isatty(1) == 0 {
-      if let text = FileSystem.readText(config.passwordFile),
-        let hash = text.split(separator: "\n", omittingEmptySubsequences: false).first, !hash.isEmpty
-      {
-        secrets += [String(hash), percentEncode(String(hash))]
+      // Through a link too: ComfyUI-Login reads (and logs) whatever the name leads to.
+      if let hash = PasswordFile.token(at: config.layout.passwordFile, noFollow: false), !hash.isEmpty {
+        secrets += [hash, percentEncode(hash)]
       }
       if case .password(let password) = config.credential { secrets.append(password) }
     }
@@ -155,19 +142,14 @@ public struct Server {
   /// COMFYUI_INIT=exec: become the server. Returns only when exec failed.
   public func exec(extraArgs: [String]) -> Int32 {
     supervisor.signals.restoreForExec()
-    guard chdir(config.comfyDir) == 0 else {
-      Log.error("cannot enter \(config.comfyDir): \(String(cString: strerror(errno)))")
+    let layout = config.layout
+    guard chdir(layout.comfyDir) == 0 else {
+      Log.error("cannot enter \(layout.comfyDir): \(String(cString: strerror(errno)))")
       return ExitCode.filesystem.rawValue
     }
-    if let user {
-      guard setgroups(0, nil) == 0, setgid(user.gid) == 0, setuid(user.uid) == 0 else {
-        Log.error("cannot switch to uid \(user.uid)/gid \(user.gid): \(String(cString: strerror(errno)))")
-        return ExitCode.privileges.rawValue
-      }
-    }
-    Status.write(home: config.home, phase: "serving", detail: "exec")
+    Status.write(layout, phase: .serving, detail: "exec")
     Log.info("serve: exec ComfyUI on \(config.listen):\(config.port) (COMFYUI_INIT=exec)")
-    let failure = ChildProcess.exec(command(extraArgs: extraArgs), environment: environment())
+    let failure = ChildProcess.exec(command(extraArgs: extraArgs), environment: config.serverEnvironment)
     Log.error("\(failure)")
     return failure.shellCode
   }

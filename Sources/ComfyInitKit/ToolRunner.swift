@@ -14,10 +14,13 @@ public struct StopRequested: Error {
 public struct ToolRunner {
   public let supervisor: Supervisor
   public let environment: [String: String]
+  /// Where `which` looks (Config.searchPath: the PATH children get).
+  public let searchPath: String
 
-  public init(supervisor: Supervisor, environment: [String: String]) {
+  public init(supervisor: Supervisor, environment: [String: String], searchPath: String) {
     self.supervisor = supervisor
     self.environment = environment
+    self.searchPath = searchPath
   }
 
   public struct Result {
@@ -85,8 +88,7 @@ public struct ToolRunner {
 
   /// The first executable of that name on PATH.
   public func which(_ name: String) -> String? {
-    let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-    for dir in path.split(separator: ":") where FileSystem.isExecutable("\(dir)/\(name)") {
+    for dir in searchPath.split(separator: ":") where FileSystem.isExecutable("\(dir)/\(name)") {
       return "\(dir)/\(name)"
     }
     return nil

@@ -9,23 +9,15 @@ import Digest
 struct Venv {
   let config: Config
   let runner: ToolRunner
-
-  var stampPath: String { config.venv + "/.comfy-init-stamp" }
-  /// Present while an install runs: a crash leaves it behind and the next start repairs.
-  var installingMarker: String { config.venv + "/.comfy-init-installing" }
-
-  /// Variables that change what pip would install.
-  static let installerVariables = [
-    "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX", "PIP_PRE", "PIP_CONSTRAINT",
-    "PIP_ONLY_BINARY", "PIP_NO_BINARY", "UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_INDEX",
-    "UV_FIND_LINKS", "UV_NO_INDEX", "UV_PRERELEASE", "UV_CONSTRAINT",
-  ]
+  var layout: HomeLayout { config.layout }
+  var stampPath: String { layout.venvStamp }
+  var installingMarker: String { layout.venvInstallingMarker }
 
   /// Requirement files: ComfyUI's, then every enabled custom node's, in name order.
   func requirementFiles() -> [String] {
-    var files = [config.comfyDir + "/requirements.txt"]
-    for name in FileSystem.list(config.customNodesDir) where CustomNodes.isEnabled(name) {
-      let file = config.customNodesDir + "/" + name + "/requirements.txt"
+    var files = [layout.comfyRequirements]
+    for name in FileSystem.list(layout.customNodesDir) where CustomNodes.isEnabled(name) {
+      let file = layout.requirements(ofNode: name)
       if FileSystem.exists(file) { files.append(file) }
     }
     return files.filter(FileSystem.exists)
@@ -36,43 +28,41 @@ struct Venv {
   func fingerprint(requirements: [String]) -> String {
     let hasher = SHA256()
     hasher.updateField("comfy-init venv v1")
-    hasher.updateField(FileSystem.readText(config.venv + "/pyvenv.cfg") ?? "")
+    hasher.updateField(FileSystem.readText(layout.pyvenvConfig) ?? "")
     for file in requirements {
       hasher.updateField(file)
       hasher.update(FileSystem.read(file) ?? [])
     }
     hasher.updateField(config.pipExtra.joined(separator: "\n"))
-    for name in Venv.installerVariables {
-      hasher.updateField(name + "=" + (config.environment[name] ?? ""))
+    for name in InstallerSettings.variables {
+      hasher.updateField(name + "=" + (config.installer.values[name] ?? ""))
     }
     return hex(hasher.finalize())
   }
 
   /// True when nothing needs to run.
   func isCurrent() -> Bool {
-    guard FileSystem.isExecutable(config.python), !FileSystem.exists(installingMarker),
+    guard FileSystem.isExecutable(layout.python), !FileSystem.exists(installingMarker),
       let stamp = FileSystem.readText(stampPath)
     else { return false }
     return stamp.split(separator: "\n").first.map(String.init) == fingerprint(requirements: requirementFiles())
   }
 
-  /// Creates or repairs the venv and installs everything into it.
   /// uv when COMFYUI_INSTALLER allows it and it is on PATH; nil means pip.
   func uvPath() throws(InitError) -> String? {
-    switch (config.environment["COMFYUI_INSTALLER"] ?? "auto").lowercased() {
-    case "pip": return nil
-    case "auto", "": return runner.which("uv")
-    case "uv":
+    switch config.installer.choice {
+    case .pip: return nil
+    case .auto: return runner.which("uv")
+    case .uv:
       guard let uv = runner.which("uv") else {
         throw InitError(
           .install, "COMFYUI_INSTALLER=uv but uv is not on PATH; install uv or use COMFYUI_INSTALLER=auto")
       }
       return uv
-    case let other:
-      throw InitError(.config, "COMFYUI_INSTALLER='\(other)' is not valid; use auto, pip or uv")
     }
   }
 
+  /// Creates or repairs the venv and installs everything into it.
   func ensure() throws {
     let requirements = requirementFiles()
     try refuseOptions(in: requirements)
@@ -101,7 +91,7 @@ struct Venv {
   /// than --hash would change the whole install: another index for every package, code from
   /// anywhere. ComfyUI's own file (at the pinned ref) is trusted.
   private func refuseOptions(in files: [String]) throws(InitError) {
-    for file in files where file != config.comfyDir + "/requirements.txt" {
+    for file in files where file != layout.comfyRequirements {
       if let line = Venv.optionLine(FileSystem.readText(file) ?? "") {
         let node = FileSystem.baseName(of: FileSystem.parent(of: file))
         throw InitError(
@@ -128,7 +118,7 @@ struct Venv {
   /// and other custom nodes call to install their dependencies.
   private func createIfNeeded() throws {
     let venv = config.venv
-    if FileSystem.isExecutable(config.python) {
+    if FileSystem.isExecutable(layout.python) {
       // A crash during `python -m venv` leaves a python without pip: running venv again over the
       // same folder finishes the job and keeps whatever is installed.
       if hasPip() { return }
@@ -140,7 +130,7 @@ struct Venv {
         [python3, "-m", "venv", venv], failure: .python, explain: "cannot complete the venv at \(venv)")
       return
     }
-    if FileSystem.exists(venv + "/pyvenv.cfg") {
+    if FileSystem.exists(layout.pyvenvConfig) {
       // Its python is gone (the base interpreter changed or a crash cut creation short):
       // keep the old folder for inspection, build a new one beside it.
       let aside = FileSystem.freeName(beside: venv, suffix: "broken")
@@ -164,14 +154,14 @@ struct Venv {
 
   /// pip is importable when its package folder exists under lib/pythonX.Y/site-packages.
   private func hasPip() -> Bool {
-    let lib = config.venv + "/lib"
+    let lib = layout.venvLib
     return FileSystem.list(lib).contains { FileSystem.exists(lib + "/" + $0 + "/site-packages/pip/__init__.py") }
   }
 
   private func install(requirements: [String], uv: String?) throws {
-    let env = config.environment
+    let installer = config.installer
     let offline = config.offline
-    if offline && env["PIP_FIND_LINKS"] == nil && env["UV_FIND_LINKS"] == nil {
+    if offline && !installer.hasFindLinks {
       throw InitError(
         .offline,
         "the venv needs installing but COMFYUI_OFFLINE=1 forbids the network; set PIP_FIND_LINKS to a wheel folder or unset COMFYUI_OFFLINE"
@@ -179,20 +169,18 @@ struct Venv {
     }
     var args: [String]
     if let uv {
-      args = [uv, "pip", "install", "--python", config.python]
+      args = [uv, "pip", "install", "--python", layout.python]
       // uv reads no PIP_* variables: pass the index settings as flags.
-      if let index = env["PIP_INDEX_URL"], env["UV_INDEX_URL"] == nil, env["UV_DEFAULT_INDEX"] == nil {
-        args += ["--index-url", index]
+      if let index = installer.pipIndexURL, !installer.uvSetsIndex { args += ["--index-url", index] }
+      if !installer.uvSetsExtraIndex {
+        for url in installer.pipExtraIndexURLs { args += ["--extra-index-url", url] }
       }
-      if let extra = env["PIP_EXTRA_INDEX_URL"], env["UV_EXTRA_INDEX_URL"] == nil {
-        for url in extra.split(separator: " ") { args += ["--extra-index-url", String(url)] }
+      if !installer.uvSetsFindLinks {
+        for link in installer.pipFindLinks { args += ["--find-links", link] }
       }
-      if let links = env["PIP_FIND_LINKS"], env["UV_FIND_LINKS"] == nil {
-        for link in links.split(separator: " ") { args += ["--find-links", String(link)] }
-      }
-      if offline || isTrue(env["PIP_NO_INDEX"]) { args.append("--no-index") }
+      if offline || installer.pipNoIndex { args.append("--no-index") }
     } else {
-      args = [config.python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
+      args = [layout.python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
       if offline { args.append("--no-index") }
     }
     for file in requirements { args += ["-r", file] }
@@ -205,10 +193,5 @@ struct Venv {
       explain:
         "installing the requirements into \(config.venv) failed; read the installer's message above, fix the requirement or the index (PIP_INDEX_URL, PIP_FIND_LINKS), then restart"
     )
-  }
-
-  private func isTrue(_ value: String?) -> Bool {
-    guard let value else { return false }
-    return ["1", "true", "yes", "on"].contains(value.lowercased())
   }
 }

@@ -213,12 +213,12 @@ extension ChildProcess {
     var out = [UInt8]()
     var err = [UInt8]()
     var open = [outPipe[0], errPipe[0]]
-    let deadline = timeout.map { monotonicSeconds() + $0 }
+    let deadline = timeout.map { Instant.now().adding(seconds: $0) }
     var timedOut = false
     var chunk = [UInt8](repeating: 0, count: 65536)
     while !open.isEmpty {
       var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-      let wait = deadline.map { Int32(max(0, min(1000, ($0 - monotonicSeconds()) * 1000))) } ?? 1000
+      let wait = deadline.map { min(1000, $0.millisecondsFromNow) } ?? 1000
       _ = poll(&fds, nfds_t(fds.count), wait)
       for entry in fds where entry.revents != 0 {
         let n = chunk.withUnsafeMutableBytes { read(entry.fd, $0.baseAddress, $0.count) }
@@ -229,7 +229,7 @@ extension ChildProcess {
           open.removeAll { $0 == entry.fd }
         }
       }
-      if let deadline, !timedOut, monotonicSeconds() > deadline {
+      if let deadline, !timedOut, deadline.millisecondsFromNow == 0 {
         kill(pid, SIGKILL)
         timedOut = true
       }
@@ -249,10 +249,4 @@ extension ChildProcess {
     var status: Int32 = 0
     return waitpid(pid, &status, WNOHANG) == pid ? ExitStatus(waitStatus: status) : nil
   }
-}
-
-func monotonicSeconds() -> Double {
-  var ts = timespec()
-  clock_gettime(CLOCK_MONOTONIC, &ts)
-  return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }

@@ -20,6 +20,9 @@ let badInputs: [BadInput] = [
     name: "secret as a flag", args: ["run", "--password", "x"], code: 2, says: "would put a secret on the command line"),
   BadInput(name: "unknown command", args: ["serve-forever"], code: 2, says: "unknown command"),
   BadInput(
+    name: "Hub token as a flag", args: ["bootstrap", "--hf-token", "hf_x"], code: 2,
+    says: "--hf-token would put a secret on the command line; set HF_TOKEN_FILE"),
+  BadInput(
     name: "port not a number", env: ["COMFYUI_PORT": "eighty"], code: 10, says: "COMFYUI_PORT='eighty' is not a port"),
   BadInput(name: "port out of range", env: ["COMFYUI_PORT": "70000"], code: 10, says: "from 1 to 65535"),
   BadInput(name: "auth mode", env: ["COMFYUI_AUTH": "maybe"], code: 10, says: "use login or none"),
@@ -55,6 +58,17 @@ let badInputs: [BadInput] = [
   BadInput(name: "stop signal", env: ["COMFYUI_STOP_SIGNAL": "SIGNOPE"], code: 10, says: "not a signal name"),
   BadInput(name: "init mode", env: ["COMFYUI_INIT": "systemd"], code: 10, says: "use supervise or exec"),
   BadInput(name: "update flag", env: ["COMFYUI_UPDATE": "sometimes"], code: 10, says: "not a boolean"),
+  BadInput(
+    name: "installer", env: ["COMFYUI_INSTALLER": "bogus"], code: 10,
+    says: "COMFYUI_INSTALLER='bogus' is not valid; use auto, pip or uv"),
+  BadInput(
+    name: "installer flag", args: ["bootstrap", "--installer", "bogus"], code: 10,
+    says: "COMFYUI_INSTALLER='bogus' is not valid"),
+  BadInput(
+    name: "download concurrency", env: ["COMFYUI_DOWNLOAD_CONCURRENCY": "0"], code: 10,
+    says: "is not a number from 1 to 16"),
+  BadInput(
+    name: "pip no-index", env: ["PIP_NO_INDEX": "maybe"], code: 10, says: "PIP_NO_INDEX='maybe' is not a boolean"),
   BadInput(name: "PUID", env: ["PUID": "bob"], code: 10, says: "not a numeric user id"),
   BadInput(name: "PGID without PUID", env: ["PGID": "1000"], code: 10, says: "PGID is set without PUID"),
   BadInput(name: "ref that is an option", env: ["COMFYUI_REF": "--upload-pack=touch"], code: 10, says: "not a git tag"),
@@ -127,6 +141,11 @@ struct SkipBecauseRoot: Error {}
     #expect(errors.count == 1, "\(input.name): expected one error line: \(result.stderr)")
     #expect(errors.first?.contains(input.says) == true, "\(input.name): \(errors)")
     #expect(FileManager.default.fileExists(atPath: models + "/mine.safetensors"), "user data was deleted")
+    // Usage, configuration and credential errors come before the disk is touched.
+    if [2, 10, 11].contains(input.code) {
+      #expect(!FileManager.default.fileExists(atPath: h.home + "/.comfy-init"), "\(input.name): state folder made")
+      #expect(h.recordedCalls.isEmpty, "\(input.name): ran \(h.recordedCalls)")
+    }
     if input.prepare != nil, FileManager.default.fileExists(atPath: h.home + "/venv/notes.txt") == false,
       input.code == 15
     {

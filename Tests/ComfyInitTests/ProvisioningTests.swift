@@ -205,7 +205,7 @@ import Testing
       "\(result.stderr)")
     #expect(!home.exists("checkpoints/c.bin"))
     #expect(home.contents("checkpoints/c.bin.mismatch-1") == data)
-    #expect(Status.read(home: home.home)?.phase == "failed")
+    #expect(Status.read(HomeLayout(home: home.home, venv: home.home + "/venv"))?.phase == .failed)
   }
 
   @Test func a404FailsAtOnce() throws {

@@ -4,14 +4,14 @@
 
 final class DownloadProgress {
   static let interval = 2.0
-  /// COMFYUI_HOME whose status file gets the sum; nil when another process owns that file.
-  private let statusHome: String?
+  /// The home whose status file gets the sum; nil when another process owns that file.
+  private let statusLayout: HomeLayout?
   private var lastTick = Instant.now()
   private var files = 0
   private var done = 0
   private var doneBytes: Int64 = 0
 
-  init(statusHome: String?) { self.statusHome = statusHome }
+  init(statusLayout: HomeLayout?) { self.statusLayout = statusLayout }
 
   func begin(_ transfers: [Transfer]) {
     files = transfers.count
@@ -51,6 +51,6 @@ final class DownloadProgress {
   }
 
   private func writeStatus(_ detail: String) {
-    if let statusHome { Status.write(home: statusHome, phase: "models", detail: detail) }
+    if let statusLayout { Status.write(statusLayout, phase: .models, detail: detail) }
   }
 }

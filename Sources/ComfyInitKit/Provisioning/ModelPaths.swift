@@ -7,10 +7,8 @@
 struct ModelPaths {
   /// The models folder with every link resolved.
   let root: String
-  /// PUID/PGID: folders made here are handed to that user, as the bootstrap does for the rest.
-  let owner: (uid: uid_t, gid: gid_t)?
 
-  init(modelsDir: String, owner: (uid: uid_t, gid: gid_t)?) throws(InitError) {
+  init(modelsDir: String) throws(InitError) {
     do { try FileSystem.makeDirectories(modelsDir) } catch {
       throw InitError(.models, "cannot create \(modelsDir) (\(error)); make COMFYUI_HOME writable")
     }
@@ -18,7 +16,6 @@ struct ModelPaths {
       throw InitError(.models, "cannot resolve \(modelsDir): \(String(cString: strerror(errno)))")
     }
     root = real
-    self.owner = owner
   }
 
   static func resolve(_ path: String) -> String? {
@@ -36,9 +33,7 @@ struct ModelPaths {
     var folder = root
     for part in parts.dropLast() {
       folder += "/" + part
-      if mkdir(folder, 0o755) == 0 {
-        if let owner { lchown(folder, owner.uid, owner.gid) }
-      } else if errno != EEXIST {
+      if mkdir(folder, 0o755) != 0 && errno != EEXIST {
         throw InitError(
           .models, "cannot create \(folder): \(String(cString: strerror(errno))); make ComfyUI/models writable")
       }

@@ -7,28 +7,20 @@ import Digest
 #endif
 
 public final class ModelProvisioning {
-  // Only what the phase needs, not the whole Config: it keeps the static binary smaller.
+  let config: Config
   let manifest: String?
-  let home: String
-  let modelsDir: String
-  let stampDir: String
-  let environment: [String: String]
+  let layout: HomeLayout
   /// Why nothing may be downloaded (COMFYUI_SKIP_MODELS or COMFYUI_OFFLINE), if so.
   let skipReason: String?
-  /// PUID/PGID: what is placed here belongs to that user, as the rest of COMFYUI_HOME does.
-  let owner: (uid: uid_t, gid: gid_t)?
   let supervisor: Supervisor?
   /// Whether progress goes into COMFYUI_HOME's status file (not when a running server owns it).
   let reportStatus: Bool
 
   public init(config: Config, supervisor: Supervisor?, reportStatus: Bool = true) {
+    self.config = config
     manifest = config.modelsManifest
-    home = config.home
-    modelsDir = config.comfyDir + "/models"
-    stampDir = config.stateDir + "/models"
-    environment = config.environment
+    layout = config.layout
     skipReason = config.skipModels ? "COMFYUI_SKIP_MODELS=1" : config.offline ? "COMFYUI_OFFLINE=1" : nil
-    owner = config.puid.flatMap { uid in getuid() == 0 ? (uid, config.pgid ?? gid_t(uid)) : nil }
     self.supervisor = supervisor
     self.reportStatus = reportStatus
   }
@@ -38,9 +30,8 @@ public final class ModelProvisioning {
     guard let manifest else { return "no manifest (COMFYUI_MODELS_MANIFEST is unset)" }
     if let skipReason { return checkPresence(manifest, why: skipReason) }
     let entries = try ModelManifest.load(manifest)
-    let concurrency = try downloadConcurrency()
-    let paths = try ModelPaths(modelsDir: modelsDir, owner: owner)
-    let stamps = VerifyStamp(dir: stampDir)
+    let paths = try ModelPaths(modelsDir: layout.modelsDir)
+    let stamps = VerifyStamp(dir: layout.modelStampsDir)
     var jobs: [DownloadJob] = []
     for entry in entries {
       let path = try paths.prepare(entry, source: manifest)
@@ -53,12 +44,13 @@ public final class ModelProvisioning {
     }
     if jobs.isEmpty { return "all \(entries.count) in place, nothing to download" }
 
-    // Read only now: a token file need not be mounted once every model is in place.
-    let tokens = try TokenPolicy.load(environment)
+    // A token that cannot be used stops only a start that needs it: once every model is in place,
+    // the token file need not be mounted.
+    let tokens = try TokenPolicy(config)
     let started = Instant.now()
     let downloader = Downloader(
-      concurrency: concurrency, tokens: tokens, supervisor: supervisor,
-      progress: DownloadProgress(statusHome: reportStatus ? home : nil)
+      concurrency: config.downloadConcurrency, tokens: tokens, supervisor: supervisor,
+      progress: DownloadProgress(statusLayout: reportStatus ? layout : nil)
     ) { [unowned self] transfer in self.place(transfer, stamps: stamps, manifest: manifest) }
     let failures = try downloader.run(jobs)
     guard failures.isEmpty else {
@@ -79,20 +71,12 @@ public final class ModelProvisioning {
       return "skipped (\(why)), manifest unusable"
     }
     var missing = 0
-    for entry in entries where !FileSystem.exists(modelsDir + "/" + entry.dest) {
+    for entry in entries where !FileSystem.exists(layout.modelsDir + "/" + entry.dest) {
       missing += 1
       Log.warn(
         "models: \(entry.dest) is missing and \(why) keeps it from being downloaded; workflows using it will fail")
     }
     return "skipped (\(why)): \(entries.count - missing) of \(entries.count) present"
-  }
-
-  private func downloadConcurrency() throws(InitError) -> Int {
-    guard let text = environment["COMFYUI_DOWNLOAD_CONCURRENCY"]?.trimmingWhitespace(), !text.isEmpty else { return 3 }
-    guard let n = Int(text), (1...16).contains(n) else {
-      throw InitError(.config, "COMFYUI_DOWNLOAD_CONCURRENCY='\(text)' is not a number from 1 to 16, e.g. 3")
-    }
-    return n
   }
 
   /// True when `path` holds the file already: stamped, or hashed now and right. A wrong file is
@@ -101,7 +85,7 @@ public final class ModelProvisioning {
     guard FileSystem.exists(path) else { return false }
     guard let want = entry.sha256 else { return true }
     if stamps.matches(path, sha: want) { return true }
-    if reportStatus { Status.write(home: home, phase: "models", detail: "checking the sha256 of \(entry.dest)") }
+    if reportStatus { Status.write(layout, phase: .models, detail: "checking the sha256 of \(entry.dest)") }
     Log.info("models: \(entry.dest): present, checking its sha256")
     guard let got = try FileHasher.hash(path, checkStop: { try supervisor?.throwIfStopRequested() }) else {
       throw InitError(.models, "cannot read \(path): \(String(cString: strerror(errno))); fix its permissions")
@@ -136,7 +120,6 @@ public final class ModelProvisioning {
         "cannot rename \(transfer.partialPath) into place: \(String(cString: strerror(errno))); make ComfyUI/models writable"
     }
     FileSystem.syncDirectory(containing: transfer.job.path)
-    if let owner { lchown(transfer.job.path, owner.uid, owner.gid) }
     if let want = entry.sha256 { stamps.record(transfer.job.path, sha: want) }
     Log.info(
       "models: placed \(entry.dest) (\(formatBytes(transfer.offset)), sha256 \(entry.sha256 == nil ? "not checked" : "ok"), "
@@ -153,9 +136,9 @@ public final class ModelProvisioning {
 
   /// `comfy-init provision` reports into the status file only when no live comfy-init owns it: a
   /// `docker exec` next to a running server must not turn its health check into "provisioning".
-  public static func mayWriteStatus(home: String) -> Bool {
-    guard let status = Status.read(home: home) else { return true }
-    if status.pid == getpid() || ["exited", "failed"].contains(status.phase) { return true }
+  public static func mayWriteStatus(_ layout: HomeLayout) -> Bool {
+    guard let status = Status.read(layout) else { return true }
+    if status.pid == getpid() || status.phase.isFinal { return true }
     return kill(status.pid, 0) != 0 && errno == ESRCH
   }
 }

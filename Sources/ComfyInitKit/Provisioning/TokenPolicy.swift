@@ -7,35 +7,20 @@ struct TokenPolicy {
   /// Which variable the token came from, for messages (the token itself is never logged).
   let source: String?
 
-  static let defaultHosts = ["huggingface.co"]
-
-  /// HF_TOKEN, then HF_TOKEN_FILE, then HF_API_TOKEN: the first one set wins.
-  static func load(_ env: [String: String]) throws(InitError) -> TokenPolicy {
-    var extra: [String] = []
-    for host in (env["COMFYUI_TOKEN_HOSTS"] ?? "").split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" }) {
-      var name = Substring(host.lowercased())
-      while name.hasPrefix(".") { name = name.dropFirst() }
-      if !name.isEmpty { extra.append(String(name)) }
-    }
-    var token: String? = nil
-    var source: String? = nil
-    for name in ["HF_TOKEN", "HF_TOKEN_FILE", "HF_API_TOKEN"] {
-      guard let value = env[name], !value.isEmpty else { continue }
-      if name.hasSuffix("_FILE") {
-        guard let text = FileSystem.readText(value) else {
-          throw InitError(.models, "\(name)=\(value) cannot be read; mount the token file there or fix the path")
-        }
-        token = text.trimmingWhitespace()
-      } else {
-        token = value.trimmingWhitespace()
-      }
+  /// The token Config read (HF_TOKEN, HF_TOKEN_FILE, HF_API_TOKEN: the first one set wins), for
+  /// huggingface.co and COMFYUI_TOKEN_HOSTS. Throws when it is set but cannot be used.
+  init(_ config: Config) throws(InitError) {
+    switch config.hubToken {
+    case .none:
+      token = nil
+      source = nil
+    case .token(let value, let name):
+      token = value
       source = name
-      break
+    case .unusable(let message):
+      throw InitError(.models, message)
     }
-    if let value = token, value.isEmpty || value.contains(where: { $0.isNewline || $0 == "\0" }) {
-      throw InitError(.models, "\(source!) must hold one token on one line; fix its value")
-    }
-    return TokenPolicy(token: token, hosts: defaultHosts + extra, source: source)
+    hosts = Config.defaultTokenHosts + config.tokenHosts
   }
 
   func needsToken(_ parts: URLParts) -> Bool {

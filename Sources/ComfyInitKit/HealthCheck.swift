@@ -1,0 +1,94 @@
+// `comfy-init health`: Docker's HEALTHCHECK without curl in the image. With auth on, healthy means
+// both sides hold: the token from login/PASSWORD opens GET /system_stats (200), and the same request
+// without credentials is refused. Otherwise one line saying why.
+import HTTPClient
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+public struct HealthCheck {
+  let config: Config
+  let endpoint: ServerEndpoint
+  let timeout: Double
+
+  public init(config: Config, timeout: Double) {
+    self.config = config
+    endpoint = ServerEndpoint(config: config)
+    self.timeout = timeout
+  }
+
+  /// (exit code, one line).
+  public func run() -> (Int32, String) {
+    let layout = config.layout
+    let status = Status.read(layout)
+    if let status, status.phase.isBootstrapping {
+      let elapsed = max(0, wallClockSeconds() - status.since)
+      let detail = status.detail.isEmpty ? "" : ", \(status.detail)"
+      let word = status.phase == .models ? "provisioning" : "installing"
+      return (1, "\(word): bootstrap phase \(status.phase.rawValue) for \(elapsed) s\(detail)")
+    }
+    if let status, status.phase == .failed { return (1, "failed: \(status.detail)") }
+    var token: String? = nil
+    if config.auth == .login {
+      guard let line = PasswordFile.token(at: layout.passwordFile, noFollow: true) else {
+        return (1, "no token: cannot read \(layout.passwordFile) (\(String(cString: strerror(errno))))")
+      }
+      token = line
+    }
+    let url = endpoint.statsURL
+    do {
+      let response = try endpoint.getStats(token: token, timeout: timeout)
+      switch response.status {
+      case 200:
+        if config.auth == .login {
+          let refusal = endpoint.checkEnforced(timeout: timeout)
+          guard refusal == .enforced else { return (1, describeUnenforced(refusal)) }
+        }
+        let version = jsonString(response.text, key: "comfyui_version") ?? "?"
+        let guarded = config.auth == .login ? ", auth enforced" : ""
+        return (0, "ok: ComfyUI \(version) answers on port \(endpoint.port)\(guarded)")
+      case 401, 403:
+        return (
+          1,
+          "\(response.status): the server rejects the token in \(layout.passwordFile); restart it after changing the password"
+        )
+      default:
+        return (1, "\(response.status): unexpected answer from \(url)")
+      }
+    } catch {
+      if error.kind == .refused {
+        if let status, status.phase == .serving {
+          let elapsed = max(0, wallClockSeconds() - status.since)
+          return (
+            1, "starting: server pid \(status.pid) up for \(elapsed) s, not listening on port \(endpoint.port) yet"
+          )
+        }
+        return (1, "refused: nothing listens on \(endpoint.host):\(endpoint.port)")
+      }
+      if error.kind == .timeout { return (1, "timeout: no answer from \(url) within \(formatDuration(timeout))") }
+      return (1, "error: \(error.message)")
+    }
+  }
+
+  private func describeUnenforced(_ refusal: ServerEndpoint.Enforcement) -> String {
+    switch refusal {
+    case .notEnforced(let status):
+      return "auth not enforced: GET /system_stats without credentials answered \(status), not 401"
+    case .unreachable(_, let message):
+      return "auth not verified: the request without credentials failed (\(message))"
+    case .enforced:
+      return "ok"
+    }
+  }
+}
+
+/// The string value of the first `"key": "value"` in a JSON text (enough for a version field).
+func jsonString(_ json: String, key: String) -> String? {
+  guard let keyRange = json.rangeOfSubstring("\"\(key)\"") else { return nil }
+  var rest = json[keyRange.upperBound...].drop { $0 == " " || $0 == ":" }
+  guard rest.first == "\"" else { return nil }
+  rest = rest.dropFirst()
+  guard let end = rest.firstIndex(of: "\"") else { return nil }
+  return String(rest[..<end])
+}

@@ -1,0 +1,58 @@
+// Every path comfy-init reads or writes under COMFYUI_HOME and the venv, in one place: a new state
+// file gets its name here, and everyone else asks the layout.
+
+public struct HomeLayout: Equatable, Sendable {
+  /// COMFYUI_HOME.
+  public let home: String
+  /// COMFYUI_VENV (HOME/venv by default; it may live outside the home).
+  public let venv: String
+
+  public init(home: String, venv: String) {
+    self.home = home
+    self.venv = venv
+  }
+
+  // ComfyUI's checkout and what the server reads from it.
+  public var comfyDir: String { home + "/ComfyUI" }
+  public var comfyMain: String { comfyDir + "/main.py" }
+  /// ComfyUI's own requirements (trusted: the checkout is at the pinned ref).
+  public var comfyRequirements: String { comfyDir + "/requirements.txt" }
+  public var customNodesDir: String { comfyDir + "/custom_nodes" }
+  public var modelsDir: String { comfyDir + "/models" }
+  /// ComfyUI-Login's credential: line 1 the bcrypt hash (the API token), line 2 the username (PasswordFile).
+  public var passwordFile: String { comfyDir + "/login/PASSWORD" }
+
+  public func customNode(_ name: String) -> String { customNodesDir + "/" + name }
+  public func requirements(ofNode name: String) -> String { customNode(name) + "/requirements.txt" }
+
+  // comfy-init's own state: HOME/.comfy-init.
+  public var stateDir: String { home + "/.comfy-init" }
+  /// flock target; holds the holder's pid (HomeLock).
+  public var lockFile: String { stateDir + "/lock" }
+  /// phase, since, pid, detail (Status).
+  public var statusFile: String { stateDir + "/status" }
+  /// Which PASSWORD line was verified against which password file (PasswordFile); 0600.
+  public var authStamp: String { stateDir + "/auth.stamp" }
+  /// URL, ref, commit and state of ComfyUI's checkout (GitCheckout).
+  public var comfyCheckoutStamp: String { stateDir + "/ComfyUI.checkout" }
+  /// The same for each custom node.
+  public var nodeStampsDir: String { stateDir + "/nodes" }
+  public func nodeCheckoutStamp(_ name: String) -> String { nodeStampsDir + "/" + name + ".checkout" }
+  /// One verify stamp per model file (VerifyStamp).
+  public var modelStampsDir: String { stateDir + "/models" }
+
+  /// Where a clone into `dest` is made before it is renamed into place. ".disabled" keeps ComfyUI
+  /// from importing a half-cloned custom node; a crash leaves only this behind.
+  public func partialClone(of dest: String) -> String {
+    FileSystem.parent(of: dest) + "/.comfy-init-partial-" + FileSystem.baseName(of: dest) + ".disabled"
+  }
+
+  // The venv.
+  public var python: String { venv + "/bin/python" }
+  public var pyvenvConfig: String { venv + "/pyvenv.cfg" }
+  public var venvLib: String { venv + "/lib" }
+  /// The fingerprint of what was installed (Venv).
+  public var venvStamp: String { venv + "/.comfy-init-stamp" }
+  /// Present while an install runs: a crash leaves it behind and the next start repairs.
+  public var venvInstallingMarker: String { venv + "/.comfy-init-installing" }
+}
