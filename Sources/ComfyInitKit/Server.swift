@@ -66,8 +66,6 @@ public struct Server {
       return 0
     }
     var options = SpawnOptions(environment: environment())
-    // If comfy-init is killed outright (not PID 1), its children must not live on unsupervised.
-    options.parentDeathSignal = SIGKILL
     options.directory = config.comfyDir
     options.takeTerminal = true
     options.user = user
@@ -77,11 +75,10 @@ public struct Server {
     let started = Instant.now()
     let pid: pid_t
     do {
-      pid = try ChildProcess.spawn(argv, options: options)
+      pid = try supervisor.start(argv, options: options)
       closeChildEnds(options)
     } catch {
       closeChildEnds(options)
-      if let child = error.pid { var s: Int32 = 0; waitpid(child, &s, 0) }
       Log.error("\(error); the venv may be broken: delete \(config.venv)/.comfy-init-stamp to reinstall")
       Status.write(home: config.home, phase: "failed", detail: "cannot start the server")
       return error.shellCode

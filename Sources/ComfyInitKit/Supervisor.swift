@@ -54,6 +54,15 @@ public final class Supervisor {
     _ = reapAll(watching: -1)
   }
 
+  /// Starts a child for `wait`: if comfy-init is killed outright (not PID 1), the child must not live
+  /// on unsupervised, so it gets SIGKILL when comfy-init dies. A child that failed to exec is already
+  /// reaped (ChildProcess.spawn does it).
+  func start(_ arguments: [String], options: SpawnOptions) throws(SpawnFailure) -> pid_t {
+    var options = options
+    options.parentDeathSignal = SIGKILL
+    return try ChildProcess.spawn(arguments, options: options)
+  }
+
   /// Waits until `pid` ends, forwarding every signal but SIGCHLD to its process group and reaping
   /// every other child (PID 1 adopts all orphans). With `output`, collects what the child writes there.
   /// With `relays`, copies the child's stdout/stderr to ours as it arrives (secrets cut out). With

@@ -34,8 +34,6 @@ public struct ToolRunner {
     supervisor.checkSignals()
     if let signal = supervisor.stopSignal { throw StopRequested(signal: signal) }
     var options = SpawnOptions(environment: environment.merging(extraEnvironment) { $1 })
-    // If comfy-init is killed outright (not PID 1), its children must not live on unsupervised.
-    options.parentDeathSignal = SIGKILL
     options.directory = directory
     // Tools never read the terminal: a prompt (git asking for a password) must fail, not hang.
     options.stdinFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
@@ -52,9 +50,8 @@ public struct ToolRunner {
     }
     let pid: pid_t
     do {
-      pid = try ChildProcess.spawn(arguments, options: options)
+      pid = try supervisor.start(arguments, options: options)
     } catch {
-      if let child = error.pid { var s: Int32 = 0; waitpid(child, &s, 0) }
       if capture { close(pipeFDs[0]); close(pipeFDs[1]) }
       throw InitError(failure, "\(error); install it or fix PATH")
     }

@@ -32,7 +32,7 @@ typedef struct {
 /// fork + exec with a clean child: default signal handlers, empty signal mask, no inherited fds
 /// above 2. Returns the child's pid. When exec fails, *exec_errno receives its errno (read back over
 /// a close-on-exec pipe) and the returned child has already exited (127 for ENOENT, else 126):
-/// the caller still reaps it. Returns -1 with errno set when fork itself fails.
+/// the caller still reaps it (ChildProcess.spawn does). Returns -1 with errno set when fork itself fails.
 pid_t cinit_spawn(const cinit_spawn_attr *attr, int *exec_errno);
 
 /// prctl(PR_SET_CHILD_SUBREAPER) (prctl is variadic): orphans of our children are reparented to us.
