@@ -60,9 +60,8 @@ public struct Server {
 
   /// Runs the server until it exits; returns comfy-init's exit code.
   public func supervise(extraArgs: [String]) -> Int32 {
-    supervisor.checkSignals()
-    if let signal = supervisor.stopSignal {
-      Log.info("serve: \(Signals.name(signal)) arrived before the server started; not starting it")
+    do { try supervisor.throwIfStopped() } catch {
+      Log.info("serve: \(Signals.name(error.signal)) arrived before the server started; not starting it")
       return 0
     }
     var options = SpawnOptions(environment: environment())

@@ -265,7 +265,7 @@ final class Downloader {
     if extra.revents != 0 { try checkStop() }
   }
 
-  private func checkStop() throws { try supervisor?.throwIfStopRequested() }
+  private func checkStop() throws { try supervisor?.throwIfStoppedDuringModels() }
 
   /// Detaches every running transfer; partial files stay (and are flushed) for the next start.
   private func abandonAll() {
