@@ -84,6 +84,7 @@ final class Transfer {
       if errno == ELOOP { return "\(partialPath) is a link or not a regular file; move it away" }
       return "cannot create \(partialPath): \(String(cString: strerror(errno))); make ComfyUI/models writable"
     }
+    // Ours from here on: closePartial (or deinit) closes it, whatever fails next.
     download.attach(fd: fd, holding: 0)
     guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
       return "\(partialPath) is locked by another comfy-init downloading it; wait for that one to finish"
