@@ -58,9 +58,12 @@ let package = Package(
 
     // Shared by both test targets: real processes, temporary folders, free ports.
     .target(name: "TestSupport", dependencies: ["Spawn"], path: "Tests/TestSupport"),
+    // Counts curl_global_init calls: the test executable is linked with --wrap=curl_global_init.
+    .target(name: "CurlProbe", path: "Tests/CurlProbe", cSettings: [.unsafeFlags(["-I", curlPrefix + "/include"])]),
     .testTarget(
       name: "ComfyInitTests",
-      dependencies: ["ComfyInitKit", "Bcrypt", "Digest", "HTTPClient", "TestSupport"]
+      dependencies: ["ComfyInitKit", "Bcrypt", "Digest", "HTTPClient", "TestSupport", "CurlProbe"],
+      linkerSettings: [.unsafeFlags(["-Xlinker", "--wrap=curl_global_init"])]
     ),
     .testTarget(name: "ComfyCtlTests", dependencies: ["ComfyCtlKit", "Bcrypt", "TestSupport"]),
   ]

@@ -72,12 +72,9 @@ static void cinit_child(const cinit_spawn_attr *a, int err_fd) {
   }
   int err = 0;
   if (a->cwd && chdir(a->cwd) != 0) err = errno;
-  if (!err && a->drop_privileges) {
-    if (setgroups(0, NULL) != 0 || setgid(a->gid) != 0 || setuid(a->uid) != 0) err = errno;
-  }
   if (!err) {
     // If the init dies abruptly (SIGKILL when it is not PID 1), the server must not live on
-    // unsupervised. Set after the privilege drop, which would clear it.
+    // unsupervised.
     if (a->parent_death_signal) {
       prctl(PR_SET_PDEATHSIG, a->parent_death_signal);
       if (getppid() != a->parent_pid) _exit(1);

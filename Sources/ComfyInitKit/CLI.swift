@@ -264,12 +264,9 @@ public enum CLI {
       return ExitCode.failure.rawValue
     }
     var options = SpawnOptions(environment: Config.processEnvironment())
-    // If comfy-init is killed outright (not PID 1), its children must not live on unsupervised.
-    options.parentDeathSignal = SIGKILL
     options.takeTerminal = true
     let pid: pid_t
-    do { pid = try ChildProcess.spawn(Array(rest), options: options) } catch {
-      if let child = error.pid { var s: Int32 = 0; waitpid(child, &s, 0) }
+    do { pid = try supervisor.start(Array(rest), options: options) } catch {
       Log.error("\(error)")
       return error.shellCode
     }

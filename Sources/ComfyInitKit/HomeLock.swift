@@ -28,10 +28,9 @@ final class HomeLock {
         Log.info("lock: another comfy-init (\(holder)) is installing into this home; waiting for it")
         announced = true
       }
-      supervisor.checkSignals(timeoutMilliseconds: 200)
-      if let signal = supervisor.stopSignal {
+      do { try supervisor.throwIfStopped(waitingMilliseconds: 200) } catch {
         close(fd)
-        throw StopRequested(signal: signal)
+        throw error
       }
     }
     let note = "pid \(getpid())\n"

@@ -48,15 +48,12 @@ public struct Server {
 
   /// Runs the server until it exits; returns comfy-init's exit code.
   public func supervise(extraArgs: [String]) -> Int32 {
-    supervisor.checkSignals()
-    if let signal = supervisor.stopSignal {
-      Log.info("serve: \(Signals.name(signal)) arrived before the server started; not starting it")
+    do { try supervisor.throwIfStopped() } catch {
+      Log.info("serve: \(Signals.name(error.signal)) arrived before the server started; not starting it")
       return 0
     }
     let layout = config.layout
     var options = SpawnOptions(environment: config.serverEnvironment)
-    // If comfy-init is killed outright (not PID 1), its children must not live on unsupervised.
-    options.parentDeathSignal = SIGKILL
     options.directory = layout.comfyDir
     options.takeTerminal = true
     let argv = command(extraArgs: extraArgs)
@@ -65,11 +62,10 @@ public struct Server {
     let started = Instant.now()
     let pid: pid_t
     do {
-      pid = try ChildProcess.spawn(argv, options: options)
+      pid = try supervisor.start(argv, options: options)
       closeChildEnds(options)
     } catch {
       closeChildEnds(options)
-      if let child = error.pid { var s: Int32 = 0; waitpid(child, &s, 0) }
       Log.error("\(error); the venv may be broken: delete \(layout.venvStamp) to reinstall")
       Status.write(layout, phase: .failed, detail: "cannot start the server")
       return error.shellCode

@@ -6,6 +6,12 @@ import CInit
   import Glibc
 #endif
 
+/// Thrown when a stop signal arrived before or between the bootstrap's steps: not a failure, the next
+/// start resumes.
+public struct StopRequested: Error {
+  public var signal: Int32
+}
+
 public final class Supervisor {
   public struct Policy {
     /// Signals rewritten on the way to the child (SIGTERM → SIGINT for ComfyUI, which cleans up only on SIGINT).
@@ -33,7 +39,7 @@ public final class Supervisor {
   }
 
   public let signals: SignalChannel
-  /// The first stop request (SIGTERM, SIGINT, SIGQUIT) seen in any phase.
+  /// The first stop request (SIGTERM, SIGINT, SIGQUIT) seen in any phase. Steps ask `throwIfStopped`.
   public private(set) var stopSignal: Int32? = nil
   private var stopDeadline: Instant? = nil
   private var stopTimeout: Double = 8
@@ -52,6 +58,22 @@ public final class Supervisor {
       noteStop(signal)
     }
     _ = reapAll(watching: -1)
+  }
+
+  /// The one answer to "has a stop arrived?": reads pending signals (waiting up to
+  /// `timeoutMilliseconds`), then throws StopRequested once a stop signal came, in any phase.
+  public func throwIfStopped(waitingMilliseconds timeoutMilliseconds: Int32 = 0) throws(StopRequested) {
+    checkSignals(timeoutMilliseconds: timeoutMilliseconds)
+    if let signal = stopSignal { throw StopRequested(signal: signal) }
+  }
+
+  /// Starts a child for `wait`: if comfy-init is killed outright (not PID 1), the child must not live
+  /// on unsupervised, so it gets SIGKILL when comfy-init dies. A child that failed to exec is already
+  /// reaped (ChildProcess.spawn does it).
+  func start(_ arguments: [String], options: SpawnOptions) throws(SpawnFailure) -> pid_t {
+    var options = options
+    options.parentDeathSignal = SIGKILL
+    return try ChildProcess.spawn(arguments, options: options)
   }
 
   /// Waits until `pid` ends, forwarding every signal but SIGCHLD to its process group and reaping

@@ -6,11 +6,6 @@ import CInit
   import Glibc
 #endif
 
-/// Thrown when a stop signal arrived during the bootstrap: not a failure, the next start resumes.
-public struct StopRequested: Error {
-  public var signal: Int32
-}
-
 public struct ToolRunner {
   public let supervisor: Supervisor
   public let environment: [String: String]
@@ -34,11 +29,8 @@ public struct ToolRunner {
     _ arguments: [String], in directory: String? = nil, extraEnvironment: [String: String] = [:],
     capture: Bool = false, failure: ExitCode
   ) throws -> Result {
-    supervisor.checkSignals()
-    if let signal = supervisor.stopSignal { throw StopRequested(signal: signal) }
+    try supervisor.throwIfStopped()
     var options = SpawnOptions(environment: environment.merging(extraEnvironment) { $1 })
-    // If comfy-init is killed outright (not PID 1), its children must not live on unsupervised.
-    options.parentDeathSignal = SIGKILL
     options.directory = directory
     // Tools never read the terminal: a prompt (git asking for a password) must fail, not hang.
     options.stdinFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
@@ -55,9 +47,8 @@ public struct ToolRunner {
     }
     let pid: pid_t
     do {
-      pid = try ChildProcess.spawn(arguments, options: options)
+      pid = try supervisor.start(arguments, options: options)
     } catch {
-      if let child = error.pid { var s: Int32 = 0; waitpid(child, &s, 0) }
       if capture { close(pipeFDs[0]); close(pipeFDs[1]) }
       throw InitError(failure, "\(error); install it or fix PATH")
     }
@@ -66,7 +57,7 @@ public struct ToolRunner {
     let outcome = supervisor.wait(
       for: pid, policy: Supervisor.Policy(stopTimeout: 10), output: capture ? pipeFDs[0] : -1, collected: &bytes)
     if capture { close(pipeFDs[0]) }
-    if let signal = supervisor.stopSignal { throw StopRequested(signal: signal) }
+    try supervisor.throwIfStopped()
     var output = String(decoding: bytes, as: UTF8.self)
     while output.hasSuffix("\n") { output.removeLast() }
     return Result(status: outcome.status, output: output)

@@ -1,4 +1,4 @@
-// A small blocking HTTP(S) client over libcurl, shared by comfy-init (health, downloads) and comfyctl.
+// A small blocking HTTP(S) client over libcurl (see Curl.swift), shared by comfy-init (health) and comfyctl.
 import CCurl
 
 #if canImport(Glibc)
@@ -57,149 +57,67 @@ public struct HTTPResponse: Sendable {
 public struct HTTPError: Error, CustomStringConvertible, Sendable {
   public enum Kind: Sendable { case refused, timeout, resolve, tls, aborted, tooLarge, other }
   public var kind: Kind
+  /// libcurl's error code.
   public var code: Int32
+  /// libcurl's reason; `send` adds the URL, a download does not (its URL may carry a signed query).
   public var message: String
   public var description: String { message }
+  /// Worth another attempt: the network or the server hiccuped.
+  public var isTransient: Bool { Curl.isTransient(CURLcode(rawValue: UInt32(bitPattern: code))) }
 }
 
 public enum HTTPClient {
-  private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
-
   /// Sends `request` and collects the whole answer in memory (health checks and API calls are small).
   public static func send(_ request: HTTPRequest) throws(HTTPError) -> HTTPResponse {
-    _ = globalInit
-    guard let handle = curl_easy_init() else {
+    guard let easy = CurlEasy() else {
       throw HTTPError(kind: .other, code: -1, message: "libcurl could not start a transfer")
     }
-    defer { curl_easy_cleanup(handle) }
-    let state = TransferState(limit: request.maxBodyBytes)
-    let statePointer = Unmanaged.passUnretained(state).toOpaque()
-
-    var headerList: UnsafeMutablePointer<curl_slist>? = nil
-    for header in request.headers { headerList = curl_slist_append(headerList, "\(header.name): \(header.value)") }
-    // Never send "Expect: 100-continue": a POST then waits a second for nothing.
-    headerList = curl_slist_append(headerList, "Expect:")
-    defer { curl_slist_free_all(headerList) }
-
-    _ = ccurl_setopt_string(handle, CURLOPT_URL, request.url)
-    _ = ccurl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList)
-    _ = ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
-    _ = ccurl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, request.followRedirects ? 1 : 0)
-    _ = ccurl_setopt_long(handle, CURLOPT_MAXREDIRS, 10)
-    _ = ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(request.timeout * 1000))
-    _ = ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeout * 1000))
-    _ = ccurl_setopt_string(handle, CURLOPT_USERAGENT, "comfy-init")
-    if let bundle = caBundle() { _ = ccurl_setopt_string(handle, CURLOPT_CAINFO, bundle) }
-    if request.method == "HEAD" {
-      _ = ccurl_setopt_long(handle, CURLOPT_NOBODY, 1)
-    } else if request.method != "GET" {
-      _ = ccurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
-    }
-    if let body = request.body {
-      state.upload = body
-      _ = ccurl_setopt_long(handle, CURLOPT_POST, 1)
-      _ = ccurl_setopt_offset(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
-      _ = state.upload.withUnsafeBytes { bytes in
-        ccurl_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress))
+    easy.configure(
+      CurlEasy.Settings(
+        url: request.url, headers: request.headers.map { "\($0.name): \($0.value)" },
+        followRedirects: request.followRedirects, timeout: request.timeout, connectTimeout: request.connectTimeout))
+    easy.setMethod(request.method, body: request.body)
+    var body: [UInt8] = []
+    var overflowed = false
+    easy.onBody = { bytes in
+      // Past the limit libcurl aborts the transfer instead of filling memory.
+      guard body.count + bytes.count <= request.maxBodyBytes else {
+        overflowed = true
+        return false
       }
+      body.append(contentsOf: bytes)
+      return true
     }
-    _ = ccurl_setopt_write(handle) { data, size, count, user in
-      let state = Unmanaged<TransferState>.fromOpaque(user!).takeUnretainedValue()
-      return state.write(UnsafeRawBufferPointer(start: data, count: size * count)) ? size * count : 0
-    }
-    _ = ccurl_setopt_pointer(handle, CURLOPT_WRITEDATA, statePointer)
-    _ = ccurl_setopt_header(handle) { data, size, count, user in
-      let state = Unmanaged<TransferState>.fromOpaque(user!).takeUnretainedValue()
-      state.header(UnsafeRawBufferPointer(start: data, count: size * count))
-      return size * count
-    }
-    _ = ccurl_setopt_pointer(handle, CURLOPT_HEADERDATA, statePointer)
-
-    let code = curl_easy_perform(handle)
-    var status = 0
-    _ = ccurl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
-    var urlPointer: UnsafeMutablePointer<CChar>? = nil
-    _ = ccurl_getinfo_string(handle, CURLINFO_EFFECTIVE_URL, &urlPointer)
-    let effective = urlPointer.map { String(cString: $0) } ?? request.url
+    let code = easy.perform()
     guard code == CURLE_OK else {
-      if state.overflowed {
+      if overflowed {
         throw HTTPError(
           kind: .tooLarge, code: Int32(code.rawValue),
           message: "the answer from \(request.url) is larger than \(request.maxBodyBytes) bytes")
       }
-      throw HTTPError(kind: kind(of: code), code: Int32(code.rawValue), message: describe(code, url: request.url))
+      throw Curl.error(code, url: request.url)
     }
-    return HTTPResponse(status: status, headers: state.headers, body: state.body, effectiveURL: effective)
+    return HTTPResponse(
+      status: easy.responseCode, headers: easy.head.headers, body: body,
+      effectiveURL: easy.effectiveURL ?? request.url)
   }
 
-  /// libcurl has no CA bundle of its own in a static build: honour the usual variables, then the distro's.
-  public static func caBundle() -> String? {
-    for name in ["CURL_CA_BUNDLE", "SSL_CERT_FILE"] {
-      if let value = getenv(name), value.pointee != 0 { return String(cString: value) }
+  /// The scheme, host and port (the scheme's default when the URL names none) of `url` as libcurl
+  /// parses it, so that what a caller compares is exactly what libcurl connects to; nil when it cannot.
+  public static func urlParts(_ url: String) -> (scheme: String, host: String, port: String)? {
+    guard let handle = curl_url() else { return nil }
+    defer { curl_url_cleanup(handle) }
+    guard curl_url_set(handle, CURLUPART_URL, url, 0) == CURLUE_OK else { return nil }
+    func part(_ which: CURLUPart, _ flags: UInt32) -> String? {
+      var pointer: UnsafeMutablePointer<CChar>? = nil
+      guard curl_url_get(handle, which, &pointer, flags) == CURLUE_OK, let pointer else { return nil }
+      defer { curl_free(pointer) }
+      return String(cString: pointer)
     }
-    for path in ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"] {
-      if access(path, R_OK) == 0 { return path }
-    }
-    return nil
-  }
-
-  private static func kind(of code: CURLcode) -> HTTPError.Kind {
-    switch code {
-    case CURLE_COULDNT_CONNECT: return .refused
-    case CURLE_OPERATION_TIMEDOUT: return .timeout
-    case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY: return .resolve
-    case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE: return .tls
-    case CURLE_WRITE_ERROR, CURLE_ABORTED_BY_CALLBACK: return .aborted
-    default: return .other
-    }
-  }
-
-  private static func describe(_ code: CURLcode, url: String) -> String {
-    "\(String(cString: curl_easy_strerror(code))) (\(url))"
-  }
-}
-
-/// What the C callbacks reach through their user pointer: the last response's headers and its body.
-private final class TransferState {
-  var upload: [UInt8] = []
-  var headers: [(name: String, value: String)] = []
-  var body: [UInt8] = []
-  let limit: Int
-  private(set) var overflowed = false
-
-  init(limit: Int) { self.limit = limit }
-
-  func header(_ raw: UnsafeRawBufferPointer) {
-    var line = String(decoding: raw, as: UTF8.self)
-    // By scalars: "\r\n" is one Character, so hasSuffix("\n") is false for every header line.
-    while let last = line.unicodeScalars.last, last == "\n" || last == "\r" { line.unicodeScalars.removeLast() }
-    if line.hasPrefix("HTTP/") {
-      // A new response starts (redirects, 100 Continue): only the last one's headers count.
-      headers = []
-    } else if let colon = line.firstIndex(of: ":") {
-      let name = String(line[..<colon])
-      let value = String(line[line.index(after: colon)...]).trimmingSpaces()
-      headers.append((name, value))
-    }
-  }
-
-  /// False (libcurl then aborts the transfer) once the body would pass the limit.
-  func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
-    guard body.count + bytes.count <= limit else {
-      overflowed = true
-      return false
-    }
-    body.append(contentsOf: bytes)
-    return true
-  }
-}
-
-extension String {
-  func trimmingSpaces() -> String {
-    var s = Substring(self)
-    while let first = s.first, first == " " || first == "\t" { s.removeFirst() }
-    while let last = s.last, last == " " || last == "\t" { s.removeLast() }
-    return String(s)
+    guard let scheme = part(CURLUPART_SCHEME, 0), let host = part(CURLUPART_HOST, 0),
+      let port = part(CURLUPART_PORT, UInt32(CURLU_DEFAULT_PORT))
+    else { return nil }
+    return (scheme, host, port)
   }
 }
 

@@ -45,7 +45,6 @@ public struct SpawnOptions {
   public var stdoutFD: Int32 = -1
   public var stderrFD: Int32 = -1
   public var stdinFD: Int32 = -1
-  public var user: (uid: uid_t, gid: gid_t)? = nil
   /// Signal the child gets when the thread that started it dies (0: none). Only for single-threaded
   /// parents such as comfy-init: in a threaded one the spawning thread may end before the child.
   public var parentDeathSignal: Int32 = 0
@@ -56,8 +55,6 @@ public struct SpawnOptions {
 public struct SpawnFailure: Error, CustomStringConvertible {
   public var program: String
   public var errnoValue: Int32
-  /// The child that failed to exec, still to be reaped (nil when fork itself failed).
-  public var pid: pid_t?
   /// What a shell reports: 127 when the program is not found, 126 when it cannot run.
   public var shellCode: Int32 { errnoValue == ENOENT ? 127 : 126 }
   public var description: String {
@@ -68,7 +65,8 @@ public struct SpawnFailure: Error, CustomStringConvertible {
 }
 
 public enum ChildProcess {
-  /// Starts `arguments[0]` (searched in the child's PATH when it holds no "/").
+  /// Starts `arguments[0]` (searched in the child's PATH when it holds no "/"). When the exec fails,
+  /// the child (which exits at once) is reaped here before the error is thrown: no caller waits for it.
   public static func spawn(_ arguments: [String], options: SpawnOptions) throws(SpawnFailure) -> pid_t {
     let argv = CStringArray(arguments)
     let envp = CStringArray(options.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
@@ -86,16 +84,14 @@ public enum ChildProcess {
         attr.stderr_fd = options.stderrFD
         attr.stdin_fd = options.stdinFD
         attr.parent_death_signal = options.parentDeathSignal
-        if let user = options.user {
-          attr.drop_privileges = 1
-          attr.uid = user.uid
-          attr.gid = user.gid
-        }
         return cinit_spawn(&attr, &execErrno)
       }
     }
-    if pid < 0 { throw SpawnFailure(program: arguments[0], errnoValue: errno, pid: nil) }
-    if execErrno != 0 { throw SpawnFailure(program: arguments[0], errnoValue: execErrno, pid: pid) }
+    if pid < 0 { throw SpawnFailure(program: arguments[0], errnoValue: errno) }
+    if execErrno != 0 {
+      _ = waitForExit(pid)
+      throw SpawnFailure(program: arguments[0], errnoValue: execErrno)
+    }
     return pid
   }
 
@@ -104,7 +100,7 @@ public enum ChildProcess {
     let argv = CStringArray(arguments)
     let envp = CStringArray(environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
     execve(arguments[0], argv.pointer, envp.pointer)
-    return SpawnFailure(program: arguments[0], errnoValue: errno, pid: nil)
+    return SpawnFailure(program: arguments[0], errnoValue: errno)
   }
 }
 
@@ -180,7 +176,7 @@ extension ChildProcess {
     var errPipe: [Int32] = [-1, -1]
     var inPipe: [Int32] = [-1, -1]
     guard cinit_pipe_cloexec(&outPipe) == 0, cinit_pipe_cloexec(&errPipe) == 0, cinit_pipe_cloexec(&inPipe) == 0 else {
-      throw SpawnFailure(program: arguments[0], errnoValue: errno, pid: nil)
+      throw SpawnFailure(program: arguments[0], errnoValue: errno)
     }
     var options = SpawnOptions(environment: environment)
     options.directory = directory
@@ -193,7 +189,6 @@ extension ChildProcess {
       pid = try spawn(arguments, options: options)
     } catch {
       for fd in outPipe + errPipe + inPipe { close(fd) }
-      if let child = error.pid { _ = waitForExit(child) }
       throw error
     }
     close(outPipe[1])

@@ -1,5 +1,5 @@
 // libcurl for Swift: curl_easy_setopt and curl_easy_getinfo are variadic, which Swift cannot call,
-// so each argument type gets a small non-variadic wrapper.
+// so each argument type HTTPClient passes gets a small non-variadic wrapper.
 #ifndef CCURL_H
 #define CCURL_H
 
@@ -16,11 +16,7 @@ static inline CURLcode ccurl_setopt_write(CURL *h, size_t (*f)(char *, size_t, s
 static inline CURLcode ccurl_setopt_header(CURL *h, size_t (*f)(char *, size_t, size_t, void *)) {
   return curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, f);
 }
-static inline CURLcode ccurl_setopt_progress(CURL *h, int (*f)(void *, curl_off_t, curl_off_t, curl_off_t, curl_off_t)) {
-  return curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, f);
-}
 static inline CURLcode ccurl_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode ccurl_getinfo_string(CURL *h, CURLINFO i, char **v) { return curl_easy_getinfo(h, i, v); }
-static inline CURLcode ccurl_getinfo_offset(CURL *h, CURLINFO i, curl_off_t *v) { return curl_easy_getinfo(h, i, v); }
 
 #endif

@@ -22,9 +22,6 @@ typedef struct {
   int stdout_fd;           ///< -1: inherit; else dup2'd onto 1
   int stderr_fd;           ///< -1: inherit; else dup2'd onto 2
   int stdin_fd;            ///< -1: inherit; else dup2'd onto 0
-  int drop_privileges;     ///< 1: setgroups(0), setgid(gid), setuid(uid) before exec
-  uid_t uid;
-  gid_t gid;
   int parent_death_signal; ///< 0: none; else PR_SET_PDEATHSIG (single-threaded parents only)
   pid_t parent_pid;        ///< set by cinit_spawn (the child checks it after PR_SET_PDEATHSIG)
 } cinit_spawn_attr;
@@ -32,7 +29,7 @@ typedef struct {
 /// fork + exec with a clean child: default signal handlers, empty signal mask, no inherited fds
 /// above 2. Returns the child's pid. When exec fails, *exec_errno receives its errno (read back over
 /// a close-on-exec pipe) and the returned child has already exited (127 for ENOENT, else 126):
-/// the caller still reaps it. Returns -1 with errno set when fork itself fails.
+/// the caller still reaps it (ChildProcess.spawn does). Returns -1 with errno set when fork itself fails.
 pid_t cinit_spawn(const cinit_spawn_attr *attr, int *exec_errno);
 
 /// prctl(PR_SET_CHILD_SUBREAPER) (prctl is variadic): orphans of our children are reparented to us.

@@ -1,8 +1,7 @@
-// Downloads with libcurl's multi interface in comfy-init's one thread: a bounded number of
-// transfers at once, each resumed with a Range request after a drop, retried with backoff on
-// transient errors, its redirects followed here so that a token never follows a redirect to
-// another origin. The poll also watches the signal fd: `docker stop` is answered at once.
-import CCurl
+// Downloads in comfy-init's one thread (HTTPClient's TransferGroup, libcurl's multi interface): a
+// bounded number of transfers at once, each resumed with a Range request after a drop, retried with
+// backoff on transient errors, its redirects followed here so that a token never follows a redirect
+// to another origin. The wait also watches the signal fd: `docker stop` is answered at once.
 import HTTPClient
 
 #if canImport(Glibc)
@@ -10,22 +9,19 @@ import HTTPClient
 #endif
 
 final class Downloader {
-  private let multi: UnsafeMutableRawPointer
+  private let group = TransferGroup()
   private let concurrency: Int
   private let tokens: TokenPolicy
   private let supervisor: Supervisor?
   private let progress: DownloadProgress
   /// Verifies and places a finished download; returns an error message.
   private let place: (Transfer) -> String?
-  private let caBundle = HTTPClient.caBundle()
   private var queued: [Transfer] = []
   private var active: [Transfer] = []
   private var failures: [String] = []
   /// Body bytes received over every finished transfer, for the phase's summary.
   private(set) var fetched: Int64 = 0
 
-  /// libcurl's global state; counted, so HTTPClient's own init does not conflict.
-  private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
   static let maxFruitlessAttempts = 6
   static let maxRedirects = 10
 
@@ -33,16 +29,12 @@ final class Downloader {
     concurrency: Int, tokens: TokenPolicy, supervisor: Supervisor?, progress: DownloadProgress,
     place: @escaping (Transfer) -> String?
   ) {
-    _ = Downloader.globalInit
-    multi = curl_multi_init()
     self.concurrency = concurrency
     self.tokens = tokens
     self.supervisor = supervisor
     self.progress = progress
     self.place = place
   }
-
-  deinit { curl_multi_cleanup(multi) }
 
   /// Runs every job to its end; returns one message per job that failed. Throws StopRequested.
   func run(_ jobs: [DownloadJob]) throws -> [String] {
@@ -59,8 +51,7 @@ final class Downloader {
     while true {
       try startReady()
       if active.isEmpty && queued.isEmpty { break }
-      var running: Int32 = 0
-      curl_multi_perform(multi, &running)
+      group.perform()
       let ended = try collectFinished()
       progress.tick(active + queued, force: false)
       // A slot just came free (or a redirect was queued): fill it before sleeping.
@@ -90,57 +81,51 @@ final class Downloader {
   private func begin(_ transfer: Transfer) {
     let hop = URLParts(transfer.url)
     let token = hop.flatMap { tokens.token(for: $0, origin: transfer.origin) }
-    transfer.prepareAttempt(token: token, caBundle: caBundle)
-    curl_multi_add_handle(multi, transfer.handle)
+    transfer.prepareAttempt(token: token)
+    group.add(transfer.download)
     active.append(transfer)
   }
 
   /// Concludes every request libcurl reports as done; true when there was one.
   private func collectFinished() throws -> Bool {
     var ended = false
-    var left: Int32 = 0
-    while let message = curl_multi_info_read(multi, &left) {
-      guard message.pointee.msg == CURLMSG_DONE,
-        let index = active.firstIndex(where: { $0.handle == message.pointee.easy_handle })
-      else { continue }
-      let code = message.pointee.data.result
-      let transfer = active.remove(at: index)
-      curl_multi_remove_handle(multi, transfer.handle)
-      try conclude(transfer, code: code)
+    while let (download, error) = group.nextFinished() {
+      guard let index = active.firstIndex(where: { $0.download === download }) else { continue }
+      try conclude(active.remove(at: index), error: error)
       ended = true
     }
     return ended
   }
 
   /// Decides what an ended request means: done, a redirect, a retry, or a failure.
-  private func conclude(_ transfer: Transfer, code: CURLcode) throws {
+  private func conclude(_ transfer: Transfer, error: HTTPError?) throws {
     let entry = transfer.job.entry
     let subject = "\(entry.dest) (manifest line \(entry.line))"
-    if transfer.offset > transfer.offsetAtAttempt { transfer.fruitless = 0 }
-    if let stop = transfer.stop {
+    if transfer.offset > transfer.download.offsetAtAttempt { transfer.fruitless = 0 }
+    if let stop = transfer.download.stop {
       switch stop {
       case .write(let number):
         let reason = String(cString: strerror(number))
         return fail(
           transfer, "cannot write \(transfer.partialPath): \(reason); free space on that volume or fix its permissions")
-      case .noSpace(let need, let free):
+      case .refused:
+        let (need, free) = transfer.noSpace ?? (0, 0)
         return fail(
           transfer,
           "\(subject) needs \(formatBytes(need)) more but only \(formatBytes(free)) are free for \(FileSystem.parent(of: transfer.partialPath)); free space or grow the volume"
         )
       case .badRange(let what):
         Log.warn("models: \(entry.dest): \(what); starting over from 0")
-        transfer.restartFromZero()
+        transfer.download.restartFromZero()
         return retry(transfer, reason: "a bad Content-Range")
       }
     }
-    guard code == CURLE_OK else {
-      let reason = String(cString: curl_easy_strerror(code))
-      if Downloader.isTransient(code) { return retry(transfer, reason: reason) }
-      return fail(transfer, "\(subject): \(reason) for \(loggable(transfer.url)); check the URL and SSL_CERT_FILE")
+    if let error {
+      if error.isTransient { return retry(transfer, reason: error.message) }
+      return fail(
+        transfer, "\(subject): \(error.message) for \(loggable(transfer.url)); check the URL and SSL_CERT_FILE")
     }
-    var status = 0
-    _ = ccurl_getinfo_long(transfer.handle, CURLINFO_RESPONSE_CODE, &status)
+    let status = transfer.download.status
     switch status {
     case 200, 206:
       if let total = transfer.total, transfer.offset < total { return retry(transfer, reason: "the body ended early") }
@@ -149,11 +134,11 @@ final class Downloader {
       follow(transfer, status: status)
     case 416:
       // Nothing is left after `offset`: the partial file is already whole (a crash before the rename).
-      if let range = Transfer.parseContentRange(transfer.contentRange), range.total == transfer.offset {
-        transfer.total = transfer.offset
+      if let range = FileDownload.parseContentRange(transfer.download.contentRange), range.total == transfer.offset {
+        transfer.download.total = transfer.offset
         complete(transfer)
       } else {
-        transfer.restartFromZero()
+        transfer.download.restartFromZero()
         retry(transfer, reason: "HTTP 416 for a partial file longer than the server's")
       }
     case 408, 429, 500...599:
@@ -191,10 +176,8 @@ final class Downloader {
   }
 
   private func follow(_ transfer: Transfer, status: Int) {
-    var pointer: UnsafeMutablePointer<CChar>? = nil
-    _ = ccurl_getinfo_string(transfer.handle, CURLINFO_REDIRECT_URL, &pointer)
     let entry = transfer.job.entry
-    let next = pointer.map { String(cString: $0) } ?? ""
+    let next = transfer.download.redirectURL ?? ""
     guard let hop = URLParts(next), hop.scheme == "https" || hop.scheme == "http" else {
       return fail(transfer, "\(entry.dest): HTTP \(status) without a usable Location from \(loggable(transfer.url))")
     }
@@ -246,46 +229,33 @@ final class Downloader {
 
   /// Free space for the rest of `transfer`, less what the other running downloads on the same
   /// volume will still write.
-  private func spaceProblem(_ transfer: Transfer, need: Int64) -> Transfer.Stop? {
+  private func spaceProblem(_ transfer: Transfer, need: Int64) -> (need: Int64, free: Int64)? {
     guard need > 0, let free = FileSystem.freeBytes(at: FileSystem.parent(of: transfer.partialPath)) else { return nil }
     var promised: Int64 = 0
     for other in active where other !== transfer && other.device == transfer.device {
       if let total = other.total { promised += max(0, total - other.offset) }
     }
     let available = max(0, Int64(clamping: free) - promised)
-    return need > available ? .noSpace(need: need, free: available) : nil
+    return need > available ? (need, available) : nil
   }
 
-  /// Sleeps in curl_multi_poll until a socket, the signal fd, a retry or a progress line is due.
+  /// Sleeps until a socket, the signal fd, a retry or a progress line is due.
   private func waitForActivity() throws {
     var timeout: Int32 = 1000
     for transfer in queued { if let due = transfer.retryAt { timeout = min(timeout, due.millisecondsFromNow) } }
-    var extra = curl_waitfd(fd: supervisor?.signals.fd ?? -1, events: Int16(CURL_WAIT_POLLIN), revents: 0)
-    _ = curl_multi_poll(multi, &extra, supervisor == nil ? 0 : 1, timeout, nil)
-    if extra.revents != 0 { try checkStop() }
+    if group.wait(timeoutMilliseconds: timeout, wakingOn: supervisor?.signals.fd ?? -1) { try checkStop() }
   }
 
-  private func checkStop() throws { try supervisor?.throwIfStopRequested() }
+  private func checkStop() throws { try supervisor?.throwIfStoppedDuringModels() }
 
   /// Detaches every running transfer; partial files stay (and are flushed) for the next start.
   private func abandonAll() {
     for transfer in active {
-      curl_multi_remove_handle(multi, transfer.handle)
+      group.remove(transfer.download)
       if transfer.fd >= 0 { fsync(transfer.fd) }
     }
     active = []
     queued = []
-  }
-
-  static func isTransient(_ code: CURLcode) -> Bool {
-    switch code {
-    case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT, CURLE_OPERATION_TIMEDOUT, CURLE_PARTIAL_FILE,
-      CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING, CURLE_SSL_CONNECT_ERROR, CURLE_HTTP2,
-      CURLE_HTTP2_STREAM, CURLE_WEIRD_SERVER_REPLY:
-      return true
-    default:
-      return false
-    }
   }
 }
 

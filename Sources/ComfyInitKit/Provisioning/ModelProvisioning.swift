@@ -87,7 +87,7 @@ public final class ModelProvisioning {
     if stamps.matches(path, sha: want) { return true }
     if reportStatus { Status.write(layout, phase: .models, detail: "checking the sha256 of \(entry.dest)") }
     Log.info("models: \(entry.dest): present, checking its sha256")
-    guard let got = try FileHasher.hash(path, checkStop: { try supervisor?.throwIfStopRequested() }) else {
+    guard let got = try FileHasher.hash(path, checkStop: { try supervisor?.throwIfStoppedDuringModels() }) else {
       throw InitError(.models, "cannot read \(path): \(String(cString: strerror(errno))); fix its permissions")
     }
     if got == want {
@@ -144,12 +144,11 @@ public final class ModelProvisioning {
 }
 
 extension Supervisor {
-  /// Reads pending signals; throws StopRequested once a stop signal arrived.
-  func throwIfStopRequested() throws {
-    checkSignals()
-    if let signal = stopSignal {
-      Log.info("models: \(Signals.name(signal)): stopping; the next start resumes where this one ended")
-      throw StopRequested(signal: signal)
+  /// `throwIfStopped`, saying that the downloads resume at the next start.
+  func throwIfStoppedDuringModels() throws(StopRequested) {
+    do { try throwIfStopped() } catch {
+      Log.info("models: \(Signals.name(error.signal)): stopping; the next start resumes where this one ended")
+      throw error
     }
   }
 }

@@ -1,10 +1,6 @@
-// The parts of a URL that decide where a token may go, parsed by libcurl itself so that what we
-// compare is exactly what it connects to.
-import CCurl
-
-#if canImport(Glibc)
-  import Glibc
-#endif
+// The parts of a URL that decide where a token may go, parsed by libcurl itself (through HTTPClient)
+// so that what we compare is exactly what it connects to.
+import HTTPClient
 
 struct URLParts: Equatable {
   var scheme: String
@@ -12,21 +8,10 @@ struct URLParts: Equatable {
   var port: String
 
   init?(_ url: String) {
-    guard let handle = curl_url() else { return nil }
-    defer { curl_url_cleanup(handle) }
-    guard curl_url_set(handle, CURLUPART_URL, url, 0) == CURLUE_OK else { return nil }
-    func part(_ which: CURLUPart, _ flags: UInt32) -> String? {
-      var pointer: UnsafeMutablePointer<CChar>? = nil
-      guard curl_url_get(handle, which, &pointer, flags) == CURLUE_OK, let pointer else { return nil }
-      defer { curl_free(pointer) }
-      return String(cString: pointer)
-    }
-    guard let scheme = part(CURLUPART_SCHEME, 0), let host = part(CURLUPART_HOST, 0),
-      let port = part(CURLUPART_PORT, UInt32(CURLU_DEFAULT_PORT))
-    else { return nil }
-    self.scheme = scheme.lowercased()
-    self.host = host.lowercased()
-    self.port = port
+    guard let parts = HTTPClient.urlParts(url) else { return nil }
+    self.scheme = parts.scheme.lowercased()
+    self.host = parts.host.lowercased()
+    self.port = parts.port
   }
 
   /// The URL without its query: signed CDN redirects and `?token=` URLs must not reach the log.
