@@ -13,15 +13,17 @@ public struct Status: Sendable {
   static func path(home: String) -> String { home + "/.comfy-init/status" }
 
   public static func read(home: String) -> Status? {
-    guard let text = FileSystem.readText(path(home: home)) else { return nil }
+    guard let text = FileSystem.readState(path(home: home)) else { return nil }
     var fields = [String: String]()
     for line in text.split(separator: "\n") {
       if let eq = line.firstIndex(of: "=") { fields[String(line[..<eq])] = String(line[line.index(after: eq)...]) }
     }
-    guard let phase = fields["phase"] else { return nil }
-    return Status(
-      phase: phase, since: Int(fields["since"] ?? "") ?? 0, pid: Int32(fields["pid"] ?? "") ?? 0,
-      detail: fields["detail"] ?? "")
+    // A status that does not parse is no status: garbage must not pose as a live comfy-init (pid 0
+    // or -1 reach every process) or make `health` compute with a time from before the epoch.
+    guard let phase = fields["phase"], !phase.isEmpty, phase.utf8.allSatisfy({ $0 >= 97 && $0 <= 122 }),
+      let since = Int(fields["since"] ?? ""), since >= 0, let pid = Int32(fields["pid"] ?? ""), pid > 0
+    else { return nil }
+    return Status(phase: phase, since: since, pid: pid, detail: fields["detail"] ?? "")
   }
 
   /// Best effort: a read-only home must not stop the server.
