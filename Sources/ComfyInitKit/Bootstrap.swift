@@ -19,9 +19,18 @@ public struct Bootstrap {
   }
 
   public func run() throws {
+    try Bootstrap.prepareHome(config)
+    do { try runPhases() } catch let error as InitError where Bootstrap.mayBeStorage.contains(error.code) {
+      // git, pip or a write failed: a full or read-only disk says what to do better than the tool.
+      guard let storage = Bootstrap.storageProblem(config, message: error.message) else { throw error }
+      Log.warn(error.message)
+      throw storage
+    }
+  }
+
+  private func runPhases() throws {
     let started = Instant.now()
     let layout = config.layout
-    try Bootstrap.prepareHome(config)
     let lock = try phase(.lock) { try HomeLock(path: layout.lockFile, supervisor: runner.supervisor) }
     defer { lock.release() }
     try phase(.source) { () throws -> String in
@@ -85,14 +94,58 @@ public struct Bootstrap {
       try FileSystem.makeDirectories(config.home)
       try FileSystem.makeDirectories(config.layout.stateDir)
     } catch {
-      throw InitError(
-        .filesystem,
-        "COMFYUI_HOME=\(config.home) is not usable (\(error)); mount a writable volume there or run as its owner")
+      throw storageError(config, errno: error.errnoValue)
+        ?? InitError(
+          .filesystem,
+          "COMFYUI_HOME=\(config.home) is not usable (\(error)); mount a writable volume there or run as its owner")
     }
     guard access(config.layout.stateDir, W_OK) == 0 else {
-      throw InitError(
-        .filesystem, "COMFYUI_HOME=\(config.home) is not writable by uid \(getuid()); chown it or set PUID/PGID")
+      throw storageError(config, errno: errno)
+        ?? InitError(
+          .filesystem, "COMFYUI_HOME=\(config.home) is not writable by uid \(getuid()); chown it or set PUID/PGID")
     }
+  }
+
+  /// EROFS and ENOSPC say what to do better than "not writable": which one, on which device.
+  private static func storageError(_ config: Config, errno code: Int32) -> InitError? {
+    code == EROFS || code == ENOSPC ? storageProblem(config, errno: code) : nil
+  }
+
+  /// The failures a full or read-only disk can cause (a tool's message then hides the cause).
+  static let mayBeStorage: Set<ExitCode> = [.filesystem, .git, .python, .install, .customNode]
+
+  /// Below this, a failed git, pip or write is put down to the disk.
+  static let lowSpace: UInt64 = 64 << 20
+
+  /// A read-only or full filesystem under COMFYUI_HOME (or COMFYUI_VENV), as one message saying
+  /// so; nil when neither holds. `errno` or `message` (a failure's text) may name the cause.
+  static func storageProblem(_ config: Config, errno code: Int32 = 0, message: String = "") -> InitError? {
+    var places = [(name: "COMFYUI_HOME", path: config.home)]
+    if !config.venv.hasPrefix(config.home + "/") { places.append((name: "COMFYUI_VENV", path: config.venv)) }
+    var found: [(name: String, path: String, readOnly: Bool, free: UInt64, full: Bool)] = []
+    for place in places {
+      // The nearest folder that exists: the home or the venv may not be made yet.
+      var existing = place.path
+      while !FileSystem.exists(existing) && existing != "/" { existing = FileSystem.parent(of: existing) }
+      var st = statvfs()
+      guard statvfs(existing, &st) == 0 else { continue }
+      let free = UInt64(st.f_bavail) * UInt64(st.f_frsize)
+      let noInodes = st.f_files > 0 && st.f_favail == 0
+      found.append((place.name, place.path, (st.f_flag & UInt(ST_RDONLY)) != 0, free, free < lowSpace || noInodes))
+    }
+    let saysReadOnly = code == EROFS || message.rangeOfSubstring(String(cString: strerror(EROFS))) != nil
+    let saysFull = code == ENOSPC || message.rangeOfSubstring(String(cString: strerror(ENOSPC))) != nil
+    if let place = found.first(where: \.readOnly) ?? (saysReadOnly ? found.first : nil) {
+      return InitError(
+        .filesystem, "\(place.name)=\(place.path) is on a read-only filesystem; mount a writable volume there")
+    }
+    if let place = found.first(where: \.full) ?? (saysFull ? found.first : nil) {
+      return InitError(
+        .filesystem,
+        "no space left on the device holding \(place.name)=\(place.path) (\(place.free) bytes free); free some space or grow the volume"
+      )
+    }
+    return nil
   }
 
   /// PUID/PGID, started as root: root makes only what PUID cannot (the home, a venv outside it) and

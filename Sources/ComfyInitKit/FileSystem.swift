@@ -58,6 +58,29 @@ public enum FileSystem {
 
   public static func readText(_ path: String) -> String? { read(path).map { String(decoding: $0, as: UTF8.self) } }
 
+  /// Reads a small state file (a stamp, a marker, the status): nil unless it is a regular file
+  /// (through a link is fine) of at most `limit` bytes. It never blocks on a FIFO and never reads a
+  /// huge file planted there: a state file that cannot be read is one that does not match.
+  public static func readState(_ path: String, limit: Int = 64 << 10) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size <= limit else { return nil }
+    var bytes = [UInt8](repeating: 0, count: limit + 1)
+    var count = 0
+    while count <= limit {
+      let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) }
+      if n < 0 {
+        if errno == EINTR { continue }
+        return nil
+      }
+      if n == 0 { break }
+      count += n
+    }
+    return count <= limit ? String(decoding: bytes[..<count], as: UTF8.self) : nil
+  }
+
   /// Writes `bytes` so that readers see the old file or the new one, never a torn one, even after a
   /// power cut: a temporary file in the same folder, fsync, rename over, fsync the folder.
   /// `durable: false` skips the fsyncs, for files that only describe the present (the status file):
@@ -97,12 +120,27 @@ public enum FileSystem {
       throw err
     }
     close(fd)
-    guard Glibc.rename(temp, path) == 0 else {
+    var renamed = Glibc.rename(temp, path) == 0
+    if !renamed && errno == EISDIR, let aside = moveAside(path) {
+      // A folder where a state file belongs (made by hand, or by a tool gone wrong): kept, not in the way.
+      Log.warn("\(path) was a folder, not a file; moved it to \(aside)")
+      renamed = Glibc.rename(temp, path) == 0
+    }
+    guard renamed else {
       let err = SystemError("rename", temp)
       unlink(temp)
       throw err
     }
     if durable { syncDirectory(containing: path) }
+  }
+
+  /// Renames `path` (never followed if it is a link) to a free "path.suffix[-N]" beside it;
+  /// returns the new name, nil when it cannot be moved.
+  public static func moveAside(_ path: String, suffix: String = "broken") -> String? {
+    let aside = freeName(beside: path, suffix: suffix)
+    guard Glibc.rename(path, aside) == 0 else { return nil }
+    syncDirectory(containing: aside)
+    return aside
   }
 
   public static func writeAtomically(
@@ -168,7 +206,8 @@ public enum FileSystem {
   public static func freeName(beside path: String, suffix: String) -> String {
     var candidate = path + "." + suffix
     var n = 2
-    while exists(candidate) {
+    var st = stat()
+    while lstat(candidate, &st) == 0 {
       candidate = path + "." + suffix + "-\(n)"
       n += 1
     }

@@ -13,9 +13,9 @@ struct CheckoutStamp: Equatable {
   var state: String
 
   static func read(_ path: String) -> CheckoutStamp? {
-    guard let text = FileSystem.readText(path) else { return nil }
+    guard let text = FileSystem.readState(path) else { return nil }
     let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-    guard lines.count >= 4 else { return nil }
+    guard lines.count >= 4, ["pinned", "diverged"].contains(lines[3]) else { return nil }
     return CheckoutStamp(url: lines[0], ref: lines[1], commit: lines[2], state: lines[3])
   }
 

@@ -55,4 +55,7 @@ public struct HomeLayout: Equatable, Sendable {
   public var venvStamp: String { venv + "/.comfy-init-stamp" }
   /// Present while an install runs: a crash leaves it behind and the next start repairs.
   public var venvInstallingMarker: String { venv + "/.comfy-init-installing" }
+  /// Present from before `python3 -m venv` until the new venv's own pip answers: a crash leaves it
+  /// behind (with a half-installed pip, perhaps), and the next start moves that venv aside.
+  public var venvCreatingMarker: String { venv + "/.comfy-init-creating" }
 }

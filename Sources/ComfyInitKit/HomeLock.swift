@@ -9,6 +9,13 @@ final class HomeLock {
 
   /// `path`: HomeLayout.lockFile.
   init(path: String, supervisor: Supervisor) throws {
+    // A folder or a FIFO there is garbage, not a lock anyone holds: kept aside, not in the way.
+    var st = stat()
+    if lstat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG, (st.st_mode & S_IFMT) != S_IFLNK,
+      let aside = FileSystem.moveAside(path)
+    {
+      Log.warn("lock: \(path) was not a plain file; moved it to \(aside)")
+    }
     // Never through a link, never anything but a plain file: it is truncated below.
     fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o644)
     guard fd >= 0, FileSystem.isRegular(fd) else {
@@ -24,7 +31,7 @@ final class HomeLock {
         throw InitError(.lock, "cannot lock \(path): \(reason); the filesystem must support flock()")
       }
       if !announced {
-        let holder = FileSystem.readText(path)?.trimmingWhitespace() ?? "?"
+        let holder = FileSystem.readState(path, limit: 256)?.trimmingWhitespace() ?? "?"
         Log.info("lock: another comfy-init (\(holder)) is installing into this home; waiting for it")
         announced = true
       }

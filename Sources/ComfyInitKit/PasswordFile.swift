@@ -70,7 +70,7 @@ struct PasswordFile {
   }
 
   private func reconcile() throws(InitError) -> Result {
-    let existing = FileSystem.readText(path)
+    let existing = FileSystem.readState(path)
     let parsed = existing.flatMap(PasswordFile.parse)
     switch config.credential {
     case .hash(let hash):
@@ -112,7 +112,7 @@ struct PasswordFile {
   }
 
   private func verifies(password: String, hash: String) -> Bool {
-    if let expected = stampText(hash: hash), FileSystem.readText(verifiedStampPath) == expected { return true }
+    if let expected = stampText(hash: hash), FileSystem.readState(verifiedStampPath) == expected { return true }
     let started = Instant.now()
     guard Bcrypt.verify(password: password, hash: hash) else { return false }
     if config.credentialFingerprint == nil {

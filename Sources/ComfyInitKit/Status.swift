@@ -10,17 +10,19 @@ public struct Status: Sendable {
   public var pid: Int32
   public var detail: String
 
-  /// nil when there is no status file, or it names no phase this version knows.
+  /// nil when there is no status file, or it does not parse, or it names no phase this version knows.
   public static func read(_ layout: HomeLayout) -> Status? {
-    guard let text = FileSystem.readText(layout.statusFile) else { return nil }
+    guard let text = FileSystem.readState(layout.statusFile) else { return nil }
     var fields = [String: String]()
     for line in text.split(separator: "\n") {
       if let eq = line.firstIndex(of: "=") { fields[String(line[..<eq])] = String(line[line.index(after: eq)...]) }
     }
-    guard let phase = fields["phase"].flatMap(Phase.init(rawValue:)) else { return nil }
-    return Status(
-      phase: phase, since: Int(fields["since"] ?? "") ?? 0, pid: Int32(fields["pid"] ?? "") ?? 0,
-      detail: fields["detail"] ?? "")
+    // A status that does not parse is no status: garbage must not pose as a live comfy-init (pid 0
+    // or -1 reach every process) or make `health` compute with a time from before the epoch.
+    guard let phase = fields["phase"].flatMap(Phase.init(rawValue:)), let since = Int(fields["since"] ?? ""),
+      since >= 0, let pid = Int32(fields["pid"] ?? ""), pid > 0
+    else { return nil }
+    return Status(phase: phase, since: since, pid: pid, detail: fields["detail"] ?? "")
   }
 
   /// Best effort: a read-only home must not stop the server.

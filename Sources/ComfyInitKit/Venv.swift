@@ -12,6 +12,7 @@ struct Venv {
   var layout: HomeLayout { config.layout }
   var stampPath: String { layout.venvStamp }
   var installingMarker: String { layout.venvInstallingMarker }
+  var creatingMarker: String { layout.venvCreatingMarker }
 
   /// Requirement files: ComfyUI's, then every enabled custom node's, in name order.
   func requirementFiles() -> [String] {
@@ -43,7 +44,7 @@ struct Venv {
   /// True when nothing needs to run.
   func isCurrent() -> Bool {
     guard FileSystem.isExecutable(layout.python), !FileSystem.exists(installingMarker),
-      let stamp = FileSystem.readText(stampPath)
+      !FileSystem.exists(creatingMarker), let stamp = FileSystem.readState(stampPath)
     else { return false }
     return stamp.split(separator: "\n").first.map(String.init) == fingerprint(requirements: requirementFiles())
   }
@@ -73,14 +74,14 @@ struct Venv {
       Log.info("venv: the last install did not finish (crash or stop); repairing")
     }
     try? FileSystem.writeAtomically(installingMarker, "install started by pid \(getpid())\n")
-    FileSystem.removeTree(stampPath)
+    unlink(stampPath)
     try install(requirements: requirements, uv: uv)
     do {
       var stamp = fingerprint + "\n"
       stamp += requirements.map { "requirements: " + $0 }.joined(separator: "\n") + "\n"
       stamp += "extras: " + config.pipExtra.joined(separator: " ") + "\n"
       try FileSystem.writeAtomically(stampPath, stamp)
-      FileSystem.removeTree(installingMarker)
+      unlink(installingMarker)
     } catch {
       throw InitError(.filesystem, "cannot write \(stampPath): \(error)")
     }
@@ -118,44 +119,70 @@ struct Venv {
   /// and other custom nodes call to install their dependencies.
   private func createIfNeeded() throws {
     let venv = config.venv
-    if FileSystem.isExecutable(layout.python) {
-      // A crash during `python -m venv` leaves a python without pip: running venv again over the
-      // same folder finishes the job and keeps whatever is installed.
+    if FileSystem.exists(creatingMarker) {
+      // Killed while `python3 -m venv` ran: pip may be half there (its __main__.py without
+      // pip/_internal/utils), which no later start could tell from a working one.
+      try moveAside(because: "its creation did not finish (crash, stop or full disk)")
+    } else if FileSystem.isExecutable(layout.python) {
       if hasPip() { return }
+      // A venv made before the marker existed, whose creation was cut short: running venv again
+      // over the same folder finishes the job and keeps whatever is installed.
       Log.info("venv: \(venv) has no pip (its creation was cut short); completing it")
-      guard let python3 = runner.which("python3") else {
-        throw InitError(.python, "python3 is not on PATH; install python3 and python3-venv in the image")
-      }
-      try runner.check(
-        [python3, "-m", "venv", venv], failure: .python, explain: "cannot complete the venv at \(venv)")
+      try create(explain: "cannot complete the venv at \(venv)")
       return
-    }
-    if FileSystem.exists(layout.pyvenvConfig) {
-      // Its python is gone (the base interpreter changed or a crash cut creation short):
-      // keep the old folder for inspection, build a new one beside it.
-      let aside = FileSystem.freeName(beside: venv, suffix: "broken")
-      do { try FileSystem.rename(venv, to: aside) } catch {
-        throw InitError(.python, "the venv at \(venv) is broken and cannot be moved aside: \(error)")
-      }
-      Log.warn("venv at \(venv) has no working python; moved it to \(aside) and building a new one")
+    } else if FileSystem.exists(layout.pyvenvConfig) {
+      // Its python is gone (the base interpreter changed or a crash cut creation short).
+      try moveAside(because: "it has no working python")
     } else if FileSystem.exists(venv) && !FileSystem.list(venv).isEmpty {
       throw InitError(
         .python,
         "COMFYUI_VENV=\(venv) exists but is not a Python venv (no pyvenv.cfg); move it away or point COMFYUI_VENV elsewhere"
       )
     }
+    try create(
+      explain:
+        "cannot create a venv at \(venv); install python3-venv (Debian/Ubuntu) and check the folder is writable")
+  }
+
+  /// `python3 -m venv` behind the creating marker, which goes only once the venv's own pip answers.
+  private func create(explain: String) throws {
     guard let python3 = runner.which("python3") else {
       throw InitError(.python, "python3 is not on PATH; install python3 and python3-venv in the image")
     }
+    do {
+      try FileSystem.makeDirectories(config.venv)
+      try FileSystem.writeAtomically(creatingMarker, "venv creation started by pid \(getpid())\n")
+    } catch {
+      throw InitError(.filesystem, "cannot create the venv at \(config.venv): \(error); make the folder writable")
+    }
+    try runner.check([python3, "-m", "venv", config.venv], failure: .python, explain: explain)
     try runner.check(
-      [python3, "-m", "venv", venv], failure: .python,
-      explain: "cannot create a venv at \(venv); install python3-venv (Debian/Ubuntu) and check the folder is writable")
+      [layout.python, "-m", "pip", "--version"], capture: true, failure: .python,
+      explain: "the new venv at \(config.venv) has no working pip; install python3-venv (Debian/Ubuntu)")
+    unlink(creatingMarker)
   }
 
-  /// pip is importable when its package folder exists under lib/pythonX.Y/site-packages.
+  /// Keeps the old folder for inspection (never deleted); a new venv is built in its place.
+  private func moveAside(because reason: String) throws(InitError) {
+    let venv = config.venv
+    guard let aside = FileSystem.moveAside(venv) else {
+      throw InitError(
+        .python,
+        "the venv at \(venv) is broken (\(reason)) and cannot be moved aside: \(String(cString: strerror(errno))); move it away"
+      )
+    }
+    Log.warn("venv at \(venv): \(reason); moved it to \(aside) and building a new one")
+  }
+
+  /// pip is whole when its package folder exists under lib/pythonX.Y/site-packages and its install
+  /// finished: pip writes its dist-info's RECORD last.
   private func hasPip() -> Bool {
     let lib = layout.venvLib
-    return FileSystem.list(lib).contains { FileSystem.exists(lib + "/" + $0 + "/site-packages/pip/__init__.py") }
+    return FileSystem.list(lib).contains { version in
+      let site = lib + "/" + version + "/site-packages"
+      return FileSystem.exists(site + "/pip/__init__.py")
+        && FileSystem.list(site).contains { $0.hasPrefix("pip-") && FileSystem.exists(site + "/" + $0 + "/RECORD") }
+    }
   }
 
   private func install(requirements: [String], uv: String?) throws {

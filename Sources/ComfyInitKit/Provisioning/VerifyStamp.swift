@@ -20,7 +20,7 @@ struct VerifyStamp {
 
   func matches(_ path: String, sha: String) -> Bool {
     guard let expected = VerifyStamp.line(path, sha) else { return false }
-    return FileSystem.readText(stampPath(path)) == expected
+    return FileSystem.readState(stampPath(path)) == expected
   }
 
   /// Best effort: without a stamp the next start only costs a re-hash.
