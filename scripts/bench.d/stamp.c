@@ -1,7 +1,7 @@
 /* scripts/bench's clock for "process start to the server's exec", without strace or perf.
  *
  *   stamp launch FILE CMD [ARGS...]   append CLOCK_MONOTONIC (ns) to FILE, then exec CMD (the entrypoint)
- *   python main.py ...                (stamp installed as VENV/bin/python) append the clock to
+ *   python [-c GUARD] main.py ...     (stamp installed as VENV/bin/python) append the clock to
  *                                     $BENCH_STAMP_FILE and exit 0: the moment the server would start
  *   python ANYTHING-ELSE ...          exec VENV/bin/python3 with the same argv (pip, python -c ...)
  *
@@ -53,7 +53,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "stamp: cannot exec %s: %s\n", argv[3], strerror(errno));
         return 127;
     }
-    if (argc >= 2 && strcmp(argv[1], "main.py") == 0) {
+    /* The server: `python main.py ...`, or with auth on `python -c PORT_GUARD main.py ...`. */
+    int server = (argc >= 2 && strcmp(argv[1], "main.py") == 0) ||
+                 (argc >= 4 && strcmp(argv[1], "-c") == 0 && strcmp(argv[3], "main.py") == 0);
+    if (server) {
         const char *file = getenv("BENCH_STAMP_FILE");
         if (!file) {
             fprintf(stderr, "stamp: BENCH_STAMP_FILE is not set\n");
