@@ -112,20 +112,22 @@ VOLUME ["/opt/comfyui/ComfyUI/models", "/opt/comfyui/ComfyUI/input", "/opt/comfy
 
 # ---- comfy-init from source, for people who only have Docker ------------------------------------
 FROM ${SWIFT_IMAGE} AS builder
-# What scripts/setup's static libcurl build needs, plus libcrypt-dev for libxcrypt's static archive.
+# What scripts/setup's static libcurl build needs, plus libcrypt-dev for libxcrypt's static archive and
+# python3 for scripts/build (it makes the static stdlib's unused code collectable).
 RUN export DEBIAN_FRONTEND=noninteractive \
   && apt-get update -qq \
   && apt-get install -y -qq --no-install-recommends autoconf automake libtool pkg-config make gcc libc6-dev \
-    libssl-dev libcrypt-dev dpkg-dev file ca-certificates git >/dev/null
+    libssl-dev libcrypt-dev dpkg-dev file ca-certificates git python3 >/dev/null
 WORKDIR /src
 COPY scripts/setup scripts/setup
 RUN bash -c 'source scripts/setup && build_static_curl'
 COPY Package.swift ./
 COPY Sources Sources
-RUN swift build -c release --product comfy-init -Xswiftc -static-executable \
+# The same flags as a local build: scripts/build is their one owner.
+COPY scripts/build scripts/build
+RUN scripts/build comfy-init \
   && mkdir -p /out \
-  && strip -o /out/comfy-init "$(swift build -c release --product comfy-init -Xswiftc -static-executable --show-bin-path)/comfy-init" \
-  && file /out/comfy-init | grep -q 'statically linked'
+  && cp dist/comfy-init /out/comfy-init
 
 # Only the binary, for `--output dist`.
 FROM scratch AS comfy-init-binary
