@@ -10,6 +10,8 @@ final class AuthGuard {
   /// What the server's port guard (Server.portGuard) prints, and its exit code, when it refuses the bind.
   static let portGuardRefusal = "comfy-init port guard: ComfyUI-Login is not loaded; refusing to open port"
   static let portGuardExitCode = 86
+  /// Why the server was stopped when the port guard refused its bind (seen in its log or in its exit code).
+  static let portGuardFailure = "auth is on but ComfyUI-Login did not load; the server was stopped before it listened"
 
   private let endpoint: ServerEndpoint
   /// How ComfyUI names the login node's folder in its messages ("…/custom_nodes/ComfyUI-Login").
@@ -41,7 +43,7 @@ final class AuthGuard {
       return
     }
     if line.rangeOfSubstring(AuthGuard.portGuardRefusal) != nil {
-      failure = "auth is on but ComfyUI-Login did not load; the server was stopped before it listened"
+      failure = AuthGuard.portGuardFailure
       return
     }
     guard let reason = loginFailure(in: line) else { return }

@@ -79,7 +79,7 @@ public struct Server {
     let outcome = supervisor.wait(for: pid, policy: policy, collected: &unused, relays: relays, authGuard: authGuard)
     var refused = outcome.refused
     if config.auth == .login, refused == nil, outcome.status == .exited(Int32(AuthGuard.portGuardExitCode)) {
-      refused = "auth is on but ComfyUI-Login did not load; the server was stopped before it listened"
+      refused = AuthGuard.portGuardFailure
       Log.error(refused!)
     }
     if let refused {
