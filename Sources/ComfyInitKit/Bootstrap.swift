@@ -35,7 +35,8 @@ public struct Bootstrap {
     defer { lock.release() }
     try phase(.source) { () throws -> String in
       let checkout = GitCheckout(
-        runner: runner, layout: layout, offline: config.offline, update: config.update, failure: .git)
+        runner: runner, layout: layout, offline: config.offline, update: config.update, failure: .git,
+        follow: config.update)
       let result = try checkout.ensure(
         url: config.repo, ref: config.ref, at: layout.comfyDir, stamp: layout.comfyCheckoutStamp, label: "ComfyUI")
       guard FileSystem.exists(layout.comfyMain) else {

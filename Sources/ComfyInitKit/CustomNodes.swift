@@ -22,7 +22,7 @@ enum CustomNodes {
     for node in config.wantedNodes {
       let checkout = GitCheckout(
         runner: runner, layout: layout, offline: config.offline, update: config.update || node.ref != nil,
-        failure: .customNode)
+        failure: .customNode, follow: config.update)
       _ = try checkout.ensure(
         url: node.url, ref: node.ref, at: layout.customNode(node.name), stamp: layout.nodeCheckoutStamp(node.name),
         label: "custom node \(node.name)")

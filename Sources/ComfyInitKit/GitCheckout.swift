@@ -31,6 +31,9 @@ struct GitCheckout {
   let update: Bool
   /// The exit code for this checkout's failures (ComfyUI's or a custom node's).
   let failure: ExitCode
+  /// COMFYUI_UPDATE=1: a branch or tag may have moved in the repository since the checkout was
+  /// made; the stamp cannot tell, so the ref is fetched and the checkout moved to where it points.
+  var follow = false
 
   enum Result: Equatable { case unchanged, cloned, updated, leftAlone }
 
@@ -38,7 +41,10 @@ struct GitCheckout {
   /// `stampPath` (from the layout) remembers what was checked out.
   func ensure(url: String, ref: String?, at dest: String, stamp stampPath: String, label: String) throws -> Result {
     let wantedRef = ref ?? "HEAD"
-    if let stamp = CheckoutStamp.read(stampPath), stamp.url == url, stamp.ref == wantedRef,
+    // A commit id cannot move; offline, only a local repository can be asked.
+    let refetch =
+      follow && !(ref.map(GitCheckout.looksLikeCommit) ?? false) && !(offline && !GitCheckout.isLocal(url))
+    if !refetch, let stamp = CheckoutStamp.read(stampPath), stamp.url == url, stamp.ref == wantedRef,
       let head = GitCheckout.headCommit(of: dest), head == stamp.commit
     {
       if stamp.state == "diverged" && !update {
@@ -56,19 +62,28 @@ struct GitCheckout {
       try writeStamp(CheckoutStamp(url: url, ref: wantedRef, commit: commit, state: "pinned"), stampPath)
       return .cloned
     }
-    return try reconcile(url: url, ref: ref, at: dest, label: label, stampPath: stampPath)
+    return try reconcile(url: url, ref: ref, at: dest, label: label, stampPath: stampPath, refetch: refetch)
   }
 
   /// An existing checkout without a matching stamp: find out where it stands, with git.
-  private func reconcile(url: String, ref: String?, at dest: String, label: String, stampPath: String) throws -> Result
-  {
+  private func reconcile(
+    url: String, ref: String?, at dest: String, label: String, stampPath: String, refetch: Bool
+  ) throws -> Result {
     let wantedRef = ref ?? "HEAD"
     let head = try git(["rev-parse", "HEAD"], in: dest, capture: true, explain: "cannot read the commit of \(dest)")
     let changes = try git(
       ["status", "--porcelain", "--untracked-files=no"], in: dest, capture: true,
       explain: "cannot read the state of \(dest)")
-    let wanted = ref.flatMap { try? resolveLocally($0, in: dest) }
-    let atWanted = ref == nil || wanted == head
+    // The commit the ref names: where the repository has it now when it may have moved, else
+    // where the checkout already knows it.
+    var wanted: String?
+    if refetch {
+      try fetch(ref, from: url, into: dest, label: label)
+      wanted = try resolveLocally("FETCH_HEAD", in: dest)
+    } else {
+      wanted = ref.flatMap { try? resolveLocally($0, in: dest) }
+    }
+    let atWanted = (ref == nil && !refetch) || wanted == head
     if atWanted && changes.isEmpty {
       try writeStamp(CheckoutStamp(url: url, ref: wantedRef, commit: head, state: "pinned"), stampPath)
       return .unchanged
@@ -90,12 +105,7 @@ struct GitCheckout {
     // A pinned commit the checkout already has needs no network; anything else is fetched.
     var target = ref.flatMap { GitCheckout.looksLikeCommit($0) ? wanted : nil }
     if target == nil {
-      try requireNetwork(url, label: label, dest: dest)
-      try git(
-        ["fetch", "--quiet", "--", url, ref ?? "HEAD"], in: dest,
-        explain:
-          "cannot fetch \(wantedRef) from \(redactURL(url)) into \(dest); \(label) must be at \(wantedRef) before the server starts: check the network and the URL"
-      )
+      if !refetch { try fetch(ref, from: url, into: dest, label: label) }
       target = "FETCH_HEAD"
     }
     try git(
@@ -106,6 +116,17 @@ struct GitCheckout {
     return .updated
   }
 
+  /// `ref` (nil: the default branch) from `url` into FETCH_HEAD.
+  private func fetch(_ ref: String?, from url: String, into dest: String, label: String) throws {
+    let wantedRef = ref ?? "HEAD"
+    try requireNetwork(url, label: label, dest: dest)
+    try git(
+      ["fetch", "--quiet", "--", url, wantedRef], in: dest,
+      explain:
+        "cannot fetch \(wantedRef) from \(redactURL(url)) into \(dest); \(label) must be at \(wantedRef) before the server starts: check the network and the URL"
+    )
+  }
+
   private func clone(url: String, ref: String?, into dest: String, label: String) throws -> String {
     try requireNetwork(url, label: label, dest: dest)
     let parent = FileSystem.parent(of: dest)
@@ -113,7 +134,9 @@ struct GitCheckout {
       throw InitError(.filesystem, "cannot create \(parent): \(error); make the volume writable")
     }
     let temp = layout.partialClone(of: dest)
+    let leftover = FileSystem.exists(temp)
     FileSystem.removeTree(temp)
+    if leftover { Log.info("\(label): removed \(temp), a clone an earlier start did not finish (crash or stop)") }
     var args = ["clone", "--quiet", "--recurse-submodules", "--shallow-submodules"]
     let isCommit = ref.map(GitCheckout.looksLikeCommit) ?? false
     if let ref, !isCommit { args += ["--depth", "1", "--branch", ref] }

@@ -128,27 +128,45 @@ import Testing
   @Test(arguments: ["source", "nodes", "venv"])
   func aCrashInAnyPhaseConvergesOnTheNextStart(phase: String) throws {
     let h = ComfyHome()
-    let slowStep: [String: [String: String]] = [
-      "source": ["COMFY_TEST_SLOW_CLONE": "30", "COMFY_TEST_SLOW_CLONE_MATCH": "comfyui.git-src"],
-      "nodes": ["COMFY_TEST_SLOW_CLONE": "30", "COMFY_TEST_SLOW_CLONE_MATCH": "login-src"],
-      "venv": ["COMFY_TEST_SLOW_PIP": "30"],
+    let comfyPartial = h.home + "/.comfy-init-partial-ComfyUI.disabled"
+    let loginPartial = h.home + "/ComfyUI/custom_nodes/.comfy-init-partial-ComfyUI-Login.disabled"
+    let marker = h.home + "/venv/.comfy-init-installing"
+    // The shims hold each step open once it is done; the kill comes when its leftover is on disk,
+    // and the next start must name the repair it makes.
+    let plans: [String: (slow: [String: String], leftover: String, repair: String)] = [
+      "source": (
+        ["COMFY_TEST_SLOW_CLONE": "120", "COMFY_TEST_SLOW_CLONE_MATCH": "comfyui.git-src"], comfyPartial + "/main.py",
+        "ComfyUI: removed \(comfyPartial), a clone an earlier start did not finish"
+      ),
+      "nodes": (
+        ["COMFY_TEST_SLOW_CLONE": "120", "COMFY_TEST_SLOW_CLONE_MATCH": "login-src"], loginPartial + "/__init__.py",
+        "custom node ComfyUI-Login: removed \(loginPartial), a clone an earlier start did not finish"
+      ),
+      "venv": (
+        ["COMFY_TEST_SLOW_PIP": "120"], marker, "venv: the last install did not finish (crash or stop); repairing"
+      ),
     ]
-    let slow = slowStep[phase]!
-    let doomed = try h.start(slow, label: "doomed")
-    // The shims hold the phase open; the log says when the slow step is under way.
-    let deadline = Date().addingTimeInterval(60)
-    while h.phase != phase && Date() < deadline && doomed.isRunning { usleep(2_000) }
-    #expect(h.phase == phase, "never reached \(phase): \(doomed.log)")
-    usleep(300_000)
-    killTree(doomed)
+    let plan = plans[phase]!
+    let doomed = try h.start(plan.slow, label: "doomed")
+    let reached = waitUntil(doomed) { FileManager.default.fileExists(atPath: plan.leftover) }
+    freezeAndKill(doomed)
+    try #require(reached, "never reached \(plan.leftover): \(doomed.log)")
+    #expect(h.phase == phase, "killed in \(h.phase ?? "no phase"): \(doomed.log)")
+
     let server = try h.start(label: "recovered")
     defer { server.stop() }
     #expect(h.waitUntilServing(server), "\(server.log)")
+    #expect(server.log.contains(plan.repair), "the repair path did not run: \(server.log)")
     server.signal(SIGTERM)
     #expect(server.wait(timeout: 10)?.status == 0)
-    // Nothing half-made is left where ComfyUI would import it.
+    // Nothing half-made is left, for ComfyUI as for the nodes, and nothing needed moving aside.
+    for partial in [comfyPartial, loginPartial] {
+      #expect(!FileManager.default.fileExists(atPath: partial), "\(partial) was left behind")
+    }
     let nodes = try FileManager.default.contentsOfDirectory(atPath: h.home + "/ComfyUI/custom_nodes")
     #expect(!nodes.contains { $0.hasPrefix(".comfy-init-partial") }, "\(nodes)")
+    #expect(!FileManager.default.fileExists(atPath: marker))
+    #expect(!FileManager.default.fileExists(atPath: h.home + "/venv.broken"))
   }
 
   @Test func aStopSignalTheServerSwallowedIsSentAgainBeforeTheKill() throws {

@@ -22,7 +22,7 @@ private func fileType(_ path: String) -> mode_t? {
 }
 
 /// Polls (no fixed delay) until `condition` holds; false when `process` ended first or time ran out.
-private func waitUntil(
+func waitUntil(
   _ process: BackgroundProcess, timeout: TimeInterval = 180, _ condition: () -> Bool
 ) -> Bool {
   let deadline = Date().addingTimeInterval(timeout)
@@ -37,7 +37,7 @@ private func waitUntil(
 /// A crash of the whole container at this very moment: every process of the tree is stopped
 /// first (a stopped process forks no more), then all are killed. Killing comfy-init alone would
 /// leave the grandchildren (`python -m venv` runs ensurepip, which runs pip) finishing the job.
-private func freezeAndKill(_ process: BackgroundProcess) {
+func freezeAndKill(_ process: BackgroundProcess) {
   var frozen: Set<Int32> = [process.pid]
   kill(process.pid, SIGSTOP)
   while true {
@@ -208,6 +208,11 @@ final class GarbageHome: @unchecked Sendable {
 
     let next = try h.bootstrap()
     #expect(next.status == 0, "\(next.stderr)")
+    // The repair path that ran, by its log line: the creating marker was there at every kill point.
+    #expect(
+      next.stderr.contains(
+        "venv at \(venv): its creation did not finish (crash, stop or full disk); moved it to \(venv).broken"),
+      "\(next.stderr)")
     let pip = try venvPipWorks(h.home)
     #expect(pip.status == 0, "the venv's pip does not work: \(pip.stderr)")
     let aside = try FileManager.default.contentsOfDirectory(atPath: h.home).filter { $0.hasPrefix("venv.broken") }
