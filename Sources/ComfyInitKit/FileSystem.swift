@@ -43,7 +43,11 @@ public enum FileSystem {
       return nil
     }
     var result = [UInt8]()
-    var chunk = [UInt8](repeating: 0, count: 65536)
+    // A chunk the size of the file (and one byte to see its end), up to 64 KiB: most files read
+    // here are a few bytes, and zeroing 64 KiB for each showed in a warm start's profile.
+    var st = stat()
+    let size = fstat(fd, &st) == 0 && st.st_size >= 0 ? Int(st.st_size) : 65535
+    var chunk = [UInt8](repeating: 0, count: min(size, 65535) + 1)
     while true {
       let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
       if n < 0 {
@@ -67,9 +71,12 @@ public enum FileSystem {
     defer { close(fd) }
     var st = stat()
     guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size <= limit else { return nil }
-    var bytes = [UInt8](repeating: 0, count: limit + 1)
+    // Sized by fstat (one byte more, to see the end), grown should the file grow meanwhile: a
+    // warm start reads a dozen state files, and zeroing 64 KiB for each was a tenth of its work.
+    var bytes = [UInt8](repeating: 0, count: min(Int(st.st_size), limit) + 1)
     var count = 0
     while count <= limit {
+      if count == bytes.count { bytes += [UInt8](repeating: 0, count: min(bytes.count, limit + 1 - bytes.count)) }
       let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) }
       if n < 0 {
         if errno == EINTR { continue }
@@ -84,7 +91,11 @@ public enum FileSystem {
   /// Writes `bytes` so that readers see the old file or the new one, never a torn one, even after a
   /// power cut: a temporary file in the same folder, fsync, rename over, fsync the folder.
   /// `durable: false` skips the fsyncs, for files that only describe the present (the status file):
-  /// readers still never see a torn file, but a warm start does not wait for the disk.
+  /// readers still never see a torn file, but a warm start does not wait for the disk. Such a file
+  /// also replaces the old one by exchanging the two names, then removes the old one: a plain rename
+  /// over an existing file makes ext4 (auto_da_alloc, the default) start writing the new file's data
+  /// out inside rename(), 0.3 ms idle and 3 to 8 ms on a busy disk, per write. After a power cut a
+  /// non-durable file may be empty or stale; its readers treat that as no file.
   public static func writeAtomically(
     _ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, durable: Bool = true
   ) throws(SystemError) {
@@ -120,6 +131,13 @@ public enum FileSystem {
       throw err
     }
     close(fd)
+    var old = stat()
+    if !durable && lstat(path, &old) == 0 && (old.st_mode & S_IFMT) != S_IFDIR
+      && cinit_rename_exchange(temp, path) == 0
+    {
+      unlink(temp)  // now the old file
+      return
+    }
     var renamed = Glibc.rename(temp, path) == 0
     if !renamed && errno == EISDIR, let aside = moveAside(path) {
       // A folder where a state file belongs (made by hand, or by a tool gone wrong): kept, not in the way.

@@ -40,9 +40,13 @@ final class HomeLock {
         throw error
       }
     }
-    let note = "pid \(getpid())\n"
-    ftruncate(fd, 0)
-    _ = note.withCString { pwrite(fd, $0, strlen($0), 0) }
+    // Written over the old note, then cut to length only when the old one was longer: truncating
+    // a file whose last contents are still being written out waits for the disk (ext4, data=ordered),
+    // and as PID 1 the note is the same at every start.
+    let note = Array("pid \(getpid())\n".utf8)
+    _ = note.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+    var size = stat()
+    if fstat(fd, &size) == 0 && size.st_size > note.count { ftruncate(fd, off_t(note.count)) }
   }
 
   func release() {

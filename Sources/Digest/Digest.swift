@@ -1,20 +1,18 @@
 // SHA-256 and PBKDF2 from libcrypto, which the binary links anyway for libcurl's HTTPS.
 import COpenSSL
 
-/// An incremental SHA-256: feed it bytes, then take the digest once.
+/// An incremental SHA-256: feed it bytes, then take the digest once. libcrypto's plain SHA-256
+/// (see shim.h): the EVP interface would initialise all of OpenSSL at the first hash.
 public final class SHA256 {
-  private let context: OpaquePointer
+  private let context = UnsafeMutablePointer<SHA256_CTX>.allocate(capacity: 1)
 
-  public init() {
-    context = EVP_MD_CTX_new()
-    EVP_DigestInit_ex(context, EVP_sha256(), nil)
-  }
+  public init() { SHA256_Init(context) }
 
-  deinit { EVP_MD_CTX_free(context) }
+  deinit { context.deallocate() }
 
   public func update(_ buffer: UnsafeRawBufferPointer) {
     guard let base = buffer.baseAddress, buffer.count > 0 else { return }
-    EVP_DigestUpdate(context, base, buffer.count)
+    SHA256_Update(context, base, buffer.count)
   }
 
   public func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
@@ -30,8 +28,7 @@ public final class SHA256 {
 
   public func finalize() -> [UInt8] {
     var digest = [UInt8](repeating: 0, count: 32)
-    var length: UInt32 = 0
-    EVP_DigestFinal_ex(context, &digest, &length)
+    SHA256_Final(&digest, context)
     return digest
   }
 

@@ -46,6 +46,11 @@ int cinit_open_entry(int dir, const char *name);
 /// fchownat(fd, "", uid, gid, AT_EMPTY_PATH): chowns what `fd` refers to (a link: the link itself).
 int cinit_chown_fd(int fd, uid_t uid, gid_t gid);
 
+/// renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE): swaps two existing names atomically (Linux
+/// 3.15+; ext4, xfs, btrfs, tmpfs, overlayfs). -1 with errno EINVAL or ENOSYS where the filesystem or
+/// kernel cannot, ENOENT when either name is missing.
+int cinit_rename_exchange(const char *a, const char *b);
+
 /// The id of the mount `fd` is on (statx STATX_MNT_ID, Linux 5.8+); 0 when the kernel cannot say.
 /// Unlike st_dev it tells a bind mount from the filesystem it comes from.
 unsigned long long cinit_mount_id(int fd);
