@@ -250,13 +250,11 @@ struct ExitCase: Sendable, CustomTestStringConvertible {
     let bin = try #require(CtlPaths.comfyctl, "build comfyctl first")
     let (dir, project) = makeProject("exit-\(row.code.rawValue)")
     var environment = try row.setup(dir, project)
+    let port = environment.removeValue(forKey: "PORT") ?? ""
     let expand = { (text: String) in
-      var text = text.replacingOccurrences(of: "$DIR", with: dir.path)
-      if let port = environment["PORT"] { text = text.replacingOccurrences(of: "$PORT", with: port) }
-      return text
+      text.replacingOccurrences(of: "$DIR", with: dir.path).replacingOccurrences(of: "$PORT", with: port)
     }
     environment = environment.mapValues(expand)
-    environment["PORT"] = nil
     var args = [bin] + row.args.map(expand)
     if !row.outside && !row.args.contains("--project-dir") && row.code != .usage {
       args += ["--project-dir", dir.path]
