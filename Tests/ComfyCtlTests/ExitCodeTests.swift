@@ -215,6 +215,23 @@ struct ExitCase: Sendable, CustomTestStringConvertible {
     #expect(try runTool([bin, "secrets", "check", "--project-dir", dir.path]).status == 0)
   }
 
+  /// A file where .secrets/ belongs (a copy gone wrong, a bind mount) is refused by name and left as it
+  /// was: not made 0700, not written through.
+  @Test func aFileWhereTheSecretsFolderBelongsIsLeftAlone() throws {
+    let bin = try #require(CtlPaths.comfyctl, "build comfyctl first")
+    let (dir, project) = makeProject("exit-secrets-file")
+    dir.write(".secrets", "notes\n")
+    chmod(project.secretsDir, 0o644)
+    let result = try runTool([bin, "secrets", "init", "--project-dir", dir.path])
+    #expect(result.status == CtlExitCode.filesystem.rawValue, "\(result.all)")
+    #expect(
+      result.stderr
+        == "comfyctl: \(project.secretsDir) is not a folder; move it away\n",
+      "\(result.stderr)")
+    #expect(mode(of: project.secretsDir) == 0o644)
+    #expect(dir.read(".secrets") == "notes\n")
+  }
+
   /// Rows that need a Docker engine, but no image and no stack.
   @Test func exitCodesThatNeedOnlyTheEngine() throws {
     try requireDockerEngine()

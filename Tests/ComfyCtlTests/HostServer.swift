@@ -1,6 +1,5 @@
-// Real processes for comfyctl's tests that need no Docker stack: comfy-init serving the stand-in
-// ComfyUI straight on this host (what `validate` talks to), children that run in the background
-// (`logs -f`), and a docker CLI stand-in for the states this host cannot be put in.
+// Real processes for comfyctl's tests: comfy-init serving the stand-in ComfyUI straight on this host
+// (what `validate` talks to, no Docker needed), and children that run in the background (`logs -f`).
 import Foundation
 import Testing
 
