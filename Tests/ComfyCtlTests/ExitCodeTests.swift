@@ -233,34 +233,60 @@ struct ExitCase: Sendable, CustomTestStringConvertible {
   }
 
   /// Rows that need a Docker engine, but no image and no stack.
+  static let withEngine: [ExitCase] = [
+    ExitCase(
+      name: "a compose file Compose cannot read", code: .composeFailed, args: ["status"],
+      says: "docker compose ps failed: ",
+      setup: { dir, _ in
+        dir.write("compose/docker-compose.yml", "services: [unclosed\n")
+        return [:]
+      }),
+    ExitCase(
+      name: "restart with nothing running", code: .containerFailed, args: ["restart"],
+      says: "nothing is running; start it with `comfyctl up`"),
+    ExitCase(
+      name: "down --deep without --yes, no terminal", code: .confirmationRequired, args: ["down", "--deep"],
+      says: "--deep deletes user data; confirm on a terminal or pass --yes"),
+    ExitCase(
+      name: "build without dist/comfy-init", code: .buildFailed, args: ["build"],
+      says: "dist/comfy-init is missing; run scripts/build first (Docker only: "
+        + "DOCKER_BUILDKIT=1 docker build --target comfy-init-binary --output dist .)"),
+  ]
+
   @Test func exitCodesThatNeedOnlyTheEngine() throws {
     try requireDockerEngine()
-    let rows: [ExitCase] = [
-      ExitCase(
-        name: "a compose file Compose cannot read", code: .composeFailed, args: ["status"],
-        says: "docker compose ps failed: ",
-        setup: { dir, _ in
-          dir.write("compose/docker-compose.yml", "services: [unclosed\n")
-          return [:]
-        }),
-      ExitCase(
-        name: "restart with nothing running", code: .containerFailed, args: ["restart"],
-        says: "nothing is running; start it with `comfyctl up`"),
-      ExitCase(
-        name: "down --deep without --yes, no terminal", code: .confirmationRequired, args: ["down", "--deep"],
-        says: "--deep deletes user data; confirm on a terminal or pass --yes"),
-      ExitCase(
-        name: "build without dist/comfy-init", code: .buildFailed, args: ["build"],
-        says: "dist/comfy-init is missing; run scripts/build first (Docker only: "
-          + "DOCKER_BUILDKIT=1 docker build --target comfy-init-binary --output dist .)"),
-    ]
-    for row in rows {
+    for row in ExitCodeTests.withEngine {
       let result = try ExitCodeTests.run(row)
       #expect(result.status == row.code.rawValue, "\(row.name): \(result.all)")
       let lines = result.stderr.split(separator: "\n")
       #expect(lines.count == 1 && lines[0].hasPrefix("comfyctl: "), "\(row.name): \(result.stderr)")
       #expect(result.stderr.contains(row.says), "\(row.name): \(result.stderr)")
     }
+  }
+
+  /// Codes only a running stack can produce, and the Docker tests that produce them.
+  static let coveredWithAStack: [CtlExitCode: String] = [
+    .secretsInvalid: "EndToEndDockerTests: the image's user cannot read the secret file",
+    .gpuRuntimeMissing: "EndToEndDockerTests: the real engine has no NVIDIA runtime",
+    .portInUse: "EndToEndDockerTests: a port another program holds",
+    .healthTimeout: "EndToEndDockerTests: restart --wait-timeout 0",
+    .authNotEnforced: "EndToEndDockerTests: an image from before the guard",
+  ]
+
+  /// docs/comfyctl.md lists exactly the codes comfyctl has, and each has a row here or a Docker step.
+  @Test func everyDocumentedExitCodeHasATest() throws {
+    let docs = try String(contentsOfFile: CtlPaths.root + "/docs/comfyctl.md", encoding: .utf8)
+    let documented = Set(
+      docs.split(separator: "\n").compactMap { line -> Int32? in
+        let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+        return line.hasPrefix("| ") && cells.count >= 2 ? Int32(cells[0]) : nil
+      })
+    #expect(documented == Set(CtlExitCode.allCases.map(\.rawValue)))
+    let tested = Set((ExitCodeTests.withoutDocker + ExitCodeTests.withEngine).map(\.code))
+      .union(ExitCodeTests.coveredWithAStack.keys)
+    #expect(
+      Set(CtlExitCode.allCases).subtracting(tested).isEmpty,
+      "no test for \(Set(CtlExitCode.allCases).subtracting(tested))")
   }
 
   static func run(_ row: ExitCase) throws -> RunResult {
