@@ -92,6 +92,8 @@ enum FileOps {
       guard mkdir(path, mode) == 0 || errno == EEXIST else {
         throw CtlError(.filesystem, "cannot create \(path): \(errnoText())")
       }
+      // A file (or a dangling link) by that name: chmod would change it and every write below would fail.
+      guard isDirectory(path) else { throw CtlError(.filesystem, "\(path) is not a folder; move it away") }
     }
     guard chmod(path, mode) == 0 else { throw CtlError(.filesystem, "cannot set the mode of \(path): \(errnoText())") }
   }

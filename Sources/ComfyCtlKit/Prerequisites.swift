@@ -67,10 +67,15 @@ public enum Prerequisites {
     let uidText = user.split(separator: ":").first.map(String.init) ?? ""
     guard let uid = uid_t(uidText) else { return }  // a user name: cannot compare, Docker will tell
     if uid == 0 || st.uid == uid || st.mode & 0o004 != 0 { return }
+    // As root, comfyctl gave the file to COMFYUI_UID already: the image is what disagrees.
+    let fix =
+      getuid() == 0
+      ? "run `comfyctl build` to build the image for COMFYUI_UID=\(st.uid), or set COMFYUI_UID=\(uid) in .env"
+      : "set COMFYUI_UID=\(st.uid) in .env and run `comfyctl build`, or run comfyctl as root"
     throw CtlError(
       .secretsInvalid,
       "the image \(image) runs as uid \(uid) but .secrets/comfyui_password_hash belongs to uid \(st.uid) "
-        + "(mode 0600); set COMFYUI_UID=\(st.uid) in .env and run `comfyctl build`, or run comfyctl as root"
+        + "(mode 0600); \(fix)"
     )
   }
 }

@@ -56,6 +56,12 @@ public enum ProcessRunner {
     }
   }
 
+  /// A signal that stops only comfyctl (a supervisor's SIGTERM, `timeout`; not Ctrl-C, which reaches
+  /// the whole process group) would leave a streamed child running on its own: `logs -f` would follow
+  /// forever. The kernel sends it this when comfyctl is gone. comfyctl spawns from its main thread,
+  /// which lives as long as the process.
+  static let foregroundChildDeathSignal = SIGTERM
+
   /// Runs with the terminal's stdout and stderr (build output, `compose up` progress).
   public static func stream(_ args: [String], environment: [String: String] = [:], directory: String? = nil)
     throws(CtlError) -> Int32
@@ -65,6 +71,7 @@ public enum ProcessRunner {
     options.directory = directory
     // Same process group: Ctrl-C in the terminal reaches docker too.
     options.newProcessGroup = false
+    options.parentDeathSignal = foregroundChildDeathSignal
     options.stdinFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
     defer { close(options.stdinFD) }
     do {
@@ -87,6 +94,7 @@ public enum ProcessRunner {
     var options = SpawnOptions(environment: env)
     options.directory = directory
     options.newProcessGroup = false
+    options.parentDeathSignal = foregroundChildDeathSignal
     options.stdoutFD = fds[1]
     options.stderrFD = fds[1]
     options.stdinFD = open("/dev/null", O_RDONLY | O_CLOEXEC)

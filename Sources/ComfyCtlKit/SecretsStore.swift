@@ -53,6 +53,19 @@ public struct SecretsStore: Sendable {
     return Credential(username: username, password: password, hash: hash)
   }
 
+  /// The username to keep when rotating. `load()` names rotate as the fix for a hash that is not bcrypt,
+  /// so a store whose username is intact is enough here: the password and the hash are replaced anyway.
+  public func usernameForRotation() throws(CtlError) -> String {
+    do {
+      return try load().username
+    } catch {
+      guard error.code == .secretsInvalid,
+        let username = try? EnvFile.load(project.storeFile).value(SecretsStore.usernameKey)
+      else { throw error }
+      return username
+    }
+  }
+
   /// Writes the store atomically, folder 0700 and file 0600 from the first byte.
   public func save(_ credential: Credential) throws(CtlError) {
     try FileOps.makeDirectory(project.secretsDir, mode: 0o700)

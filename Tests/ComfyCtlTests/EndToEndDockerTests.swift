@@ -1,6 +1,9 @@
 // The whole cycle of issue 3 on a real Docker engine, with the stand-in ComfyUI baked into a test
 // image: secrets init, build, up, healthy, validate, `docker stop`, up again without reinstalling,
-// rotate with restart, validate with the new token, down --deep leaving nothing behind.
+// rotate with restart, validate with the new token, down --deep leaving nothing behind. The stand-in
+// crashes without --cpu (STANDIN_NO_GPU=1, as CUDA torch on a host without a driver), so each `up`
+// proves that `--cpu` or COMFYUI_CPU=1 reached the server. Along the way: the uid-mismatch refusal,
+// `logs -f`, `status`, `restart`, `--skip-models`, and `down` without --deep keeping the volumes.
 // Skipped (with the reason) only where the Docker engine cannot be started; with CI=true it must run.
 import Foundation
 import Testing
@@ -25,9 +28,10 @@ import Testing
       print("e2e: comfyctl \(args.joined(separator: " ")) -> \(result.status) in \(seconds(result.seconds))")
       return result
     }
+    let noGPUImage = names.image + "-nogpu"
     defer {
       _ = try? ctl(["down", "--deep", "--yes"])
-      _ = try? runTool(["/usr/bin/env", "docker", "image", "rm", "-f", names.image])
+      _ = try? runTool(["/usr/bin/env", "docker", "image", "rm", "-f", noGPUImage, names.image])
     }
 
     // 1. Secrets: one source, derived files.
@@ -38,9 +42,19 @@ import Testing
     // 2. The image, from dist/comfy-init, on the debootstrapped base, pip from the local wheel folder.
     let build = try ctl(["build", "--base-image", EndToEndDockerTests.baseImage, "--standin"])
     try #require(build.status == 0, "build failed: \(build.all.suffix(3000))")
+    // The stack runs an image whose stand-in ComfyUI dies at start without --cpu, like PyPI's CUDA
+    // torch on a host with no NVIDIA driver: a healthy stack proves the CPU override reached the server.
+    let context = CtlTempDir("nogpu-image")
+    context.write("Dockerfile", "FROM \(names.image)\nENV STANDIN_NO_GPU=1\n")
+    let derived = try runTool(["/usr/bin/env", "docker", "build", "-q", "-t", noGPUImage, context.path], timeout: 300)
+    try #require(derived.status == 0, "\(derived.all)")
+    let dotEnv = dir.read(".env")
+    dir.write(
+      ".env", dotEnv.replacingOccurrences(of: "COMFYUI_IMAGE='\(names.image)'", with: "COMFYUI_IMAGE='\(noGPUImage)'"))
 
-    // 3. Prerequisites fail early with one line and their own exit code: no GPU runtime here, and a
-    // port that another program holds. Then up and healthy.
+    // 3. Prerequisites fail early with one line and their own exit code: no GPU runtime here, a port
+    // that another program holds, and a secret file the image's user could not read (COMFYUI_UID says
+    // 4242, so comfyctl gives the file to 4242, but the image was built for 1000). Then up and healthy.
     let noGPU = try ctl(["up"])
     #expect(noGPU.status == CtlExitCode.gpuRuntimeMissing.rawValue, "\(noGPU.all)")
     let holder = try listen(on: names.port)
@@ -48,6 +62,16 @@ import Testing
     close(holder)
     #expect(busy.status == CtlExitCode.portInUse.rawValue, "\(busy.all)")
     #expect(busy.stderr.split(separator: "\n").count == 1 && busy.stderr.contains("COMFYUI_HOST_PORT"))
+    dir.write(".env", dir.read(".env") + "COMFYUI_UID=4242\n")
+    let mismatch = try ctl(["up", "--cpu"])
+    #expect(mismatch.status == CtlExitCode.secretsInvalid.rawValue, "\(mismatch.all)")
+    #expect(
+      mismatch.stderr == "comfyctl: the image \(noGPUImage) runs as uid 1000 but .secrets/comfyui_password_hash "
+        + "belongs to uid 4242 (mode 0600); run `comfyctl build` to build the image for COMFYUI_UID=4242, or set "
+        + "COMFYUI_UID=1000 in .env\n", "\(mismatch.all)")
+    #expect(try projectObjects(["ps", "-a"], project: names.project).isEmpty, "up started something after refusing")
+    // The second fix the message names (the first, a build for 4242, takes a minute).
+    dir.write(".env", dir.read(".env").replacingOccurrences(of: "COMFYUI_UID=4242\n", with: "COMFYUI_UID=1000\n"))
     let up = try ctl(["up", "--cpu", "--wait-timeout", "180"])
     try #require(up.status == 0, "up failed: \(up.all)")
     #expect(up.stdout.contains("healthy"))
@@ -77,6 +101,7 @@ import Testing
     #expect(!logs.all.contains(first.hash) && logs.all.contains("token=<redacted>"))
     let rawLogs = try runTool(["/usr/bin/env", "docker", "logs", container])
     #expect(!rawLogs.all.contains(first.hash), "the token is in raw docker logs")
+    try followLogsAndStop(bin: bin, dir: dir)
 
     // 6. docker stop: comfy-init turns SIGTERM into ComfyUI's SIGINT; exit 0, well within the grace period.
     let stop = try runTool(["/usr/bin/env", "docker", "stop", container])
@@ -90,12 +115,20 @@ import Testing
     // baked in, so neither the restarted container nor the new one runs pip at all.
     sleep(1)  // `docker logs --since` counts whole seconds
     let since = String(Int(Date().timeIntervalSince1970))
-    let again = try ctl(["up", "--cpu", "--profile", "flux", "--wait-timeout", "120"])
+    // No --cpu this time: COMFYUI_CPU=1 in .env does it. And --skip-models with a manifest that is
+    // not there: without the skip, comfy-init would stop (exit 20) at the models phase.
+    let plainEnv = dir.read(".env")
+    dir.write(".env", plainEnv + "COMFYUI_CPU=1\nCOMFYUI_MODELS_MANIFEST=/opt/comfyui/no-such-manifest.txt\n")
+    let again = try ctl(["up", "--profile", "flux", "--skip-models", "--wait-timeout", "120"])
     #expect(again.status == 0, "\(again.all)")
+    #expect(again.stdout.contains("(CPU only)"), "\(again.all)")
+    // The changed settings made Compose create the main container anew: its log is this start's only.
+    let main = try containerID(of: "comfyui", project: names.project)
     let flux = try containerID(of: "comfyui-flux", project: names.project)
-    for (id, sinceArgs) in [(container, ["--since", since]), (flux, [])] {
+    for (id, sinceArgs) in [(main, main == container ? ["--since", since] : []), (flux, [])] {
       let start = try runTool(["/usr/bin/env", "docker", "logs"] + sinceArgs + [id])
       #expect(start.all.contains("venv: up to date, no installer run"), "\(start.all)")
+      #expect(start.all.contains("skipped (COMFYUI_SKIP_MODELS=1)"), "\(start.all)")
       for installer in ["venv: installing", "Successfully installed", "pip install"] {
         #expect(!start.all.contains(installer), "a start ran an installer: \(start.all)")
       }
@@ -116,13 +149,51 @@ import Testing
     let check = try ctl(["secrets", "check"])
     #expect(check.status == 0, "\(check.all)")
 
-    // 9. down --deep: no container, volume or network of the project is left.
+    // 9. status, and restart: not healthy within --wait-timeout is exit 14, then a full restart.
+    let status = try ctl(["status"])
+    #expect(status.status == 0, "\(status.all)")
+    #expect(status.stdout.hasPrefix("project \(names.project) (\(dir.path))\n"), "\(status.all)")
+    #expect(status.stdout.contains("comfyui: running healthy  http://127.0.0.1:\(names.port)\n"), "\(status.all)")
+    #expect(status.stdout.contains("comfyui-flux: running healthy  http://127.0.0.1:\(names.fluxPort)\n"))
+    #expect(status.stdout.contains("  last check: ok"), "\(status.all)")
+    let impatient = try ctl(["restart", "--wait-timeout", "0"])
+    #expect(impatient.status == CtlExitCode.healthTimeout.rawValue, "\(impatient.all)")
+    #expect(impatient.stderr.hasPrefix("comfyctl: not healthy after 0 s ("), "\(impatient.all)")
+    #expect(impatient.stderr.hasSuffix("see `comfyctl logs`, or wait longer with --wait-timeout\n"))
+    let restart = try ctl(["restart", "--wait-timeout", "120"])
+    #expect(restart.status == 0, "\(restart.all)")
+    #expect(restart.stdout.contains("comfyui: healthy after"), "\(restart.all)")
+    #expect(try ctl(["validate"]).status == 0)
+
+    // 10. down without --deep removes the containers and keeps the volumes: a file in the models
+    // volume is there again after the next up.
+    let current = try containerID(of: "comfyui", project: names.project)
+    let plant = try runTool([
+      "/usr/bin/env", "docker", "exec", current, "touch", "/opt/comfyui/ComfyUI/models/kept.txt",
+    ])
+    #expect(plant.status == 0, "\(plant.all)")
+    let shallow = try ctl(["down"])
+    #expect(shallow.status == 0, "\(shallow.all)")
+    #expect(shallow.stdout.contains("stack \(names.project) removed (volumes kept)"), "\(shallow.all)")
+    #expect(try projectObjects(["ps", "-a"], project: names.project).isEmpty)
+    #expect(try projectObjects(["volume", "ls"], project: names.project).count == 10)  // comfyui's and flux's
+    let stopped = try ctl(["status"])
+    #expect(stopped.status == 0 && stopped.stdout.contains("not running; start it with `comfyctl up`"))
+    dir.write(".env", plainEnv)  // back to `--cpu`, without the manifest
+    let back = try ctl(["up", "--cpu", "--wait-timeout", "120"])
+    #expect(back.status == 0, "\(back.all)")
+    let kept = try runTool([
+      "/usr/bin/env", "docker", "exec", try containerID(of: "comfyui", project: names.project), "test", "-f",
+      "/opt/comfyui/ComfyUI/models/kept.txt",
+    ])
+    #expect(kept.status == 0, "the models volume did not survive `down`: \(kept.all)")
+
+    // 11. down --deep: no container, volume or network of the project is left.
     let down = try ctl(["down", "--deep", "--yes"])
     #expect(down.status == 0, "\(down.all)")
-    let label = "label=com.docker.compose.project=\(names.project)"
     for kind in [["ps", "-a"], ["volume", "ls"], ["network", "ls"]] {
-      let left = try runTool(["/usr/bin/env", "docker"] + kind + ["--quiet", "--filter", label])
-      #expect(left.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(kind[0]) left: \(left.stdout)")
+      let left = try projectObjects(kind, project: names.project)
+      #expect(left.isEmpty, "\(kind[0]) left: \(left)")
     }
     print("e2e figures: image build \(seconds(build.seconds)); docker stop \(seconds(stop.seconds)) (exit 0)")
     print("e2e figures: up to healthy: first \(healthyTime(up)), second \(healthyTime(again))")
@@ -232,6 +303,37 @@ import Testing
     // The other deployment is untouched and still refuses anonymous callers.
     let rowsA = AuthProbe(baseURL: "http://127.0.0.1:\(names.port)").checkAnonymousAccess()
     #expect(rowsA.allSatisfy { $0.passed }, "\(rowsA)")
+  }
+
+  /// `comfyctl logs -f` follows until it is stopped: started as a shell job, it shows a line the server
+  /// logged, then Ctrl-C (SIGINT to the job's process group) ends it at once; and SIGTERM to comfyctl
+  /// alone (a supervisor, `timeout`) ends it too, without leaving its `docker compose logs` behind.
+  func followLogsAndStop(bin: String, dir: CtlTempDir) throws {
+    for (signal, group) in [(SIGINT, true), (SIGTERM, false)] {
+      let follow = try BackgroundChild(
+        [bin, "logs", "-f", "--tail", "500", "--project-dir", dir.path],
+        environment: ProcessInfo.processInfo.environment,
+        log: dir.file("follow-\(signal).log"))
+      defer { follow.stop() }
+      let shown = follow.waitFor(timeout: 60) { follow.log.contains("token=<redacted>") }
+      try #require(shown, "logs -f showed nothing: \(follow.log)")
+      let compose = follow.descendants
+      #expect(!compose.isEmpty && follow.isRunning, "logs -f ended by itself: \(follow.log)")
+      kill(group ? -follow.pid : follow.pid, signal)
+      let exit = follow.wait(timeout: 10)
+      #expect(exit == .signaled(signal) || exit == .exited(0), "logs -f after \(signal): \(String(describing: exit))")
+      #expect(!follow.log.contains("comfyctl: "), "logs -f reported an error: \(follow.log)")
+      let gone = follow.waitFor(timeout: 10) { compose.allSatisfy(isGone) }
+      #expect(gone, "`docker compose logs -f` still runs after comfyctl ended (signal \(signal))")
+      for pid in compose where !isGone(pid) { kill(pid, SIGKILL) }
+    }
+  }
+
+  /// The ids of the project's containers (`ps -a`), volumes or networks.
+  func projectObjects(_ kind: [String], project: String) throws -> [String] {
+    let left = try runTool(
+      ["/usr/bin/env", "docker"] + kind + ["--quiet", "--filter", "label=com.docker.compose.project=\(project)"])
+    return left.stdout.split(separator: "\n").map(String.init)
   }
 
   /// The named volumes a container mounts.

@@ -85,6 +85,23 @@ import Testing
     #expect(token.stdout == after.hash + "\n")
   }
 
+  /// `--password` prints only the password (for the /login form); the plain `show` never prints it,
+  /// and says how to get it.
+  @Test func showPrintsThePasswordOnlyWhenAsked() throws {
+    let bin = try #require(CtlPaths.comfyctl, "build comfyctl first")
+    let (dir, project) = makeProject("sec-show")
+    #expect(try runTool([bin, "secrets", "init", "--username", "alice", "--project-dir", dir.path]).status == 0)
+    let credential = try SecretsStore(project: project).load()
+    let password = try runTool([bin, "secrets", "show", "--password", "--project-dir", dir.path])
+    #expect(password.status == 0, "\(password.all)")
+    #expect(password.stdout == credential.password + "\n" && password.stderr.isEmpty)
+    let plain = try runTool([bin, "secrets", "show", "--project-dir", dir.path])
+    #expect(plain.status == 0, "\(plain.all)")
+    #expect(plain.stdout.hasPrefix("username: alice\ntoken:    \(credential.hash)\n"), "\(plain.stdout)")
+    #expect(plain.stdout.contains("the login password: comfyctl secrets show --password"))
+    #expect(!plain.all.contains(credential.password))
+  }
+
   @Test func checkListsDriftAndExitsOne() throws {
     let bin = try #require(CtlPaths.comfyctl, "build comfyctl first")
     let (dir, project) = makeProject("sec-check")
@@ -156,18 +173,21 @@ import Testing
     #expect(redacted == "For direct API calls, use token=[redacted] pw=[redacted]")
   }
 
+  /// The check runs after the engine and binary checks, so the project has a dist/comfy-init and the
+  /// engine must answer; nothing is built: the argument is refused first.
   @Test func buildArgumentsThatLookSecretAreRefused() throws {
+    try requireDockerEngine()
     let (dir, project) = makeProject("sec-buildarg")
-    _ = dir
-    var builder = ImageBuilder(project: project, settings: Settings(project: project))
-    builder.buildArgs = ["COMFYUI_PASSWORD=x"]
-    // The check comes before the build starts, after the engine and binary checks: assert on the message
-    // only when those pass here.
-    do {
-      try builder.build()
-      Issue.record("a secret build argument was accepted")
-    } catch {
-      if error.code == .badInput { #expect(error.message.contains("docker history")) }
+    dir.write("dist/comfy-init", "#!/bin/sh\nexit 0\n")
+    chmod(project.initBinary, 0o755)
+    for name in ["COMFYUI_PASSWORD", "hf_token", "MY_SECRET", "COMFYUI_PASSWORD_HASH"] {
+      var builder = ImageBuilder(project: project, settings: Settings(project: project))
+      builder.buildArgs = ["COMFYUI_REF=v0.8.0", name + "=x"]
+      let error = #expect(throws: CtlError.self) { try builder.build() }
+      #expect(error?.code == .badInput)
+      #expect(
+        error?.message == "--build-arg \(name) looks like a secret, and build arguments stay in `docker history`; "
+          + "secrets go in .secrets/")
     }
   }
 }

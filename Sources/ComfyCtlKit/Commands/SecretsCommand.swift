@@ -92,9 +92,9 @@ struct SecretsRotate: ParsableCommand {
     let project = try options.project()
     let store = SecretsStore(project: project)
     let stack = try Stack(project: project)  // a bad project name stops us before anything rotates
-    let old = try store.load()
+    let username = try store.usernameForRotation()
     let password = passwordStdin ? try SecretsStore.readPasswordFromStandardInput() : nil
-    let credential = try SecretsStore.makeCredential(username: old.username, password: password)
+    let credential = try SecretsStore.makeCredential(username: username, password: password)
     try store.save(credential)
     try DerivedSecrets(project: project, settings: stack.settings).write(credential)
     let console = Console()
