@@ -139,7 +139,7 @@ import Testing
     let deadline = Date().addingTimeInterval(60)
     while h.phase != phase && Date() < deadline && doomed.isRunning { usleep(2_000) }
     #expect(h.phase == phase, "never reached \(phase): \(doomed.log)")
-    usleep(300_000)
+    #expect(waitFor { slowStepIsUnderWay(h, doomed, phase) }, "the slow step never began: \(doomed.log)")
     killTree(doomed)
     let server = try h.start(label: "recovered")
     defer { server.stop() }
@@ -212,4 +212,12 @@ import Testing
 
 func percentEncoded(_ s: String) -> String {
   s.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? s
+}
+
+/// The shims' slow step has begun: the git shim sleeps after its clone, the Python hook before `pip install`.
+private func slowStepIsUnderWay(_ h: ComfyHome, _ process: BackgroundProcess, _ phase: String) -> Bool {
+  if phase == "venv" { return h.recordedCalls.contains { $0.hasPrefix("python ") && $0.contains(" install") } }
+  return descendants(of: process.pid).contains {
+    (try? String(contentsOfFile: "/proc/\($0)/comm", encoding: .utf8)) == "sleep\n"
+  }
 }
