@@ -73,7 +73,7 @@ public final class TempDir: @unchecked Sendable {
   public static func ownerPID(ofLeftover name: String) -> pid_t? {
     guard name.hasPrefix("comfy-init-") else { return nil }
     let parts = name.split(separator: "-")
-    if parts.count == 3, parts[2].allSatisfy(\.isNumber) { return pid_t(parts[2]) }
+    if parts.count == 4, parts[2] == "standin" { return pid_t(parts[3]) }
     return parts.dropFirst(2).lazy.compactMap { $0.first == "p" ? pid_t($0.dropFirst()) : nil }.first
   }
 }
