@@ -35,9 +35,8 @@ import Testing
     #expect(result.stderr.contains("unknown profile 'nope'"))
   }
 
-  @Test func downDeepNeedsConfirmationAndResetAuthBacksUpFirst() throws {
+  @Test(.needs(.docker)) func downDeepNeedsConfirmationAndResetAuthBacksUpFirst() throws {
     let bin = try #require(CtlPaths.comfyctl, "build comfyctl first")
-    try requireDockerEngine()
     let (dir, project) = makeProject("cli-down")
     #expect(try runTool([bin, "secrets", "init", "--project-dir", dir.path]).status == 0)
     let credential = try SecretsStore(project: project).load()

@@ -13,8 +13,7 @@ import Testing
 @Suite(.serialized) struct EndToEndDockerTests {
   static let baseImage = "comfy-init-base:bookworm"
 
-  @Test(.timeLimit(.minutes(15))) func wholeCycleOnTheStandinComfyUI() throws {
-    try requireDockerEngine()
+  @Test(.needs(.docker), .timeLimit(.minutes(15))) func wholeCycleOnTheStandinComfyUI() throws {
     let bin = try #require(CtlPaths.comfyctl, "comfyctl is not built; run scripts/build or swift build")
     try #require(
       FileManager.default.isExecutableFile(atPath: CtlPaths.comfyInit),
@@ -113,8 +112,10 @@ import Testing
 
     // 7. Up again, with a second instance (the flux profile, its own port and volumes): everything is
     // baked in, so neither the restarted container nor the new one runs pip at all.
-    sleep(1)  // `docker logs --since` counts whole seconds
-    let since = String(Int(Date().timeIntervalSince1970))
+    // `docker logs --since` takes nanoseconds: the old start's lines are all before this instant.
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    let since = "\(now.tv_sec).\(String(repeating: "0", count: 9 - String(now.tv_nsec).count))\(now.tv_nsec)"
     // No --cpu this time: COMFYUI_CPU=1 in .env does it. And --skip-models with a manifest that is
     // not there: without the skip, comfy-init would stop (exit 20) at the models phase.
     let plainEnv = dir.read(".env")
@@ -202,8 +203,8 @@ import Testing
   /// Issue 8: each deployment folder is a Compose project of its own (so one folder's stale
   /// custom_nodes volume can never shadow another's login node), and `up` stops a service that lets
   /// callers in without credentials, although Docker calls it healthy.
-  @Test(.timeLimit(.minutes(10))) func deploymentFoldersShareNoVolumesAndAnOpenServerIsStopped() throws {
-    try requireDockerEngine()
+  @Test(.needs(.docker), .timeLimit(.minutes(10))) func deploymentFoldersShareNoVolumesAndAnOpenServerIsStopped() throws
+  {
     let bin = try #require(CtlPaths.comfyctl, "comfyctl is not built; run scripts/build or swift build")
     let base = try runTool([CtlPaths.root + "/scripts/base-image", EndToEndDockerTests.baseImage], timeout: 600)
     try #require(base.status == 0, "scripts/base-image failed: \(base.all)")

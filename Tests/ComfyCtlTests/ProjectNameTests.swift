@@ -45,8 +45,7 @@ import Testing
 
   /// The compose file's `name:` and comfyctl's `-p` agree, and Compose by hand refuses to guess a name
   /// (rather than share another deployment's volumes).
-  @Test func composeByHandUsesTheSameName() throws {
-    try requireDockerEngine()
+  @Test(.needs(.docker)) func composeByHandUsesTheSameName() throws {
     let (dir, project) = makeProject("names-compose")
     dir.write(".secrets/comfyui_password_hash", "x\n")
     let byHand = ["/usr/bin/env", "docker", "compose", "--project-directory", ".", "-f", Project.composeFile]

@@ -38,9 +38,10 @@ final class UnauthenticatedPoller: @unchecked Sendable {
 }
 
 @Suite(.serialized) struct StaleLoginDockerTests {
-  @Test(.timeLimit(.minutes(15))) func theServerNeverAnswersWithoutCredentialsWhateverTheVolumesHold() throws {
+  @Test(.needs(.docker), .timeLimit(.minutes(15))) func theServerNeverAnswersWithoutCredentialsWhateverTheVolumesHold()
+    throws
+  {
     let e2e = EndToEndDockerTests()
-    try requireDockerEngine()
     let bin = try #require(CtlPaths.comfyctl, "comfyctl is not built; run scripts/build")
     let base = try runTool([CtlPaths.root + "/scripts/base-image", EndToEndDockerTests.baseImage], timeout: 600)
     try #require(base.status == 0, "scripts/base-image failed: \(base.all)")

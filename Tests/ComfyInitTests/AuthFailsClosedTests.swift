@@ -13,14 +13,16 @@ final class PortWatcher: @unchecked Sendable {
   private var connections = 0
   private var running = true
   private var thread: Thread?
+  private let stopped = DispatchSemaphore(value: 0)
 
   init(port: Int) {
     self.port = port
     let thread = Thread { [unowned self] in
       while self.isRunning {
         if self.connects() { self.lock.withLock { self.connections += 1 } }
-        usleep(1000)
+        usleep(1000)  // the watch's pace, not a wait
       }
+      self.stopped.signal()
     }
     self.thread = thread
     thread.start()
@@ -45,7 +47,7 @@ final class PortWatcher: @unchecked Sendable {
   /// Stops watching; the number of connections that succeeded.
   func stop() -> Int {
     lock.withLock { running = false }
-    usleep(5000)
+    stopped.wait()  // a connect() under way counts too
     return lock.withLock { connections }
   }
 }
@@ -209,7 +211,9 @@ final class PortWatcher: @unchecked Sendable {
       log: "/dev/null")
     defer { server.stop() }
     #expect(h.waitUntilServing(server))
-    usleep(300_000)  // let the flood fill the pipe
+    // The flood fills the pipe: wait until the server has written several times its 1 MiB.
+    let python = try #require(descendants(of: server.pid).first, "no server process")
+    #expect(waitFor { bytesWritten(by: python) > 8 << 20 }, "the server never flooded its output")
     let asked = Date()
     server.signal(SIGTERM)
     let end = server.wait(timeout: 20)
@@ -256,9 +260,7 @@ final class PortWatcher: @unchecked Sendable {
 
   /// The server runs as comfy-init's uid when comfy-init is not root: it must still not read comfy-init's
   /// environment (COMFYUI_PASSWORD given there) through /proc.
-  @Test func comfyInitsEnvironmentIsUnreadableToItsOwnUid() throws {
-    #expect(getuid() == 0, "this test needs root to switch to another uid")
-    guard getuid() == 0 else { return }
+  @Test(.needs(.root)) func comfyInitsEnvironmentIsUnreadableToItsOwnUid() throws {  // to switch to another uid
     let tmp = TempDir("dumpable")
     chmod(tmp.path, 0o777)
     let asUser = ["/usr/bin/setpriv", "--reuid=4243", "--regid=4243", "--clear-groups"]

@@ -28,24 +28,24 @@ import Testing
         #expect(error.shellCode == code, "\(error)")
       }
     }
-    // An unreaped child has long exited (and is a zombie) by now.
-    usleep(300_000)
-    #expect(zombieChildren(named: probe).isEmpty, "a failed exec left a zombie behind")
+    // Once no such child still runs, an unreaped one is a zombie.
+    #expect(waitFor { children(named: probe).allSatisfy { $0.state == "Z" } }, "a failed exec is still running")
+    #expect(children(named: probe).filter { $0.state == "Z" }.isEmpty, "a failed exec left a zombie behind")
   }
 
-  /// Zombies whose parent is this process and whose name is `comm`.
-  private func zombieChildren(named comm: String) -> [Int32] {
+  /// The children of this process whose name is `comm`, with their state (Z: a zombie).
+  private func children(named comm: String) -> [(pid: Int32, state: Substring)] {
     let me = getpid()
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-    return entries.compactMap { entry -> Int32? in
+    return entries.compactMap { entry -> (pid: Int32, state: Substring)? in
       guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
         let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")")
       else { return nil }
       // "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses.
       let name = String(stat[stat.index(after: open)..<close])
       let fields = stat[stat.index(after: close)...].split(separator: " ")
-      guard fields.count > 1, fields[0] == "Z", Int32(fields[1]) == me, name == comm else { return nil }
-      return pid
+      guard fields.count > 1, Int32(fields[1]) == me, name == comm else { return nil }
+      return (pid, fields[0])
     }
   }
 }

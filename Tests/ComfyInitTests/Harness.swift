@@ -88,6 +88,13 @@ func descendants(of pid: Int32) -> [Int32] {
   return result
 }
 
+/// The bytes `pid` has written so far (its `wchar` in /proc/PID/io); 0 when it is gone.
+func bytesWritten(by pid: Int32) -> Int {
+  let text = (try? String(contentsOfFile: "/proc/\(pid)/io", encoding: .utf8)) ?? ""
+  let line = text.split(separator: "\n").first { $0.hasPrefix("wchar:") }
+  return line.flatMap { Int($0.dropFirst(6).trimmingCharacters(in: .whitespaces)) } ?? 0
+}
+
 /// SIGKILL for a process and everything under it: a crash of the whole container.
 func killTree(_ process: BackgroundProcess) {
   let all = descendants(of: process.pid)

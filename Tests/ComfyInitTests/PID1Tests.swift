@@ -7,7 +7,7 @@ import Foundation
 import Testing
 
 // Root only: new PID namespaces and mounting their /proc need it (the test machine runs as root).
-@Suite("PID1", .serialized, .enabled(if: geteuid() == 0, "needs root for unshare --pid --mount-proc"))
+@Suite("PID1", .serialized, .needs(.root, .tmpfs))  // unshare --pid --mount-proc
 struct PID1Tests {
   // MARK: 1. exit codes
 

@@ -2,6 +2,7 @@
 // self-signed certificate made by the `openssl` CLI, and `comfy-init provision` runs against it.
 import Digest
 import Foundation
+import Testing
 
 /// A self-signed certificate for 127.0.0.1, 127.0.0.2 and localhost, made once per test process.
 enum ProvisioningCertificate {
@@ -50,7 +51,7 @@ final class ModelServer: @unchecked Sendable {
         "/usr/bin/python3", Paths.fixtures + "/https-server/server.py", "--root", root,
         "--cert", ProvisioningCertificate.cert, "--key", ProvisioningCertificate.key, "--log",
         dir.path + "/requests.jsonl",
-        "--port-file", portFile, "--token", ModelServer.token,
+        "--port-file", portFile, "--busy-file", dir.path + "/busy", "--token", ModelServer.token,
       ], environment: baseEnvironment(), log: dir.path + "/server.log")
     var found: Int? = nil
     let deadline = Date().addingTimeInterval(15)
@@ -76,16 +77,18 @@ final class ModelServer: @unchecked Sendable {
     return "https://127.0.0.1:\(port)/redirect?to=\(encoded)" + (query.isEmpty ? "" : "&" + query)
   }
 
-  /// The logged requests in the order they started. The server logs a request when it ends,
-  /// which may be a moment after the client saw its last byte: wait for `atLeast` of them.
+  /// The logged requests in the order they started, read once the server has no connection left
+  /// (it logs a request when it ends, which may be a moment after the client saw its last byte) and
+  /// at least `atLeast` are logged (for a client that still runs).
   func requests(atLeast count: Int = 0) -> [ServedRequest] {
-    var found = loggedRequests
-    let deadline = Date().addingTimeInterval(5)
-    while found.count < count && Date() < deadline {
-      usleep(20_000)
-      found = loggedRequests
-    }
-    return found.sorted { $0.start < $1.start }
+    let done = pollUntil(10) { isIdle && loggedRequests.count >= count }
+    if !done { Issue.record("the server still has connections, or fewer than \(count) requests were logged") }
+    return loggedRequests.sorted { $0.start < $1.start }
+  }
+
+  /// No connection accepted and not yet logged.
+  private var isIdle: Bool {
+    (try? String(contentsOfFile: dir.path + "/busy", encoding: .utf8)) == "0"
   }
 
   private var loggedRequests: [ServedRequest] {

@@ -11,6 +11,8 @@ Serves the files of --root under /files/NAME with Range support; query knobs cha
 Every request is logged to --log as one JSON line: which address it reached, path, Range,
 whether it carried the token, the status, and the body bytes actually sent.
 It listens on each address of --hosts with the same port, written to --port-file when ready.
+--busy-file holds the number of connections accepted and not yet done (their log lines written),
+so that a test reads the log once it is complete.
 """
 import argparse
 import json
@@ -35,6 +37,20 @@ def first_time(key):
             return False
         once_done.add(key)
         return True
+
+
+busy_lock = threading.Lock()
+busy = 0
+
+
+def count_busy(change):
+    """Counts a connection in (+1, at accept) or out (-1, after its log lines), in --busy-file."""
+    global busy
+    with busy_lock:
+        busy += change
+        with open(args.busy_file + ".tmp", "w") as f:
+            f.write(str(busy))
+        os.rename(args.busy_file + ".tmp", args.busy_file)
 
 
 def write_log(record):
@@ -149,6 +165,21 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def process_request(self, request, client_address):
+        # In the accepting thread, before the connection's own thread starts: no gap where it is uncounted.
+        count_busy(+1)
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            count_busy(-1)
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            count_busy(-1)
+
     def finish_request(self, request, client_address):
         # The TLS handshake runs in the connection's thread, so a slow client never blocks accept().
         try:
@@ -166,11 +197,13 @@ def main():
     parser.add_argument("--key", required=True)
     parser.add_argument("--log", required=True)
     parser.add_argument("--port-file", required=True)
+    parser.add_argument("--busy-file", required=True)
     parser.add_argument("--token", default="test-token")
     parser.add_argument("--hosts", default="127.0.0.1,127.0.0.2")
     args = parser.parse_args()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(args.cert, args.key)
+    count_busy(0)
     port = 0
     servers = []
     for host in args.hosts.split(","):
