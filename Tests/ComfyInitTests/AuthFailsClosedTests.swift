@@ -12,17 +12,19 @@ final class PortWatcher: @unchecked Sendable {
   private let lock = NSLock()
   private var connections = 0
   private var running = true
-  private var thread: Thread?
+  private var finished = false
 
   init(port: Int) {
     self.port = port
-    let thread = Thread { [unowned self] in
+    // The thread holds the watcher until it has seen `running` go false: a watcher released right after
+    // stop() (while a connect to a port that does listen is still under way) must not crash the tests.
+    let thread = Thread { [self] in
       while self.isRunning {
         if self.connects() { self.lock.withLock { self.connections += 1 } }
         usleep(1000)
       }
+      self.lock.withLock { self.finished = true }
     }
-    self.thread = thread
     thread.start()
   }
 
@@ -45,7 +47,7 @@ final class PortWatcher: @unchecked Sendable {
   /// Stops watching; the number of connections that succeeded.
   func stop() -> Int {
     lock.withLock { running = false }
-    usleep(5000)
+    while !lock.withLock({ finished }) { usleep(1000) }
     return lock.withLock { connections }
   }
 }

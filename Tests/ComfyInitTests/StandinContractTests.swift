@@ -17,6 +17,7 @@ import Testing
     #expect(try h.bootstrap().status == 0)
     for module in ["torch", "Crypto", "cryptography", "jinja2", "bcrypt"] {
       let watcher = PortWatcher(port: h.port)
+      defer { _ = watcher.stop() }  // also when start throws: the watcher's thread ends
       let server = try h.start(["STANDIN_LOGIN_BREAK": "missing:\(module)"], label: "missing-\(module)")
       defer { server.stop() }
       let end = server.wait(timeout: 60)
@@ -77,7 +78,8 @@ import Testing
     let end = run.wait(timeout: 60)
     let took = Date().timeIntervalSince(asked)
     #expect(end?.status == 0 && end?.signaled == false, "\(String(describing: end)) \(run.log)")
-    #expect(took < 15, "the stop took \(took) s: the server did not obey SIGINT")
+    // comfy-init repeats the stop after half the grace (15 s) and kills after 30 s: well before either.
+    #expect(took < 10, "the stop took \(took) s: the server did not get or obey SIGINT at once")
     #expect(!run.log.contains("did not stop within"), "\(run.log)")
     // Uncaught KeyboardInterrupt: Python re-raises SIGINT on itself, as the real ComfyUI does before it serves.
     #expect(run.log.contains("serve: ComfyUI ended with killed by SIGINT"), "\(run.log)")
