@@ -12,19 +12,19 @@ final class PortWatcher: @unchecked Sendable {
   private let lock = NSLock()
   private var connections = 0
   private var running = true
-  private var thread: Thread?
   private let stopped = DispatchSemaphore(value: 0)
 
   init(port: Int) {
     self.port = port
-    let thread = Thread { [unowned self] in
+    // The thread holds the watcher until it has seen `running` go false: a watcher released right after
+    // stop() (while a connect to a port that does listen is still under way) must not crash the tests.
+    let thread = Thread { [self] in
       while self.isRunning {
         if self.connects() { self.lock.withLock { self.connections += 1 } }
         usleep(1000)  // the watch's pace, not a wait
       }
       self.stopped.signal()
     }
-    self.thread = thread
     thread.start()
   }
 

@@ -11,6 +11,8 @@
 #   STANDIN_CLEANUP_FILE=path (the SIGINT cleanup writes "clean" there),
 #   STANDIN_NO_GPU=1 (without --cpu, crash like PyPI's CUDA torch on a host with no NVIDIA driver),
 #   STANDIN_FLOOD=1 (once listening, write to stdout without pause, as a chatty server that keeps the pipe full),
+#   STANDIN_SAY_FILE=path (once listening and once that file exists, write each string of its JSON list to
+#   stdout, flushing each),
 #   STANDIN_SWALLOW_FIRST_SIGINT=1 (the first SIGINT is lost, as when the real server's KeyboardInterrupt
 #   lands in a weakref callback and Python prints "Exception ignored in ..."; the second one stops it).
 import comfy.options
@@ -25,19 +27,10 @@ import time  # noqa: E402
 
 import folder_paths  # noqa: E402  (parses the command line: exit 2 on a bad flag)
 from comfy.cli_args import args  # noqa: E402
+from app.logger import setup_logger  # noqa: E402
 import utils.extra_config  # noqa: E402
 
-
-def setup_logger(log_level="INFO", use_stdout=False):
-    logger = logging.getLogger()
-    logger.setLevel(log_level)
-    stream_handler = logging.StreamHandler(sys.stdout if use_stdout else sys.stderr)
-    stream_handler.setFormatter(logging.Formatter("%(message)s"))
-    logger.addHandler(stream_handler)
-
-
-sys.stdout.reconfigure(line_buffering=True)
-sys.stderr.reconfigure(line_buffering=True)
+# As the real one: stdout and stderr become ComfyUI's log interceptors (app/logger.py says how they buffer).
 setup_logger(log_level=args.verbose, use_stdout=args.log_stdout)
 
 
@@ -100,6 +93,24 @@ def standin_cleanup():
             f.write("clean")
 
 
+def standin_say(path):
+    """Once `path` appears (the test writes it when it is ready to read), writes each string of the JSON list
+    there to sys.stdout (the interceptor) and flushes it, as a custom node's print(..., flush=True) or a
+    progress bar does; a short pause between pieces makes each its own write, so a line split across
+    pieces reaches comfy-init's relay in parts."""
+    import json
+
+    while not os.path.exists(path):
+        time.sleep(0.02)
+    with open(path, encoding="utf-8") as f:
+        pieces = json.load(f)
+    for i, piece in enumerate(pieces):
+        if i:
+            time.sleep(0.05)
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+
 def start_comfyui():
     if args.temp_directory:
         temp_dir = os.path.join(os.path.abspath(args.temp_directory), "temp")
@@ -138,6 +149,10 @@ if __name__ == "__main__":
     try:
         addresses = [(addr, args.port) for addr in args.listen.split(",")]
         prompt_server.start_multi_address(addresses, verbose=not args.dont_print_server)
+        if os.environ.get("STANDIN_SAY_FILE"):
+            import threading
+
+            threading.Thread(target=standin_say, args=(os.environ["STANDIN_SAY_FILE"],), daemon=True).start()
         if os.environ.get("STANDIN_FLOOD") == "1":
             import threading
 

@@ -18,6 +18,21 @@ LOADED_MODULE_DIRS = {}
 EXTENSION_WEB_DIRS = {}
 
 
+class LoadImage:
+    """The built-in node ComfyUI-Login's LoadImageIncognito subclasses (`from nodes import LoadImage`)."""
+
+    CATEGORY = "image"
+    RETURN_TYPES = ("IMAGE", "MASK")
+    FUNCTION = "load_image"
+
+    @classmethod
+    def INPUT_TYPES(s):
+        return {"required": {"image": ([], {"image_upload": True})}}
+
+
+NODE_CLASS_MAPPINGS["LoadImage"] = LoadImage
+
+
 def get_module_name(module_path):
     base_path = os.path.basename(module_path)
     if os.path.isfile(module_path):

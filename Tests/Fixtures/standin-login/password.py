@@ -12,20 +12,28 @@
 #     whoever comes first owns the server. Otherwise bcrypt.checkpw -> 302 / with a session cookie,
 #     or 302 /login?wrong_password=1.
 #   - login/GUEST_MODE enables a guest login (GET anything, POST only /prompt and /upload/image).
+# The real module's imports first, in its order (the stand-in uses none of the aiohttp ones: it runs on the
+# stand-in server's plain-function API; they are here so that a missing one fails the import as for real).
+import server
+from comfy.cli_args import args
+import aiohttp  # noqa: F401
+from aiohttp_session import setup  # noqa: F401
+from aiohttp_session.cookie_storage import EncryptedCookieStorage  # noqa: F401
+from aiohttp import web  # noqa: F401
+from jinja2 import Environment, FileSystemLoader, select_autoescape  # noqa: F401
 import base64
+import os
+import folder_paths
+import bcrypt
+from datetime import datetime, timedelta
+import logging
+
 import hashlib
 import hmac
 import html
 import json
-import logging
-import os
 import time
-from datetime import datetime, timedelta
 
-import bcrypt
-import folder_paths
-import server
-from comfy.cli_args import args
 from server import HTTPFound, Response, json_response
 
 node_dir = os.path.dirname(__file__)

@@ -1,0 +1,1 @@
+AES = object()  # stand-in for pycryptodome: the name ComfyUI-Login imports

@@ -1,0 +1,1 @@
+# stand-in for cryptography (aiohttp_session[secure] pulls it in)
