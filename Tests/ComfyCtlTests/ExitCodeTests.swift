@@ -253,8 +253,7 @@ struct ExitCase: Sendable, CustomTestStringConvertible {
         + "DOCKER_BUILDKIT=1 docker build --target comfy-init-binary --output dist .)"),
   ]
 
-  @Test func exitCodesThatNeedOnlyTheEngine() throws {
-    try requireDockerEngine()
+  @Test(.needs(.docker)) func exitCodesThatNeedOnlyTheEngine() throws {
     for row in ExitCodeTests.withEngine {
       let result = try ExitCodeTests.run(row)
       #expect(result.status == row.code.rawValue, "\(row.name): \(result.all)")

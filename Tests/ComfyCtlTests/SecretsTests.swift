@@ -175,8 +175,7 @@ import Testing
 
   /// The check runs after the engine and binary checks, so the project has a dist/comfy-init and the
   /// engine must answer; nothing is built: the argument is refused first.
-  @Test func buildArgumentsThatLookSecretAreRefused() throws {
-    try requireDockerEngine()
+  @Test(.needs(.docker)) func buildArgumentsThatLookSecretAreRefused() throws {
     let (dir, project) = makeProject("sec-buildarg")
     dir.write("dist/comfy-init", "#!/bin/sh\nexit 0\n")
     chmod(project.initBinary, 0o755)
