@@ -214,7 +214,7 @@ import Testing
     #expect(r.status == 1, "\(r.all)")
     #expect(
       r.stdout.hasPrefix("timeout: no answer from http://127.0.0.1:\(silent.port)/system_stats within "), "\(r.stdout)")
-    #expect(elapsed >= seconds - 0.1 && elapsed < seconds + 3, "gave up after \(elapsed) s, not \(seconds) s")
+    #expect(elapsed >= seconds - 0.1 && elapsed < seconds * 1.5 + 0.5, "gave up after \(elapsed) s, not \(seconds) s")
   }
 
   // MARK: the home lock
@@ -226,7 +226,8 @@ import Testing
     let slow = ["COMFY_TEST_SLOW_CLONE": "60", "COMFY_TEST_SLOW_CLONE_MATCH": "comfyui.git-src"]
     let first = try h.start(slow, args: ["bootstrap"], label: "first")
     defer { killTree(first) }
-    #expect(waitFor(timeout: 60) { h.phase == "source" }, "\(first.log)")
+    // The first one's clone is recorded (the shim then sleeps): from here on the calls log stays still.
+    #expect(waitFor(timeout: 60) { h.recordedCalls.contains { $0.contains(" clone ") } }, "\(first.log)")
     let callsBefore = h.recordedCalls
     let second = try h.start(args: ["run"], label: "second")
     defer { killTree(second) }
