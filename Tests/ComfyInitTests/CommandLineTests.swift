@@ -81,6 +81,22 @@ import Testing
     #expect(try !logIn(h, "from the file"), "the old password still opens the login form")
   }
 
+  /// A login/PASSWORD edited on Windows (CRLF) still serves without a credential: comfy-init reads
+  /// line 1 without the CR, rewrites the file clean, and health's token is the hash alone.
+  @Test func aPasswordFileWithWindowsLineEndsIsReadAndNormalised() throws {
+    let h = ComfyHome()
+    #expect(try h.bootstrap().status == 0)
+    let hash = h.token
+    try (hash + "\r\nadmin\r\n").write(toFile: h.passwordFile, atomically: true, encoding: .utf8)
+    let server = try h.start(["COMFYUI_PASSWORD": ""])
+    defer { server.stop() }
+    #expect(h.waitUntilServing(server), "\(server.log)")
+    #expect(server.log.contains("without stray CR/newline characters (same hash)"), "\(server.log)")
+    #expect(try String(contentsOfFile: h.passwordFile, encoding: .utf8) == hash + "\nadmin")
+    let health = try runProcess([Paths.comfyInit, "health"], environment: h.environment)
+    #expect(health.status == 0, "\(health.stdout)")
+  }
+
   /// The legacy COMFYUI_LOGIN_ENABLED=false is COMFYUI_AUTH=none: no credential needed, no login, and
   /// so COMFYUI_INIT=exec is allowed: comfy-init becomes the server (same pid, no child), and a
   /// SIGTERM reaches the server itself, untranslated (the stand-in has no handler for it).
