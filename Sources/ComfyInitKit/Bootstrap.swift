@@ -31,7 +31,10 @@ public struct Bootstrap {
   private func runPhases() throws {
     let started = Instant.now()
     let layout = config.layout
-    let lock = try phase(.lock) { try HomeLock(path: layout.lockFile, supervisor: runner.supervisor) }
+    // The status file is the lock holder's: an instance waiting for the lock reports nothing yet.
+    let lock = try phase(.lock, reportFirst: false) {
+      try HomeLock(path: layout.lockFile, supervisor: runner.supervisor)
+    }
     defer { lock.release() }
     try phase(.source) { () throws -> String in
       let checkout = GitCheckout(
@@ -72,10 +75,11 @@ public struct Bootstrap {
 
   /// Runs one phase: status file for `health`, one log line with its duration.
   @discardableResult
-  private func phase<T>(_ phase: Phase, _ body: () throws -> T) throws -> T {
-    Status.write(config.layout, phase: phase)
+  private func phase<T>(_ phase: Phase, reportFirst: Bool = true, _ body: () throws -> T) throws -> T {
+    if reportFirst { Status.write(config.layout, phase: phase) }
     let started = Instant.now()
     let result = try body()
+    if !reportFirst { Status.write(config.layout, phase: phase) }
     let note = (result as? String).map { ": " + $0 } ?? ""
     Log.info("\(phase.rawValue)\(note) (\(formatDuration(started.secondsSince)))")
     return result

@@ -210,9 +210,7 @@ public enum CLI {
       if n <= 0 { break }
       input.append(contentsOf: chunk[0..<n])
     }
-    var password = String(decoding: input, as: UTF8.self)
-    if password.hasSuffix("\n") { password.removeLast() }
-    if password.hasSuffix("\r") { password.removeLast() }
+    let password = String(decoding: input, as: UTF8.self).droppingLineEnd()
     guard !password.isEmpty, password.utf8.count <= 72 else {
       Log.error("the password on stdin must be 1 to 72 bytes (bcrypt's limit)")
       return ExitCode.credential.rawValue

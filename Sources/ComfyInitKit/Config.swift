@@ -413,9 +413,8 @@ extension Config {
       }
       // Only a file that did not change while it was read vouches for what was read.
       if let before, before == fingerprint(ofFile: env[source]!) { c.credentialFingerprint = before }
-      text = String(decoding: bytes, as: UTF8.self)
-      // Secret files usually end with a newline that is not part of the secret.
-      while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+      // Secret files usually end with a newline (a Windows one too) that is not part of the secret.
+      text = String(decoding: bytes, as: UTF8.self).droppingLineEnds()
     }
     c.credentialSource = source
     if source.hasPrefix("COMFYUI_PASSWORD_HASH") {

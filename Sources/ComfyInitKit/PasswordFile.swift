@@ -34,10 +34,11 @@ struct PasswordFile {
     return lines(String(decoding: bytes, as: UTF8.self)).first ?? ""
   }
 
-  /// The file's lines, each without a trailing CR.
+  /// The file's lines, each without a trailing CR. Split on scalars: a String's "\r\n" is one
+  /// Character, which a split on "\n" would not cut (a file saved on Windows was one line).
   private static func lines(_ text: String) -> [String] {
-    text.split(separator: "\n", omittingEmptySubsequences: false).map {
-      $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
+    text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map {
+      String($0).droppingLineEnd()
     }
   }
 

@@ -24,6 +24,22 @@ extension String {
     return String(s)
   }
 
+  /// Without one line end: "\n", "\r\n" or "\r". Swift reads "\r\n" as one Character, so
+  /// hasSuffix("\n") misses a Windows line end: the scalars are compared instead.
+  func droppingLineEnd() -> String {
+    var scalars = Substring(self).unicodeScalars
+    if scalars.last == "\n" { scalars.removeLast() }
+    if scalars.last == "\r" { scalars.removeLast() }
+    return String(scalars)
+  }
+
+  /// Without every trailing "\n" and "\r" (scalars, as in droppingLineEnd).
+  func droppingLineEnds() -> String {
+    var scalars = Substring(self).unicodeScalars
+    while scalars.last == "\n" || scalars.last == "\r" { scalars.removeLast() }
+    return String(scalars)
+  }
+
   func replacingDashes() -> String { String(map { $0 == "-" ? "_" : $0 }) }
 
   /// The first occurrence of `needle`. (The standard library's firstRange(of:) would link the

@@ -294,8 +294,10 @@ final class PortWatcher: @unchecked Sendable {
     let child = try #require(descendants(of: initProcess.pid).first)
     kill(initProcess.pid, SIGKILL)
     _ = initProcess.wait(timeout: 10)
-    let gone = waitFor(timeout: 5) { kill(child, 0) != 0 }
-    if !gone { kill(child, SIGKILL) }
+    // Only comfy-init is killed: the child ends by the parent-death signal alone (a zombie its new
+    // parent has not reaped yet counts as ended).
+    let gone = waitFor(timeout: 5) { hasEnded(child) }
+    if !gone { kill(child, SIGKILL) }  // cleanup of a failed run only
     #expect(gone, "pid \(child) outlived its killed comfy-init")
   }
 }

@@ -27,7 +27,11 @@ struct RootSafetyTests {
 
   @Test func theServerAndEveryPythonRunAsPUIDWithoutGroups() throws {
     let h = try rootHome()
-    let server = try h.start()
+    // Root here may have no supplementary groups at all: give comfy-init some (setpriv execs it in
+    // place, same pid), or dropping them could not be seen.
+    let server = try BackgroundProcess(
+      ["/usr/bin/setpriv", "--groups=27,100", "--", Paths.comfyInit, "run"], environment: h.environment,
+      log: h.tmp.path + "/run.log")
     defer { server.stop() }
     #expect(h.waitUntilServing(server), "\(server.log)")
     for pid in [server.pid] + descendants(of: server.pid) {
