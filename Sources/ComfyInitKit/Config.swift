@@ -418,9 +418,8 @@ extension Config {
     }
     c.credentialSource = source
     if source.hasPrefix("COMFYUI_PASSWORD_HASH") {
-      // A hash file may also carry the username on line 2, as login/PASSWORD does.
-      let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-      let hash = String(lines.first ?? "").trimmingWhitespace()
+      // A hash file may also carry the username on line 2, as login/PASSWORD does (and its lines).
+      let hash = (PasswordFile.lines(text).first ?? "").trimmingWhitespace()
       guard Bcrypt.isWellFormed(hash) else {
         throw InitError(
           .credential,

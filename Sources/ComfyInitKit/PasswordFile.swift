@@ -36,7 +36,7 @@ struct PasswordFile {
 
   /// The file's lines, each without a trailing CR. Split on scalars: a String's "\r\n" is one
   /// Character, which a split on "\n" would not cut (a file saved on Windows was one line).
-  private static func lines(_ text: String) -> [String] {
+  static func lines(_ text: String) -> [String] {
     text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map {
       String($0).droppingLineEnd()
     }

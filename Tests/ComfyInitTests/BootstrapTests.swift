@@ -106,6 +106,11 @@ import Testing
     env["COMFYUI_PASSWORD"] = ""
     #expect(try h.bootstrap(env).status == 0)
     #expect(try String(contentsOfFile: h.passwordFile, encoding: .utf8) == given + "\nops")
+    // The same file as PASSWORD's layout (username on line 2), saved on Windows.
+    try (given + "\r\nops\r\n").write(toFile: file, atomically: true, encoding: .utf8)
+    let crlf = try h.bootstrap(env)
+    #expect(crlf.status == 0, "\(crlf.stderr)")
+    #expect(try String(contentsOfFile: h.passwordFile, encoding: .utf8) == given + "\nops")
   }
 
   @Test func authNoneDisablesTheLoginNodeWithoutDeletingIt() throws {
