@@ -30,7 +30,8 @@ public struct ComfyAPI: Sendable {
     let json = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
     if response.status == 200, let id = json["prompt_id"] as? String { return id }
     throw CtlError(
-      .workflowRejected, "the server rejected the workflow: " + ComfyAPI.describeRejection(json, status: response.status))
+      .workflowRejected,
+      "the server rejected the workflow: " + ComfyAPI.describeRejection(json, status: response.status))
   }
 
   /// Stops the prompt if it runs and removes it from the queue if it waits: a client that gives up
@@ -147,7 +148,8 @@ public struct ComfyAPI: Sendable {
       return "input \(input): '\(value)' is not among the \(choices.map(String.init) ?? "offered") \(what)"
     }
     guard let input else { return details.isEmpty ? message : "\(message): \(details)" }
-    return details.isEmpty || details == input ? "input \(input): \(message)" : "input \(input): \(message) (\(details))"
+    return details.isEmpty || details == input
+      ? "input \(input): \(message)" : "input \(input): \(message) (\(details))"
   }
 
   private static func lengthInDetails(_ details: String) -> Int? {

@@ -157,7 +157,9 @@ public final class WebSocket {
     while sent < bytes.count {
       let count = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
       if count < 0 && errno == EINTR { continue }
-      guard count > 0 else { throw WebSocketError(message: "the event stream broke: \(String(cString: strerror(errno)))") }
+      guard count > 0 else {
+        throw WebSocketError(message: "the event stream broke: \(String(cString: strerror(errno)))")
+      }
       sent += count
     }
   }

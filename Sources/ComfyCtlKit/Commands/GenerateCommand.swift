@@ -47,7 +47,8 @@ struct GenerateCommand: ParsableCommand {
     let prompt = try builtin ? BuiltinWorkflow.prompt : Generator.loadWorkflow(workflow ?? "")
     let (baseURL, token) = try target()
     let console = Console()
-    let generator = Generator(api: ComfyAPI(baseURL: baseURL, token: token), timeout: timeout, console: json ? nil : console)
+    let generator = Generator(
+      api: ComfyAPI(baseURL: baseURL, token: token), timeout: timeout, console: json ? nil : console)
     var runs: [Generation] = []
     for index in 0..<self.repeat {
       // Later runs get new seeds: ComfyUI would otherwise answer them from its cache.
@@ -64,7 +65,8 @@ struct GenerateCommand: ParsableCommand {
       runs.append(result)
       if !json {
         let note = result.cached ? " (every node came from ComfyUI's cache)" : ""
-        console.say("\(result.files.joined(separator: ", ")) in \(Console.seconds(result.seconds)) queue to result\(note)")
+        console.say(
+          "\(result.files.joined(separator: ", ")) in \(Console.seconds(result.seconds)) queue to result\(note)")
       }
     }
     let perImage = runs.filter { !$0.files.isEmpty }.map { $0.seconds / Double($0.files.count) }.sorted()
