@@ -34,6 +34,7 @@ let package = Package(
     ),
     .systemLibrary(name: "CCrypt", path: "Sources/CCrypt"),
     .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
+    .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
 
     // Small Swift modules with one job each; none imports Foundation.
     .target(name: "Digest", dependencies: ["COpenSSL"]),
@@ -50,7 +51,7 @@ let package = Package(
     .target(
       name: "ComfyCtlKit",
       dependencies: [
-        "Bcrypt", "HTTPClient", "Spawn",
+        "Bcrypt", "HTTPClient", "Spawn", "CZlib",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

@@ -45,7 +45,32 @@ public struct AuthValidator {
     rows.append(contentsOf: loginRows())
     rows.append(envTokenRow(stats))
     rows.append(devicesRow(bearer))
+    rows.append(generateRow())
     return rows
+  }
+
+  /// The last row: the server does its job. The built-in workflow (core nodes, no model file) goes
+  /// through POST /prompt and /ws with the token, and its PNG is downloaded and checked.
+  private func generateRow() -> ValidationRow {
+    let name = "generates an image"
+    let expected = BuiltinWorkflow.expected
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("comfyctl-validate-\(UUID())").path
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let generator = Generator(api: ComfyAPI(baseURL: baseURL, token: credential.hash), timeout: 120, console: nil)
+    do {
+      let result = try generator.run(BuiltinWorkflow.prompt, outputDir: folder)
+      guard let file = result.files.first else {
+        return ValidationRow(name: name, expected: expected, observed: "no image saved", passed: false)
+      }
+      let bytes = Array(FileManager.default.contents(atPath: file) ?? Data())
+      if let problem = BuiltinWorkflow.problem(with: bytes) {
+        return ValidationRow(name: name, expected: expected, observed: problem, passed: false)
+      }
+      return ValidationRow(
+        name: name, expected: expected, observed: "as expected, in \(Console.seconds(result.seconds))", passed: true)
+    } catch {
+      return ValidationRow(name: name, expected: expected, observed: error.message, passed: false)
+    }
   }
 
   // MARK: rows

@@ -24,6 +24,18 @@ public enum CtlExitCode: Int32, CaseIterable, Sendable {
   case badInput = 18
   /// After Docker said healthy, a service answered a request without credentials: it was stopped.
   case authNotEnforced = 19
+  /// `generate`: the workflow file is not JSON.
+  case workflowNotJSON = 20
+  /// `generate`: a UI-format workflow (or JSON that is not an API-format graph).
+  case workflowUIFormat = 21
+  /// `generate`: POST /prompt refused the graph (ComfyUI's node_errors).
+  case workflowRejected = 22
+  /// `generate`: the server ran the prompt and it failed (execution_error), or its images did not come.
+  case executionFailed = 23
+  /// `generate`: no result within --timeout; the prompt was interrupted and dequeued.
+  case generateTimeout = 24
+  /// The server answered 401 to the token from the secrets store.
+  case unauthorized = 25
   /// swift-argument-parser's code for a command line it cannot parse.
   case usage = 64
 }

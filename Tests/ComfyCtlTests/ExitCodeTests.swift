@@ -134,6 +134,20 @@ struct ExitCase: Sendable, CustomTestStringConvertible {
         return ["PORT": String(freePort())]
       }),
     ExitCase(
+      name: "generate: a workflow file that is not JSON", code: .workflowNotJSON,
+      args: ["generate", "$DIR/w.json", "--url", "http://127.0.0.1:$PORT"], says: "export the workflow with Save (API)",
+      setup: { dir, _ in
+        dir.write("w.json", "{not json")
+        return ["PORT": String(freePort())]
+      }),
+    ExitCase(
+      name: "generate: a UI-format workflow", code: .workflowUIFormat,
+      args: ["generate", "$DIR/w.json", "--url", "http://127.0.0.1:$PORT"], says: "Save (API)",
+      setup: { dir, _ in
+        dir.write("w.json", #"{"nodes": [], "links": []}"#)
+        return ["PORT": String(freePort())]
+      }),
+    ExitCase(
       name: "a password under 8 bytes", code: .badInput, args: ["secrets", "init", "--password-stdin"],
       says: "the password must be 8 to 72 bytes (bcrypt's limit); got 5", stdin: "short\n"),
     ExitCase(
@@ -270,6 +284,10 @@ struct ExitCase: Sendable, CustomTestStringConvertible {
     .portInUse: "EndToEndDockerTests: a port another program holds",
     .healthTimeout: "EndToEndDockerTests: restart --wait-timeout 0",
     .authNotEnforced: "EndToEndDockerTests: an image from before the guard",
+    .workflowRejected: "GenerateTests: node_errors",
+    .executionFailed: "GenerateTests: StandinRaise",
+    .generateTimeout: "GenerateTests: StandinSlowSteps past --timeout",
+    .unauthorized: "GenerateTests: another project's token",
   ]
 
   /// docs/comfyctl.md lists exactly the codes comfyctl has, and each has a row here or a Docker step.

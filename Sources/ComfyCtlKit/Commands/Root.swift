@@ -15,6 +15,7 @@ public struct ComfyCtlCommand: ParsableCommand {
     subcommands: [
       SecretsCommand.self, EnvCommand.self, BuildCommand.self, UpCommand.self, RestartCommand.self,
       StatusCommand.self, LogsCommand.self, DownCommand.self, ValidateCommand.self,
+      GenerateCommand.self,
     ]
   )
 

@@ -1,4 +1,4 @@
-# STAND-IN for ComfyUI v0.8.0's main.py, for comfy-init's tests (not ComfyUI: it runs no workflow).
+# STAND-IN for ComfyUI v0.8.0's main.py, for comfy-init's tests (not ComfyUI: its few nodes make solid-colour PNGs).
 # What it keeps from the real one:
 #   - the real command-line flags (comfy/cli_args.py): a bad or unknown flag is an argparse error, exit 2;
 #   - startup order: parse args, paths, (heavy imports: STANDIN_IMPORT_DELAY), import every custom node,
@@ -129,6 +129,12 @@ def start_comfyui():
     if args.quick_test_for_ci:
         exit(0)
 
+    import execution
+    import threading
+
+    # as the real main.py: one worker thread runs the queued prompts, in order
+    threading.Thread(target=execution.prompt_worker, daemon=True,
+                     args=(prompt_server.prompt_queue, prompt_server)).start()
     os.makedirs(folder_paths.get_temp_directory(), exist_ok=True)
     return prompt_server
 

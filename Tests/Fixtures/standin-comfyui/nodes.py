@@ -5,9 +5,12 @@
 import importlib.util
 import logging
 import os
+import struct
 import sys
+import threading
 import time
 import traceback
+import zlib
 
 import folder_paths
 from comfy.cli_args import args
@@ -31,6 +34,192 @@ class LoadImage:
 
 
 NODE_CLASS_MAPPINGS["LoadImage"] = LoadImage
+
+
+# ---------------------------------------------------------------- core nodes that run (stand-in images)
+# An IMAGE here is a list (the batch) of (width, height, (r, g, b)) solid colours, channels as float32 in
+# 0..1, the arithmetic of the real nodes (torch float32) so the saved bytes match the real server's.
+MAX_RESOLUTION = 16384
+_interrupted = threading.Event()
+current_context = {}
+
+
+def _f32(x):
+    return struct.unpack("f", struct.pack("f", x))[0]
+
+
+def interrupt_processing(value=True):
+    if value:
+        _interrupted.set()
+    else:
+        _interrupted.clear()
+
+
+def is_interrupted():
+    return _interrupted.is_set()
+
+
+def report_progress(value, total):
+    """main.py's progress hook (what a sampler's ProgressBar calls): interrupt check, then `progress`."""
+    import execution
+    import server
+
+    if is_interrupted():
+        raise execution.InterruptProcessingException()
+    inst = server.PromptServer.instance
+    inst.send_sync("progress", {"value": value, "max": total, "prompt_id": current_context.get("prompt_id"),
+                                "node": current_context.get("node_id")}, inst.client_id)
+
+
+def _png(width, height, rgb, text_chunks):
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    row = b"\x00" + bytes(rgb) * width
+    out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+    for key, value in text_chunks:
+        out += chunk(b"tEXt", key.encode("latin-1") + b"\x00" + value.encode("latin-1", "replace"))
+    return out + chunk(b"IDAT", zlib.compress(row * height, 4)) + chunk(b"IEND", b"")
+
+
+class EmptyImage:
+    CATEGORY = "image"
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "generate"
+
+    @classmethod
+    def INPUT_TYPES(s):
+        return {"required": {"width": ("INT", {"default": 512, "min": 1, "max": MAX_RESOLUTION, "step": 1}),
+                             "height": ("INT", {"default": 512, "min": 1, "max": MAX_RESOLUTION, "step": 1}),
+                             "batch_size": ("INT", {"default": 1, "min": 1, "max": 4096}),
+                             "color": ("INT", {"default": 0, "min": 0, "max": 0xFFFFFF, "step": 1,
+                                               "display": "color"})}}
+
+    def generate(self, width, height, batch_size=1, color=0):
+        rgb = tuple(_f32(((color >> shift) & 0xFF) / 0xFF) for shift in (16, 8, 0))
+        return ([(width, height, rgb)] * batch_size,)
+
+
+class ImageInvert:
+    CATEGORY = "image"
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "invert"
+
+    @classmethod
+    def INPUT_TYPES(s):
+        return {"required": {"image": ("IMAGE",)}}
+
+    def invert(self, image):
+        return ([(w, h, tuple(_f32(1.0 - c) for c in rgb)) for w, h, rgb in image],)
+
+
+class SaveImage:
+    CATEGORY = "image"
+    RETURN_TYPES = ()
+    FUNCTION = "save_images"
+    OUTPUT_NODE = True
+
+    def __init__(self):
+        self.output_dir = folder_paths.get_output_directory()
+        self.type = "output"
+
+    @classmethod
+    def INPUT_TYPES(s):
+        return {"required": {"images": ("IMAGE", {"tooltip": "The images to save."}),
+                             "filename_prefix": ("STRING", {"default": "ComfyUI"})},
+                "hidden": {"prompt": "PROMPT", "extra_pnginfo": "EXTRA_PNGINFO"}}
+
+    def save_images(self, images, filename_prefix="ComfyUI"):
+        import json
+
+        output_dir = os.path.abspath(self.output_dir)
+        subfolder = os.path.dirname(os.path.normpath(filename_prefix))
+        filename = os.path.basename(os.path.normpath(filename_prefix))
+        full_output_folder = os.path.join(output_dir, subfolder)
+        common = os.path.commonpath((output_dir, os.path.abspath(full_output_folder)))
+        if common != output_dir:
+            raise Exception("**** ERROR: Saving image outside the output folder is not allowed."
+                            "\n full_output_folder: " + os.path.abspath(full_output_folder) +
+                            "\n         output_dir: " + output_dir + "\n         commonpath: " + common)
+        os.makedirs(full_output_folder, exist_ok=True)
+        counter = 1  # folder_paths.get_save_image_path: one past the highest PREFIX_NNNNN_ there
+        for name in os.listdir(full_output_folder):
+            head, digits = name[:len(filename) + 1], name[len(filename) + 1:].split("_")[0]
+            if os.path.normcase(head[:-1]) == os.path.normcase(filename) and head[-1:] == "_" and digits.isdigit():
+                counter = max(counter, int(digits) + 1)
+        prompt = current_context.get("prompt")
+        results = []
+        for w, h, rgb in images:
+            pixels = [min(255, max(0, int(_f32(255.0 * c)))) for c in rgb]
+            file = f"{filename}_{counter:05}_.png"
+            with open(os.path.join(full_output_folder, file), "wb") as f:
+                f.write(_png(w, h, pixels, [("prompt", json.dumps(prompt))] if prompt is not None else []))
+            results.append({"filename": file, "subfolder": subfolder, "type": self.type})
+            counter += 1
+        return {"ui": {"images": results}}
+
+
+class CheckpointLoaderSimple:
+    CATEGORY = "loaders"
+    RETURN_TYPES = ("MODEL", "CLIP", "VAE")
+    FUNCTION = "load_checkpoint"
+
+    @classmethod
+    def INPUT_TYPES(s):
+        return {"required": {"ckpt_name": (folder_paths.get_filename_list("checkpoints"),
+                                           {"tooltip": "The name of the checkpoint (model) to load."})}}
+
+    def load_checkpoint(self, ckpt_name):
+        return ("standin-model", "standin-clip", "standin-vae")
+
+
+class StandinSlowSteps:
+    """STAND-IN ONLY: passes its image through after `steps` steps of `seconds_per_step`, sending `progress`
+    for each step as a sampler's ProgressBar does and stopping at the next step after /interrupt."""
+
+    CATEGORY = "standin"
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "run"
+
+    @classmethod
+    def INPUT_TYPES(s):
+        return {"required": {"image": ("IMAGE",), "steps": ("INT", {"default": 5, "min": 1, "max": 10000}),
+                             "seconds_per_step": ("FLOAT", {"default": 0.1, "min": 0.0, "max": 60.0})}}
+
+    def run(self, image, steps, seconds_per_step):
+        for step in range(1, steps + 1):
+            if _interrupted.wait(seconds_per_step):
+                import execution
+
+                raise execution.InterruptProcessingException()
+            report_progress(step, steps)
+        return (image,)
+
+
+class StandinRaise:
+    """STAND-IN ONLY: raises `exception_type` (a builtin exception's name) with `message` when it runs,
+    so a test gets the real `execution_error` event."""
+
+    CATEGORY = "standin"
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "run"
+
+    @classmethod
+    def INPUT_TYPES(s):
+        return {"required": {"image": ("IMAGE",), "exception_type": ("STRING", {"default": "RuntimeError"}),
+                             "message": ("STRING", {"default": "stand-in failure"})}}
+
+    def run(self, image, exception_type, message):
+        import builtins
+
+        cls = getattr(builtins, exception_type, None)
+        if not (isinstance(cls, type) and issubclass(cls, Exception)):
+            cls = RuntimeError
+        raise cls(message)
+
+
+for _cls in (EmptyImage, ImageInvert, SaveImage, CheckpointLoaderSimple, StandinSlowSteps, StandinRaise):
+    NODE_CLASS_MAPPINGS[_cls.__name__] = _cls
 
 
 def get_module_name(module_path):

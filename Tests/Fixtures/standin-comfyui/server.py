@@ -5,7 +5,12 @@
 #     server.PromptServer.instance.app.middlewares.append(mw)  # also .middlewares
 # Handlers are plain functions handler(request) -> Response; middlewares are mw(request, handler) -> Response,
 # the first in the list outermost, as in aiohttp. Raising an HTTPException (HTTPFound, ...) answers with it.
+# /ws is a real RFC 6455 websocket (text frames out, masked frames in, ping, close) that goes through the
+# middlewares like any route; /prompt, /queue, /history, /view, /interrupt run prompts on the stand-in's
+# nodes through execution.py. docs/comfyui-api.md has the real server's answers this copies.
+import base64
 import errno
+import hashlib
 import http.server
 import ipaddress
 import json
@@ -15,15 +20,19 @@ import os
 import re
 import socket
 import socketserver
+import struct
 import sys
 import threading
+import time
 import traceback
 import urllib.parse
 import uuid
 from email.parser import BytesParser
 from http.cookies import SimpleCookie
 
+import execution
 import folder_paths
+import nodes
 from comfy.cli_args import args
 from comfyui_version import __version__
 
@@ -170,6 +179,65 @@ class HTTPMethodNotAllowed(HTTPException):
 
 class HTTPInternalServerError(HTTPException):
     status_code = 500
+
+
+class WebSocketResponse(Response):
+    """What the /ws handler returns once the request asks for an upgrade: the HTTP layer answers 101 and
+    hands the connection to PromptServer.serve_websocket (aiohttp's ws.prepare(request))."""
+
+    def __init__(self, sid, key):
+        super().__init__(status=101)
+        self.sid = sid
+        accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
+        self.headers.update({"Upgrade": "websocket", "Connection": "upgrade", "Sec-WebSocket-Accept": accept.decode()})
+
+
+class _WebSocket:
+    """The server side of one websocket: frames out under a lock (the worker thread sends too)."""
+
+    def __init__(self, sock, rfile):
+        self.sock = sock
+        self.rfile = rfile
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def send_frame(self, opcode, payload):
+        n = len(payload)
+        if n < 126:
+            head = struct.pack(">BB", 0x80 | opcode, n)
+        elif n < 65536:
+            head = struct.pack(">BBH", 0x80 | opcode, 126, n)
+        else:
+            head = struct.pack(">BBQ", 0x80 | opcode, 127, n)
+        with self.lock:
+            if self.closed:
+                return
+            try:
+                self.sock.sendall(head + payload)
+            except OSError:
+                self.closed = True
+
+    def send_json(self, message):
+        self.send_frame(0x1, json.dumps(message).encode("utf-8"))
+
+    def read_frame(self):
+        """(opcode, payload) of the next client frame; raises EOFError at the end, ValueError if unmasked."""
+        def exact(n):
+            data = self.rfile.read(n)
+            if len(data) < n:
+                raise EOFError
+            return data
+        b0, b1 = exact(2)
+        n = b1 & 0x7F
+        if n == 126:
+            n = struct.unpack(">H", exact(2))[0]
+        elif n == 127:
+            n = struct.unpack(">Q", exact(8))[0]
+        if not b1 & 0x80:
+            raise ValueError("client frames must be masked (RFC 6455 5.1)")
+        mask = exact(4)
+        payload = bytes(c ^ mask[i % 4] for i, c in enumerate(exact(n)))
+        return b0 & 0x0F, payload
 
 
 # ---------------------------------------------------------------- routing
@@ -367,6 +435,10 @@ class PromptServer:
         self.routes = RouteTableDef()
         self.number = 0
         self.client_id = None
+        self.last_node_id = None
+        self.last_prompt_id = None
+        self.sockets = {}
+        self.prompt_queue = execution.PromptQueue(self)
         self._servers = []
         if args.enable_cors_header:
             self.app.middlewares.append(create_cors_middleware(args.enable_cors_header))
@@ -382,7 +454,10 @@ class PromptServer:
 
         @routes.get("/ws")
         def websocket_handler(request):
-            # no websocket in the stand-in; the real server answers a plain GET like this too
+            key = request.headers.get("Sec-WebSocket-Key")
+            if (request.headers.get("Upgrade") or "").lower() == "websocket" and key:
+                sid = request.query.get("clientId", "") or uuid.uuid4().hex
+                return WebSocketResponse(sid, key)
             raise HTTPBadRequest(text='No WebSocket UPGRADE hdr: {}\n Can "Upgrade" only to "WebSocket".'
                                  .format(request.headers.get("Upgrade")))
 
@@ -432,27 +507,88 @@ class PromptServer:
 
         @routes.get("/prompt")
         def get_prompt(request):
-            return json_response({"exec_info": {"queue_remaining": 0}})
+            return json_response(self.get_queue_info())
+
+        def node_info(node_class):
+            obj_class = nodes.NODE_CLASS_MAPPINGS[node_class]
+            return {"input": obj_class.INPUT_TYPES(),
+                    "input_order": {k: list(v) for k, v in obj_class.INPUT_TYPES().items()},
+                    "output": list(obj_class.RETURN_TYPES),
+                    "output_is_list": [False] * len(obj_class.RETURN_TYPES),
+                    "output_name": list(obj_class.RETURN_TYPES),
+                    "name": node_class,
+                    "display_name": nodes.NODE_DISPLAY_NAME_MAPPINGS.get(node_class, node_class),
+                    "description": obj_class.__doc__ or "",
+                    "python_module": getattr(obj_class, "RELATIVE_PYTHON_MODULE", "nodes"),
+                    "category": getattr(obj_class, "CATEGORY", "sd"),
+                    "output_node": getattr(obj_class, "OUTPUT_NODE", False) is True}
 
         @routes.get("/object_info")
         def get_object_info(request):
-            return json_response({})
+            return json_response({x: node_info(x) for x in nodes.NODE_CLASS_MAPPINGS})
 
         @routes.get("/object_info/{node_class}")
         def get_object_info_node(request):
+            node_class = request.match_info.get("node_class", None)
+            if node_class is not None and node_class in nodes.NODE_CLASS_MAPPINGS:
+                return json_response({node_class: node_info(node_class)})
             return json_response({})
 
         @routes.get("/history")
         def get_history(request):
-            return json_response({})
+            max_items = request.query.get("max_items", None)
+            offset = request.query.get("offset", None)
+            return json_response(self.prompt_queue.get_history(
+                max_items=int(max_items) if max_items is not None else None,
+                offset=int(offset) if offset is not None else -1))
 
         @routes.get("/history/{prompt_id}")
         def get_history_prompt_id(request):
-            return json_response({})
+            return json_response(self.prompt_queue.get_history(prompt_id=request.match_info.get("prompt_id")))
 
         @routes.get("/queue")
         def get_queue(request):
-            return json_response({"queue_running": [], "queue_pending": []})
+            running, pending = self.prompt_queue.get_current_queue_volatile()
+            return json_response({"queue_running": [x[:5] for x in running],
+                                  "queue_pending": [x[:5] for x in sorted(pending)]})
+
+        @routes.get("/view")
+        def view_image(request):
+            # server.py:473-575 of the real one, without the preview/channel re-encoding
+            if "filename" in request.query:
+                filename = request.query["filename"]
+                output_dir = None
+                for tag, get_dir in (("[output]", folder_paths.get_output_directory),
+                                     ("[input]", folder_paths.get_input_directory),
+                                     ("[temp]", folder_paths.get_temp_directory)):
+                    if filename.endswith(tag):
+                        filename, output_dir = filename[:-(len(tag) + 1)], get_dir()
+                        break
+                if not filename or filename[0] == "/" or ".." in filename:
+                    return Response(status=400)
+                if output_dir is None:
+                    output_dir = {"output": folder_paths.get_output_directory(),
+                                  "temp": folder_paths.get_temp_directory(),
+                                  "input": folder_paths.get_input_directory()}.get(request.query.get("type", "output"))
+                if output_dir is None:
+                    return Response(status=400)
+                if "subfolder" in request.query:
+                    full_output_dir = os.path.join(output_dir, request.query["subfolder"])
+                    if os.path.commonpath((os.path.abspath(full_output_dir), output_dir)) != output_dir:
+                        return Response(status=403)
+                    output_dir = full_output_dir
+                filename = os.path.basename(filename)
+                file = os.path.join(output_dir, filename)
+                if os.path.isfile(file):
+                    content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+                    if content_type in {"text/html", "text/html-sandboxed", "application/xhtml+xml",
+                                        "text/javascript", "text/css"}:
+                        content_type = "application/octet-stream"
+                    with open(file, "rb") as f:
+                        body = f.read()
+                    return Response(body=body, headers={"Content-Disposition": f'filename="{filename}"',
+                                                        "Content-Type": content_type})
+            return Response(status=404)
 
         @routes.post("/prompt")
         def post_prompt(request):
@@ -466,22 +602,50 @@ class PromptServer:
                     number = -number
                 self.number += 1
             if "prompt" in json_data:
+                prompt = json_data["prompt"]
                 prompt_id = str(json_data.get("prompt_id", uuid.uuid4()))
-                if not isinstance(json_data["prompt"], dict):
-                    error = {"type": "invalid_prompt", "message": "Cannot execute because the prompt is not a dict",
-                             "details": "", "extra_info": {}}
-                    return json_response({"error": error, "node_errors": {}}, status=400)
-                return json_response({"prompt_id": prompt_id, "number": number, "node_errors": {}})
+                # a prompt that is not an object raises in there: 500, as in the real server
+                valid = execution.validate_prompt(prompt_id, prompt, json_data.get("partial_execution_targets"))
+                extra_data = dict(json_data.get("extra_data", {}))
+                if "client_id" in json_data:
+                    extra_data["client_id"] = json_data["client_id"]
+                if valid[0]:
+                    sensitive = {k: extra_data.pop(k) for k in execution.SENSITIVE_EXTRA_DATA_KEYS if k in extra_data}
+                    extra_data["create_time"] = int(time.time() * 1000)
+                    self.prompt_queue.put((number, prompt_id, prompt, extra_data, valid[2], sensitive))
+                    return json_response({"prompt_id": prompt_id, "number": number, "node_errors": valid[3]})
+                logging.warning("invalid prompt: {}".format(valid[1]))
+                return json_response({"error": valid[1], "node_errors": valid[3]}, status=400)
             error = {"type": "no_prompt", "message": "No prompt provided", "details": "No prompt provided",
                      "extra_info": {}}
             return json_response({"error": error, "node_errors": {}}, status=400)
 
         @routes.post("/queue")
         def post_queue(request):
+            json_data = request.json()
+            if json_data.get("clear"):
+                self.prompt_queue.wipe_queue()
+            for id_to_delete in json_data.get("delete", []):
+                self.prompt_queue.delete_queue_item(lambda a, i=id_to_delete: a[1] == i)
             return Response(status=200)
 
         @routes.post("/interrupt")
         def post_interrupt(request):
+            try:
+                json_data = request.json()
+            except ValueError:
+                json_data = {}
+            prompt_id = json_data.get("prompt_id")
+            if prompt_id:
+                running, _ = self.prompt_queue.get_current_queue_volatile()
+                if any(item[1] == prompt_id for item in running):
+                    logging.info(f"Interrupting prompt {prompt_id}")
+                    nodes.interrupt_processing()
+                else:
+                    logging.info(f"Prompt {prompt_id} is not currently running, skipping interrupt")
+            else:
+                logging.info("Global interrupt (no prompt_id specified)")
+                nodes.interrupt_processing()
             return Response(status=200)
 
         @routes.post("/free")
@@ -490,6 +654,11 @@ class PromptServer:
 
         @routes.post("/history")
         def post_history(request):
+            json_data = request.json()
+            if json_data.get("clear"):
+                self.prompt_queue.wipe_history()
+            for id_to_delete in json_data.get("delete", []):
+                self.prompt_queue.delete_history_item(id_to_delete)
             return Response(status=200)
 
     def add_routes(self):
@@ -500,6 +669,49 @@ class PromptServer:
                 api_routes.route(route.method, "/api" + route.path)(route.handler)
         self.app.add_routes(api_routes)
         self.app.add_routes(self.routes)
+
+    # -------------------------------------------------------------- websocket messages
+
+    def get_queue_info(self):
+        return {"exec_info": {"queue_remaining": self.prompt_queue.get_tasks_remaining()}}
+
+    def send_sync(self, event, data, sid=None):
+        """To one client's socket, or to every socket when sid is None (the real one queues it on the loop)."""
+        message = {"type": event, "data": data}
+        if sid is None:
+            for ws in list(self.sockets.values()):
+                ws.send_json(message)
+        elif sid in self.sockets:
+            self.sockets[sid].send_json(message)
+
+    def queue_updated(self):
+        self.send_sync("status", {"status": self.get_queue_info()})
+
+    def serve_websocket(self, sid, ws):
+        self.sockets.pop(sid, None)
+        self.sockets[sid] = ws
+        try:
+            ws.send_json({"type": "status", "data": {"status": self.get_queue_info(), "sid": sid}})
+            if self.client_id == sid and self.last_node_id is not None:
+                ws.send_json({"type": "executing", "data": {"node": self.last_node_id}})
+            while True:
+                try:
+                    opcode, payload = ws.read_frame()
+                except ValueError:
+                    ws.send_frame(0x8, struct.pack(">H", 1002))
+                    break
+                if opcode == 0x8:
+                    ws.send_frame(0x8, payload[:2])
+                    break
+                if opcode == 0x9:
+                    ws.send_frame(0xA, payload)
+        except (EOFError, OSError):
+            pass
+        finally:
+            with ws.lock:
+                ws.closed = True
+            if self.sockets.get(sid) is ws:
+                self.sockets.pop(sid, None)
 
     # -------------------------------------------------------------- one request
 
@@ -585,10 +797,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.send_header(k, v)
         for c in response.cookies:
             self.send_header("Set-Cookie", c)
-        self.send_header("Content-Length", str(len(response.body)))
+        if response.status != 101:
+            self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
+        if isinstance(response, WebSocketResponse) and response.status == 101:
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.settimeout(None)
+            self.server.prompt_server.serve_websocket(response.sid, _WebSocket(self.connection, self.rfile))
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _dispatch
 
