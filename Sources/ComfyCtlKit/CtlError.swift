@@ -24,6 +24,13 @@ public enum CtlExitCode: Int32, CaseIterable, Sendable {
   case badInput = 18
   /// After Docker said healthy, a service answered a request without credentials: it was stopped.
   case authNotEnforced = 19
+  /// `build --comfyui-repo/--login-repo PATH`: the folder is not a git repository's top level.
+  /// 30 and up: the image build's inputs, checked before `docker build` starts.
+  case notAGitRepository = 30
+  /// `build`: the local repository has no such commit, branch or tag.
+  case refMissing = 31
+  /// `build --wheels DIR`: the folder lacks a wheel for a direct requirement (or is no folder).
+  case wheelsIncomplete = 32
   /// swift-argument-parser's code for a command line it cannot parse.
   case usage = 64
 }
