@@ -5,7 +5,8 @@
 # target, never needs the Swift image for `runtime`):
 #   runtime            the image; takes the static binary that `scripts/build` made (dist/comfy-init).
 #                      Stages `base` (OS packages, user, comfy-init) and `bake` (the bootstrap, with the
-#                      local sources) come before it; `runtime` copies only /opt/comfyui out of `bake`.
+#                      local sources) come before it; `runtime` copies /opt/comfyui and the git
+#                      mirrors out of `bake`.
 #                      `comfyctl build` runs: docker build --target runtime -t comfy-init/comfyui .
 #   builder            compiles the static comfy-init for people who only have Docker (needs BuildKit
 #                      and network access to the Swift image and Debian's archive):
@@ -25,8 +26,9 @@
 # Local sources (git repos, wheel folders) go into .cache/docker-context/, which the `bake` stage
 # copies to /opt/comfyui-build/ (e.g. COMFYUI_REPO=file:///opt/comfyui-build/repos/comfyui.git,
 # PIP_FIND_LINKS=/opt/comfyui-build/wheels). `comfyctl build --comfyui-repo/--login-repo/--wheels` (and
-# --standin, with the stand-in ComfyUI) fill it. The runtime image never holds it: the real wheels are
-# gigabytes. A stage rather than a BuildKit bind mount, because the classic builder has no mounts.
+# --standin, with the stand-in ComfyUI) fill it. The runtime image keeps only its repos/ (see
+# `runtime`), never the wheels: the real ones are gigabytes. A stage rather than a BuildKit bind
+# mount, because the classic builder has no mounts.
 
 ARG BASE_IMAGE=nvidia/cuda:12.8.1-runtime-ubuntu24.04
 ARG SWIFT_IMAGE=swift:6.3-bookworm
@@ -54,8 +56,7 @@ RUN (getent group "${COMFYUI_GID}" >/dev/null || groupadd --gid "${COMFYUI_GID}"
 COPY dist/comfy-init /usr/local/bin/comfy-init
 
 # Sources are ENV, not only ARG: a start compares them with what the build checked out, and the
-# same values mean "nothing to do" without running git. In `base`, so `bake` and `runtime` agree. A
-# local source's URL (file:///opt/comfyui-build/...) does not exist at run time; it is only compared.
+# same values mean "nothing to do" without running git. In `base`, so `bake` and `runtime` agree.
 ARG COMFYUI_REPO=
 ARG COMFYUI_REF=
 ARG COMFYUI_LOGIN_REPO=
@@ -105,7 +106,7 @@ RUN set -eu; \
   env -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_FIND_LINKS -u PIP_NO_INDEX -u PIP_TRUSTED_HOST \
     PIP_CONFIG_FILE="$conf" COMFYUI_INSTALLER=pip comfy-init bootstrap; \
   rm -f "$conf"; \
-  mkdir -p ComfyUI/models ComfyUI/input ComfyUI/output ComfyUI/user ComfyUI/custom_nodes
+  mkdir -p /opt/comfyui-build/repos ComfyUI/models ComfyUI/input ComfyUI/output ComfyUI/user ComfyUI/custom_nodes
 
 
 # ---- the image: base, plus the venv and the checkouts ------------------------------------------
@@ -114,6 +115,10 @@ ARG COMFYUI_UID=1000
 ARG COMFYUI_GID=1000
 # Paths stay the same (the venv's scripts name /opt/comfyui/venv); modes and symlinks are kept.
 COPY --from=bake --chown=${COMFYUI_UID}:${COMFYUI_GID} /opt/comfyui /opt/comfyui
+# The local git sources (mirrors: a few MB, unlike the wheels) stay at the URL the image's COMFYUI_REPO
+# and COMFYUI_LOGIN_REPO name: a start that finds a volume's ComfyUI-Login at another commit (a
+# custom_nodes volume from an earlier image) fetches the baked ref from there.
+COPY --from=bake --chown=${COMFYUI_UID}:${COMFYUI_GID} /opt/comfyui-build/repos /opt/comfyui-build/repos
 
 EXPOSE 8188
 # Cheap (one local HTTP request) and it says why when not healthy: "installing: bootstrap phase venv".
