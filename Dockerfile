@@ -107,6 +107,10 @@ RUN set -eu; \
     PIP_CONFIG_FILE="$conf" COMFYUI_INSTALLER=pip comfy-init bootstrap; \
   rm -f "$conf"; \
   mkdir -p /opt/comfyui-build/repos ComfyUI/models ComfyUI/input ComfyUI/output ComfyUI/user ComfyUI/custom_nodes
+# The classic builder keeps this stage as an untagged image (the context plus the venv: 10 GB with the
+# real wheels); the label lets `comfyctl build` find and remove it once `runtime` is built.
+ARG COMFYUI_BAKE_FOR=
+LABEL comfy-init.bake-for=${COMFYUI_BAKE_FOR}
 
 
 # ---- the image: base, plus the venv and the checkouts ------------------------------------------

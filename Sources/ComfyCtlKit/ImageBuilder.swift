@@ -65,7 +65,9 @@ public struct ImageBuilder {
     if noCache { args.append("--no-cache") }
     var fixed: [(String, String)] = []
     if let baseImage { fixed.append(("BASE_IMAGE", baseImage)) }
-    fixed += [("COMFYUI_UID", String(settings.uid)), ("COMFYUI_GID", String(settings.gid))]
+    fixed += [
+      ("COMFYUI_UID", String(settings.uid)), ("COMFYUI_GID", String(settings.gid)), ("COMFYUI_BAKE_FOR", tag),
+    ]
     // --build-arg last: docker takes the last value of a name, so an explicit one wins.
     for (name, value) in fixed + sourceValues + values { args += ["--build-arg", name + "=" + value] }
     args.append(project.root)
@@ -77,8 +79,21 @@ public struct ImageBuilder {
     guard status == 0 else {
       throw CtlError(.buildFailed, "docker build failed (exit \(status)); the build output above says why")
     }
+    removeBakeStage()
     console.say("built \(tag) in \(Console.seconds(elapsed))")
     return elapsed
+  }
+
+  /// The classic builder leaves the `bake` stage behind as an untagged image holding the copied sources
+  /// and a second venv; removing it removes its layers too. (BuildKit keeps stages as build cache,
+  /// which `docker builder prune` manages.) The next build runs the bootstrap again.
+  func removeBakeStage() {
+    let found = try? ProcessRunner.capture([
+      "docker", "images", "--quiet", "--filter", "dangling=true", "--filter", "label=comfy-init.bake-for=" + tag,
+    ])
+    let ids = Set((found?.stdout ?? "").split(separator: "\n").map(String.init))
+    guard !ids.isEmpty else { return }
+    _ = try? ProcessRunner.capture(["docker", "image", "rm"] + ids.sorted())
   }
 
   /// The debootstrapped base (comfy-init-base:*) is made here by scripts/base-image when missing: no

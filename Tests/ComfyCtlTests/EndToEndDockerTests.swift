@@ -73,6 +73,11 @@ import Testing
         && !$0.hasSuffix("/opt/comfyui-build/repos")
     }
     #expect(copies.isEmpty, "a layer of the image copied the build context: \(copies)")
+    // Nor does the host keep the bake stage (the classic builder leaves it as an untagged image).
+    let bake = try runTool([
+      "/usr/bin/env", "docker", "images", "--quiet", "--filter", "label=comfy-init.bake-for=\(names.image)",
+    ])
+    #expect(bake.status == 0 && bake.stdout.isEmpty, "the bake stage is left: \(bake.all)")
     // The stack runs an image whose stand-in ComfyUI dies at start without --cpu, like PyPI's CUDA
     // torch on a host with no NVIDIA driver: a healthy stack proves the CPU override reached the server.
     let context = CtlTempDir("nogpu-image")
