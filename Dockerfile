@@ -4,6 +4,9 @@
 # Targets (the stages are ordered so that the classic builder, which builds every stage up to the
 # target, never needs the Swift image for `runtime`):
 #   runtime            the image; takes the static binary that `scripts/build` made (dist/comfy-init).
+#                      Stages `base` (OS packages, user, comfy-init) and `bake` (the bootstrap, with the
+#                      local sources) come before it; `runtime` copies /opt/comfyui and the git
+#                      mirrors out of `bake`.
 #                      `comfyctl build` runs: docker build --target runtime -t comfy-init/comfyui .
 #   builder            compiles the static comfy-init for people who only have Docker (needs BuildKit
 #                      and network access to the Swift image and Debian's archive):
@@ -20,14 +23,17 @@
 #                                 where pip finds packages during the build only (see the bootstrap step)
 #   COMFYUI_UID, COMFYUI_GID      the unprivileged user (default 1000); the compose secret file must be
 #                                 readable by it, which `comfyctl` arranges
-# Local sources (git repos, wheel folders) go into .cache/docker-context/, which is copied to
-# /opt/comfyui-build/ (e.g. COMFYUI_REPO=file:///opt/comfyui-build/repos/comfyui.git-src,
-# PIP_FIND_LINKS=/opt/comfyui-build/wheels). `comfyctl build --standin` fills it with the stand-in ComfyUI.
+# Local sources (git repos, wheel folders) go into .cache/docker-context/, which the `bake` stage
+# copies to /opt/comfyui-build/ (e.g. COMFYUI_REPO=file:///opt/comfyui-build/repos/comfyui.git,
+# PIP_FIND_LINKS=/opt/comfyui-build/wheels). `comfyctl build --comfyui-repo/--login-repo/--wheels` (and
+# --standin, with the stand-in ComfyUI) fill it. The runtime image keeps only its repos/ (see
+# `runtime`), never the wheels: the real ones are gigabytes. A stage rather than a BuildKit bind
+# mount, because the classic builder has no mounts.
 
 ARG BASE_IMAGE=nvidia/cuda:12.8.1-runtime-ubuntu24.04
 ARG SWIFT_IMAGE=swift:6.3-bookworm
 
-FROM ${BASE_IMAGE} AS runtime
+FROM ${BASE_IMAGE} AS base
 
 # python3-venv for `python3 -m venv`, git for the sources, CA certificates for HTTPS clones and
 # downloads. Nothing else: comfy-init does the health check itself, so no curl is needed.
@@ -48,11 +54,9 @@ RUN (getent group "${COMFYUI_GID}" >/dev/null || groupadd --gid "${COMFYUI_GID}"
   && chown "${COMFYUI_UID}:${COMFYUI_GID}" /opt/comfyui
 
 COPY dist/comfy-init /usr/local/bin/comfy-init
-# The glob makes the folder optional: with nothing local to build from, only .dockerignore is copied.
-COPY --chown=${COMFYUI_UID}:${COMFYUI_GID} .dockerignore .cach[e]/docker-contex[t] /opt/comfyui-build/
 
 # Sources are ENV, not only ARG: a start compares them with what the build checked out, and the
-# same values mean "nothing to do" without running git.
+# same values mean "nothing to do" without running git. In `base`, so `bake` and `runtime` agree.
 ARG COMFYUI_REPO=
 ARG COMFYUI_REF=
 ARG COMFYUI_LOGIN_REPO=
@@ -72,6 +76,14 @@ ENV COMFYUI_HOME=/opt/comfyui \
 
 USER ${COMFYUI_UID}:${COMFYUI_GID}
 WORKDIR /opt/comfyui
+
+
+# ---- the bootstrap, with the local sources; only /opt/comfyui leaves this stage ----------------
+FROM base AS bake
+ARG COMFYUI_UID=1000
+ARG COMFYUI_GID=1000
+# The glob makes the folder optional: with nothing local to build from, only .dockerignore is copied.
+COPY --chown=${COMFYUI_UID}:${COMFYUI_GID} .dockerignore .cach[e]/docker-contex[t] /opt/comfyui-build/
 
 # The package source is build-time only. comfy-init's venv stamp fingerprints the PIP_* variables, and
 # a container runs without them: were they set here, the first start would see another fingerprint and
@@ -94,7 +106,23 @@ RUN set -eu; \
   env -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_FIND_LINKS -u PIP_NO_INDEX -u PIP_TRUSTED_HOST \
     PIP_CONFIG_FILE="$conf" COMFYUI_INSTALLER=pip comfy-init bootstrap; \
   rm -f "$conf"; \
-  mkdir -p ComfyUI/models ComfyUI/input ComfyUI/output ComfyUI/user ComfyUI/custom_nodes
+  mkdir -p /opt/comfyui-build/repos ComfyUI/models ComfyUI/input ComfyUI/output ComfyUI/user ComfyUI/custom_nodes
+# The classic builder keeps this stage as an untagged image (the context plus the venv: 10 GB with the
+# real wheels); the label lets `comfyctl build` find and remove it once `runtime` is built.
+ARG COMFYUI_BAKE_FOR=
+LABEL comfy-init.bake-for=${COMFYUI_BAKE_FOR}
+
+
+# ---- the image: base, plus the venv and the checkouts ------------------------------------------
+FROM base AS runtime
+ARG COMFYUI_UID=1000
+ARG COMFYUI_GID=1000
+# Paths stay the same (the venv's scripts name /opt/comfyui/venv); modes and symlinks are kept.
+COPY --from=bake --chown=${COMFYUI_UID}:${COMFYUI_GID} /opt/comfyui /opt/comfyui
+# The local git sources (mirrors: a few MB, unlike the wheels) stay at the URL the image's COMFYUI_REPO
+# and COMFYUI_LOGIN_REPO name: a start that finds a volume's ComfyUI-Login at another commit (a
+# custom_nodes volume from an earlier image) fetches the baked ref from there.
+COPY --from=bake --chown=${COMFYUI_UID}:${COMFYUI_GID} /opt/comfyui-build/repos /opt/comfyui-build/repos
 
 EXPOSE 8188
 # Cheap (one local HTTP request) and it says why when not healthy: "installing: bootstrap phase venv".

@@ -36,6 +36,13 @@ public enum CtlExitCode: Int32, CaseIterable, Sendable {
   case generateTimeout = 24
   /// The server answered 401 to the token from the secrets store.
   case unauthorized = 25
+  /// `build --comfyui-repo/--login-repo PATH`: the folder is not a git repository's top level.
+  /// 30 and up: the image build's inputs, checked before `docker build` starts.
+  case notAGitRepository = 30
+  /// `build`: the local repository has no such commit, branch or tag.
+  case refMissing = 31
+  /// `build --wheels DIR`: the folder lacks a wheel for a direct requirement (or is no folder).
+  case wheelsIncomplete = 32
   /// swift-argument-parser's code for a command line it cannot parse.
   case usage = 64
 }

@@ -1,10 +1,10 @@
-// `comfyctl build`: the runtime image from the static comfy-init that `scripts/build` made. With
-// --standin, the build context also carries the stand-in ComfyUI and a local wheel folder, so the
-// image builds with no network beyond the base image's package archive.
+// `comfyctl build`: the runtime image from the static comfy-init that `scripts/build` made. Local
+// sources (--comfyui-repo, --login-repo, --wheels; --standin for the stand-in ComfyUI) travel in the
+// build context, so the image builds with no network beyond the base image's package archive.
 import Foundation
 
 public struct ImageBuilder {
-  /// Where .cache/docker-context/ lands in the image (see the Dockerfile).
+  /// Where .cache/docker-context/ lands in the Dockerfile's `bake` stage; never in the runtime image.
   static let contextInImage = "/opt/comfyui-build"
   /// Build arguments that would put a secret into `docker history`.
   static let secretWords = ["PASSWORD", "TOKEN", "SECRET", "HASH"]
@@ -14,6 +14,7 @@ public struct ImageBuilder {
   public var tag: String
   public var baseImage: String?
   public var standin = false
+  public var sources = BuildSources()
   public var buildArgs: [String] = []
   public var noCache = false
   public var console = Console()
@@ -36,13 +37,7 @@ public struct ImageBuilder {
           + "DOCKER_BUILDKIT=1 docker build --target comfy-init-binary --output dist .)"
       )
     }
-    try ensureLocalBaseImage()
-    var args = ["docker", "build", "--target", "runtime", "--tag", tag, "--file", project.root + "/Dockerfile"]
-    if noCache { args.append("--no-cache") }
     var values: [(String, String)] = []
-    if let baseImage { values.append(("BASE_IMAGE", baseImage)) }
-    values += [("COMFYUI_UID", String(settings.uid)), ("COMFYUI_GID", String(settings.gid))]
-    if standin { values += try prepareStandinContext() }
     for arg in buildArgs {
       guard let eq = arg.firstIndex(of: "="), eq != arg.startIndex else {
         throw CtlError(.badInput, "--build-arg \(arg) is not NAME=VALUE")
@@ -57,7 +52,24 @@ public struct ImageBuilder {
       }
       values.append((name, String(arg[arg.index(after: eq)...])))
     }
-    for (name, value) in values { args += ["--build-arg", name + "=" + value] }
+    var sources = self.sources
+    if standin { sources = sources.filling(from: try standinSources()) }
+    // What the bootstrap installs besides the requirement files (the Dockerfile's default).
+    let extra = values.last(where: { $0.0 == "COMFYUI_PIP_EXTRA" })?.1 ?? "einops"
+    let sourceValues = try SourcePreparer.prepare(
+      sources, context: project.dockerContext,
+      pipExtra: extra.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" }).map(String.init),
+      workingDirectory: FileManager.default.currentDirectoryPath)
+    try ensureLocalBaseImage()
+    var args = ["docker", "build", "--target", "runtime", "--tag", tag, "--file", project.root + "/Dockerfile"]
+    if noCache { args.append("--no-cache") }
+    var fixed: [(String, String)] = []
+    if let baseImage { fixed.append(("BASE_IMAGE", baseImage)) }
+    fixed += [
+      ("COMFYUI_UID", String(settings.uid)), ("COMFYUI_GID", String(settings.gid)), ("COMFYUI_BAKE_FOR", tag),
+    ]
+    // --build-arg last: docker takes the last value of a name, so an explicit one wins.
+    for (name, value) in fixed + sourceValues + values { args += ["--build-arg", name + "=" + value] }
     args.append(project.root)
 
     console.say("building \(tag)\(baseImage.map { " on \($0)" } ?? "")\(standin ? " with the stand-in ComfyUI" : "")")
@@ -67,8 +79,21 @@ public struct ImageBuilder {
     guard status == 0 else {
       throw CtlError(.buildFailed, "docker build failed (exit \(status)); the build output above says why")
     }
+    removeBakeStage()
     console.say("built \(tag) in \(Console.seconds(elapsed))")
     return elapsed
+  }
+
+  /// The classic builder leaves the `bake` stage behind as an untagged image holding the copied sources
+  /// and a second venv; removing it removes its layers too. (BuildKit keeps stages as build cache,
+  /// which `docker builder prune` manages.) The next build runs the bootstrap again.
+  func removeBakeStage() {
+    let found = try? ProcessRunner.capture([
+      "docker", "images", "--quiet", "--filter", "dangling=true", "--filter", "label=comfy-init.bake-for=" + tag,
+    ])
+    let ids = Set((found?.stdout ?? "").split(separator: "\n").map(String.init))
+    guard !ids.isEmpty else { return }
+    _ = try? ProcessRunner.capture(["docker", "image", "rm"] + ids.sorted())
   }
 
   /// The debootstrapped base (comfy-init-base:*) is made here by scripts/base-image when missing: no
@@ -90,38 +115,22 @@ public struct ImageBuilder {
     return ["DOCKER_BUILDKIT": "0"]
   }
 
-  /// Fills .cache/docker-context/ with git repos of the stand-in ComfyUI and ComfyUI-Login and the
-  /// wheels they need, and returns the build arguments that point the bootstrap at them.
-  func prepareStandinContext() throws(CtlError) -> [(String, String)] {
+  /// The stand-in ComfyUI and ComfyUI-Login as local git repos (made in .cache/standin-repos/, outside
+  /// the build context) and .cache/wheels: the same path as any local source.
+  func standinSources() throws(CtlError) -> BuildSources {
     let script = project.root + "/Tests/Fixtures/make-standin-repos.sh"
     let wheels = project.root + "/.cache/wheels"
     guard FileManager.default.fileExists(atPath: script) else {
       throw CtlError(.badInput, "--standin needs Tests/Fixtures from the comfy-init checkout; \(script) is missing")
     }
-    let wheelFiles = ((try? FileManager.default.contentsOfDirectory(atPath: wheels)) ?? []).filter {
-      // uv is an installer, not a requirement: 20 MB the image would carry for nothing.
-      $0.hasSuffix(".whl") && !$0.hasPrefix("uv-")
-    }
-    guard !wheelFiles.isEmpty else {
+    guard FileManager.default.fileExists(atPath: wheels) else {
       throw CtlError(.badInput, "--standin needs the wheels in .cache/wheels; run scripts/setup")
     }
-    let context = project.dockerContext
-    for folder in ["repos", "wheels"] { try? FileManager.default.removeItem(atPath: context + "/" + folder) }
-    do {
-      try FileManager.default.createDirectory(atPath: context + "/wheels", withIntermediateDirectories: true)
-      for file in wheelFiles {
-        try FileManager.default.copyItem(atPath: wheels + "/" + file, toPath: context + "/wheels/" + file)
-      }
-    } catch {
-      throw CtlError(.filesystem, "cannot fill \(context): \(FileOps.describe(error))")
-    }
-    let made = try ProcessRunner.capture(["bash", script, project.root + "/Tests/Fixtures", context + "/repos"])
+    let repos = project.root + "/.cache/standin-repos"
+    let made = try ProcessRunner.capture(["bash", script, project.root + "/Tests/Fixtures", repos])
     guard made.succeeded else { throw CtlError(.buildFailed, "make-standin-repos.sh failed: \(made.lastLine)") }
-    let inImage = ImageBuilder.contextInImage
-    return [
-      ("COMFYUI_REPO", "file://\(inImage)/repos/comfyui.git-src"), ("COMFYUI_REF", "v0.8.0-standin"),
-      ("COMFYUI_LOGIN_REPO", "file://\(inImage)/repos/login-src"), ("COMFYUI_LOGIN_REF", "v1.0-standin"),
-      ("PIP_FIND_LINKS", "\(inImage)/wheels"), ("PIP_NO_INDEX", "1"),
-    ]
+    return BuildSources(
+      comfyuiRepo: repos + "/comfyui.git-src", comfyuiRef: "v0.8.0-standin", loginRepo: repos + "/login-src",
+      loginRef: "v1.0-standin", wheels: wheels)
   }
 }

@@ -23,10 +23,17 @@ public enum Prerequisites {
     }
   }
 
-  /// A GPU reservation needs NVIDIA's container runtime (nvidia-container-toolkit) in the engine.
+  /// A GPU reservation needs NVIDIA's container runtime (nvidia-container-toolkit) in the engine, or
+  /// Docker Desktop on WSL2, whose engine lists no `nvidia` runtime yet passes `--gpus` to the Windows
+  /// driver through WSL's GPU paravirtualisation (docs/windows-wsl.md). One `docker info`: a trial
+  /// container with `--gpus` would be exact but costs seconds and needs the image first.
   public static func checkGPURuntime() throws(CtlError) {
-    let info = try? ProcessRunner.capture(["docker", "info", "--format", "{{json .Runtimes}}"])
-    if let info, info.stdout.contains("nvidia") { return }
+    let info = try? ProcessRunner.capture([
+      "docker", "info", "--format", "{{json .Runtimes}}\n{{.OperatingSystem}}\n{{.KernelVersion}}",
+    ])
+    let lines = (info?.stdout ?? "").split(separator: "\n").map(String.init)
+    if lines.first?.contains("nvidia") == true { return }
+    if lines.count >= 3, isDockerDesktopOnWSL2(operatingSystem: lines[1], kernel: lines[2]) { return }
     if ProcessRunner.which("nvidia-container-runtime-hook") != nil || ProcessRunner.which("nvidia-ctk") != nil {
       return
     }
@@ -35,6 +42,12 @@ public enum Prerequisites {
       "the Docker engine has no NVIDIA runtime; install nvidia-container-toolkit and restart dockerd, "
         + "or use `comfyctl up --cpu` (or COMFYUI_CPU=1 in .env)"
     )
+  }
+
+  /// Docker Desktop says "Docker Desktop" as its operating system; its WSL2 backend runs on Microsoft's
+  /// kernel ("6.6.87.2-microsoft-standard-WSL2"). Desktop on macOS (linuxkit) has no GPU to give.
+  static func isDockerDesktopOnWSL2(operatingSystem: String, kernel: String) -> Bool {
+    operatingSystem.contains("Docker Desktop") && kernel.lowercased().contains("microsoft-standard-wsl2")
   }
 
   /// Fails when another program holds `address:port`.

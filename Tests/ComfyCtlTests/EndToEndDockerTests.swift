@@ -38,9 +38,46 @@ import Testing
     #expect(initRun.status == 0, "\(initRun.all)")
     let first = try SecretsStore(project: Project(root: dir.path)).load()
 
-    // 2. The image, from dist/comfy-init, on the debootstrapped base, pip from the local wheel folder.
-    let build = try ctl(["build", "--base-image", EndToEndDockerTests.baseImage, "--standin"])
+    // 2. The image, from dist/comfy-init, on the debootstrapped base, from local folders: the stand-in
+    // repos as any clone would be, and a wheel folder with a ballast wheel nothing requires, to find
+    // out whether the folder stays in the image. (--standin is this with defaults: the other tests.)
+    let sources = CtlTempDir("e2e-sources")
+    let made = try runTool([
+      "/bin/bash", CtlPaths.root + "/Tests/Fixtures/make-standin-repos.sh", CtlPaths.root + "/Tests/Fixtures",
+      sources.file("repos"),
+    ])
+    try #require(made.status == 0, "\(made.all)")
+    let ballast = "comfyinit_ballast-1.0-py3-none-any.whl"
+    dir.write(".cache/wheels/" + ballast, String(repeating: "ballast\n", count: 512 * 1024))
+    let build = try ctl([
+      "build", "--base-image", EndToEndDockerTests.baseImage, "--comfyui-repo", sources.file("repos/comfyui.git-src"),
+      "--comfyui-ref", "v0.8.0-standin", "--login-repo", sources.file("repos/login-src"), "--login-ref",
+      "v1.0-standin", "--wheels", dir.file(".cache/wheels"),
+    ])
     try #require(build.status == 0, "build failed: \(build.all.suffix(3000))")
+    // The venv, the checkouts and the git mirrors remain (a start may fetch from them); the wheel folder
+    // is nowhere, and no layer copied the build context.
+    let leftovers = try runTool([
+      "/usr/bin/env", "docker", "run", "--rm", "--entrypoint", "/bin/sh", names.image, "-c",
+      "ls -A /opt /opt/comfyui-build; find / -xdev -name 'comfyinit_ballast*' 2>/dev/null; true",
+    ])
+    #expect(
+      leftovers.status == 0 && leftovers.stdout == "/opt:\ncomfyui\ncomfyui-build\n\n/opt/comfyui-build:\nrepos\n",
+      "\(leftovers.all)")
+    let history = try runTool([
+      "/usr/bin/env", "docker", "history", "--no-trunc", "--format", "{{.CreatedBy}}", names.image,
+    ])
+    #expect(history.status == 0 && !history.stdout.isEmpty)
+    let copies = history.stdout.split(separator: "\n").filter {
+      $0.contains("COPY") && $0.contains("comfyui-build") && !$0.hasSuffix("/opt/comfyui-build/repos ")
+        && !$0.hasSuffix("/opt/comfyui-build/repos")
+    }
+    #expect(copies.isEmpty, "a layer of the image copied the build context: \(copies)")
+    // Nor does the host keep the bake stage (the classic builder leaves it as an untagged image).
+    let bake = try runTool([
+      "/usr/bin/env", "docker", "images", "--quiet", "--filter", "label=comfy-init.bake-for=\(names.image)",
+    ])
+    #expect(bake.status == 0 && bake.stdout.isEmpty, "the bake stage is left: \(bake.all)")
     // The stack runs an image whose stand-in ComfyUI dies at start without --cpu, like PyPI's CUDA
     // torch on a host with no NVIDIA driver: a healthy stack proves the CPU override reached the server.
     let context = CtlTempDir("nogpu-image")

@@ -112,6 +112,10 @@ struct ExitCase: Sendable, CustomTestStringConvertible {
       says:
         "install nvidia-container-toolkit and restart dockerd, or use `comfyctl up --cpu` (or COMFYUI_CPU=1 in .env)",
       setup: { dir, _ in try dockerStandin(dir, compose: "2.30.3") }),
+    ExitCase(
+      name: "a GPU asked for on Docker Desktop with WSL2 (no nvidia runtime listed): past the GPU check",
+      code: .buildFailed, args: ["up"], says: "dist/comfy-init is missing; run scripts/build first",
+      setup: { dir, _ in try dockerStandin(dir, compose: "2.30.3", desktop: true) }),
     // The next two get past the GPU check (`--cpu`, then COMFYUI_CPU=1 in .env, which needs no flag)
     // and stop at the image: none exists and there is no dist/comfy-init to build one from.
     ExitCase(
@@ -189,6 +193,59 @@ struct ExitCase: Sendable, CustomTestStringConvertible {
     ExitCase(
       name: "a build argument without =", code: .badInput, args: ["build", "--build-arg", "COMFYUI_REF"],
       says: "--build-arg COMFYUI_REF is not NAME=VALUE",
+      setup: { dir, _ in try withInitBinary(dir, docker: dockerStandin(dir, compose: "2.30.3")) }),
+    // Local build sources are checked before `docker build` starts (the stand-in fails on a build).
+    ExitCase(
+      name: "--comfyui-repo names a folder that is not a git repository", code: .notAGitRepository,
+      args: ["build", "--comfyui-repo", "$DIR/plain"],
+      says: "is not a git repository (a clone's top folder); clone it there or pass the repository's URL",
+      setup: { dir, _ in
+        try FileManager.default.createDirectory(atPath: dir.file("plain"), withIntermediateDirectories: true)
+        return try withInitBinary(dir, docker: dockerStandin(dir, compose: "2.30.3"))
+      }),
+    ExitCase(
+      name: "--login-repo names a folder inside a repository (it would bake in the enclosing one)",
+      code: .notAGitRepository, args: ["build", "--login-repo", "$DIR/repo/sub"],
+      says: "repo/sub is not a git repository (a clone's top folder)",
+      setup: { dir, _ in
+        try makeSourceRepo(dir, requirements: "aiohttp\n")
+        return try withInitBinary(dir, docker: dockerStandin(dir, compose: "2.30.3"))
+      }),
+    ExitCase(
+      name: "--comfyui-ref names a tag the local repository lacks", code: .refMissing,
+      args: ["build", "--comfyui-repo", "$DIR/repo", "--comfyui-ref", "v9.9"],
+      says: "repo has no commit, branch or tag v9.9; list them with `git -C",
+      setup: { dir, _ in
+        try makeSourceRepo(dir, requirements: "aiohttp\n")
+        return try withInitBinary(dir, docker: dockerStandin(dir, compose: "2.30.3"))
+      }),
+    ExitCase(
+      name: "a local ComfyUI without --comfyui-ref and without comfy-init's pinned tag", code: .refMissing,
+      args: ["build", "--comfyui-repo", "$DIR/repo"],
+      says: "has no commit, branch or tag v0.8.0 (the default; pass --comfyui-ref)",
+      setup: { dir, _ in
+        try makeSourceRepo(dir, requirements: "aiohttp\n")
+        return try withInitBinary(dir, docker: dockerStandin(dir, compose: "2.30.3"))
+      }),
+    ExitCase(
+      name: "--wheels lacks a requirement of ComfyUI at that ref and the extra einops", code: .wheelsIncomplete,
+      args: ["build", "--comfyui-repo", "$DIR/repo", "--comfyui-ref", "v1", "--wheels", "$DIR/wheels"],
+      says: "/wheels has no wheel for torch, einops (needed by ComfyUI's requirements.txt at v1, COMFYUI_PIP_EXTRA); "
+        + "add them (pip download -d",
+      setup: { dir, _ in
+        // Names as pip spells them in files: case, _ and . differ from the requirement lines (PEP 503).
+        try makeSourceRepo(dir, requirements: "torch\nPillow>=9 # images\naiohttp_session[secure]\nruamel.yaml\n")
+        for wheel in [
+          "pillow-11.0.0-cp311-cp311-manylinux_2_28_x86_64.whl", "aiohttp_session-2.12.1-py3-none-any.whl",
+          "ruamel_yaml-0.18.6-py3-none-any.whl", "uv-0.5.0-py3-none-any.whl",
+        ] {
+          dir.write("wheels/" + wheel, "")
+        }
+        return try withInitBinary(dir, docker: dockerStandin(dir, compose: "2.30.3"))
+      }),
+    ExitCase(
+      name: "--wheels names no folder", code: .wheelsIncomplete, args: ["build", "--wheels", "$DIR/none"],
+      says: "none is not a readable folder; point it at a folder of wheels",
       setup: { dir, _ in try withInitBinary(dir, docker: dockerStandin(dir, compose: "2.30.3")) }),
     ExitCase(
       name: "an unknown subcommand", code: .usage, args: ["secrets", "bogus"], says: "Unexpected argument 'bogus'"),
@@ -337,7 +394,10 @@ private func initialized(_ project: Project) throws -> [String: String] {
 /// A docker CLI that answers like one whose engine runs without an NVIDIA runtime, with the given
 /// Compose version (nil: no compose plugin, as docker says then), and has no images. Anything else a
 /// row did not mean to reach fails loudly. The host's real docker cannot be put in these states.
-private func dockerStandin(_ dir: CtlTempDir, compose: String?) throws -> [String: String] {
+/// `desktop`: the engine answers like Docker Desktop's WSL2 backend (no NVIDIA runtime listed either).
+private func dockerStandin(_ dir: CtlTempDir, compose: String?, desktop: Bool = false) throws -> [String: String] {
+  let system =
+    desktop ? "Docker Desktop\\n5.15.167.4-microsoft-standard-WSL2" : "Debian GNU/Linux 12 (bookworm)\\n6.1.0-28-amd64"
   let composeAnswer =
     compose.map { "echo \($0)" }
     ?? "echo \"docker: 'compose' is not a docker command.\" >&2; exit 1"
@@ -348,7 +408,8 @@ private func dockerStandin(_ dir: CtlTempDir, compose: String?) throws -> [Strin
     # STAND-IN for the docker CLI (ExitCodeTests): an engine without an NVIDIA runtime and without images.
     case "$*" in
       "info --format {{.ServerVersion}}") echo 27.5.1 ;;
-      "info --format {{json .Runtimes}}") echo '{"io.containerd.runc.v2":{"path":"runc"},"runc":{"path":"runc"}}' ;;
+      "info --format {{json .Runtimes}}"*)
+        printf '%s\\n\(system)\\n' '{"io.containerd.runc.v2":{"path":"runc"},"runc":{"path":"runc"}}' ;;
       "compose version --short") \(composeAnswer) ;;
       "image inspect "*) echo "Error response from daemon: No such image" >&2; exit 1 ;;
       "buildx version") exit 1 ;;
@@ -359,6 +420,17 @@ private func dockerStandin(_ dir: CtlTempDir, compose: String?) throws -> [Strin
   chmod(dir.file("bin/docker"), 0o755)
   // No nvidia-ctk either: only the stand-in and the basic tools.
   return ["PATH": dir.file("bin") + ":/usr/bin:/bin"]
+}
+
+/// DIR/repo: a git repository with one commit, tagged v1, holding requirements.txt and a folder sub/.
+private func makeSourceRepo(_ dir: CtlTempDir, requirements: String) throws {
+  dir.write("repo/requirements.txt", requirements)
+  dir.write("repo/sub/README.md", "a folder inside the repository\n")
+  let git = ["/usr/bin/env", "git", "-c", "user.name=t", "-c", "user.email=t@t.invalid", "-C", dir.file("repo")]
+  for args in [["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "one"], ["tag", "v1"]] {
+    let result = try runTool(git + args)
+    guard result.status == 0 else { throw CtlError(.filesystem, "git \(args): \(result.all)") }
+  }
 }
 
 /// A dist/comfy-init, so that `build` gets past the binary check to its arguments.

@@ -79,10 +79,14 @@ final class UnauthenticatedPoller: @unchecked Sendable {
     let container = try serviceContainer("comfyui", in: dir.path)
     #expect(try runTool(["/usr/bin/env", "docker", "stop", container]).status == 0)
     let stale = try runTool([
-      "/usr/bin/env", "docker", "run", "--rm", "--volumes-from", container, "--entrypoint", "/bin/sh", names.image,
+      // The build's copies of the repos are not in the image: the tag comes from the stand-in repo on
+      // the host (`build --standin` made it), mounted read-only and copied, so that the container's
+      // user owns it (git refuses to fetch from a repository another user owns).
+      "/usr/bin/env", "docker", "run", "--rm", "--volumes-from", container,
+      "-v", dir.file(".cache/standin-repos/login-src") + ":/standin-login:ro", "--entrypoint", "/bin/sh", names.image,
       "-c",
       "cd /opt/comfyui/ComfyUI/custom_nodes/ComfyUI-Login"
-        + " && git fetch -q file:///opt/comfyui-build/repos/login-src tag v0.9-standin"
+        + " && cp -R /standin-login /tmp/login-src && git fetch -q file:///tmp/login-src tag v0.9-standin"
         + " && git -c advice.detachedHead=false checkout -q v0.9-standin && git rev-parse --short HEAD",
     ])
     try #require(stale.status == 0, "could not make the volume stale: \(stale.all)")

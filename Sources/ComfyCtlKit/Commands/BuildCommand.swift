@@ -1,4 +1,4 @@
-// `comfyctl build [--base-image IMG] [--tag T]`.
+// `comfyctl build [--base-image IMG] [--tag T] [sources]`.
 import ArgumentParser
 
 struct BuildCommand: ParsableCommand {
@@ -22,6 +22,12 @@ struct BuildOptions: ParsableArguments {
   @Option(help: "Image tag (default: COMFYUI_IMAGE in .env, else \(Settings.defaultImage)).") var tag: String?
   @Flag(help: "Bake in the stand-in ComfyUI and local wheels from Tests/Fixtures and .cache/wheels (no network).")
   var standin = false
+  @Option(help: "ComfyUI: a local git repository (copied into the build) or a git URL.") var comfyuiRepo: String?
+  @Option(help: "ComfyUI's tag, branch or commit (default: comfy-init's pinned release).") var comfyuiRef: String?
+  @Option(help: "ComfyUI-Login: a local git repository or a git URL.") var loginRepo: String?
+  @Option(help: "ComfyUI-Login's tag, branch or commit.") var loginRef: String?
+  @Option(help: "A folder of wheels: pip installs only from it (no index), and it stays out of the image.")
+  var wheels: String?
   @Option(
     name: .customLong("build-arg"), help: "NAME=VALUE for the Dockerfile, e.g. COMFYUI_REF=v0.8.0 (never a secret).")
   var buildArgs: [String] = []
@@ -32,6 +38,8 @@ struct BuildOptions: ParsableArguments {
     if let tag { builder.tag = tag }
     if let baseImage { builder.baseImage = baseImage }
     builder.standin = standin
+    builder.sources = BuildSources(
+      comfyuiRepo: comfyuiRepo, comfyuiRef: comfyuiRef, loginRepo: loginRepo, loginRef: loginRef, wheels: wheels)
     builder.buildArgs = buildArgs
     builder.noCache = noCache
     return builder
