@@ -163,8 +163,19 @@ import Testing
 
 /// One comfy-init with auth on, serving the stand-in; requests carry the bearer token.
 private final class API: @unchecked Sendable {
-  /// One server for the suite: each start bootstraps a venv, which takes most of a minute here.
-  static let shared = Result { try API() }
+  /// One server for the suite: each start bootstraps a venv, which takes most of a minute here. A static is
+  /// never deinitialised, so the server is stopped when the test process exits (else it outlives the run).
+  static let shared: Result<API, any Error> = {
+    let api = Result { try API() }
+    atexit {
+      if case .success(let api) = API.shared {
+        api.server.signal(SIGTERM)  // comfy-init stops ComfyUI on SIGTERM; SIGKILL would leave it behind
+        _ = api.server.wait(timeout: 30)
+        api.server.stop()
+      }
+    }
+    return api
+  }()
 
   let home = ComfyHome()
   let server: BackgroundProcess
