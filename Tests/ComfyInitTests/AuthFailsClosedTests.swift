@@ -46,8 +46,13 @@ final class PortWatcher: @unchecked Sendable {
 
   /// Stops watching; the number of connections that succeeded.
   func stop() -> Int {
-    lock.withLock { running = false }
-    stopped.wait()  // a connect() under way counts too
+    // Only the first stop waits for the thread: a second one (a `defer` after an explicit stop) would
+    // wait for a signal that was already taken.
+    let first = lock.withLock { () -> Bool in
+      defer { running = false }
+      return running
+    }
+    if first { stopped.wait() }  // a connect() under way counts too
     return lock.withLock { connections }
   }
 }
