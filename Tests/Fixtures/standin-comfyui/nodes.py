@@ -218,7 +218,24 @@ class StandinRaise:
         raise cls(message)
 
 
-for _cls in (EmptyImage, ImageInvert, SaveImage, CheckpointLoaderSimple, StandinSlowSteps, StandinRaise):
+class StandinSink:
+    """STAND-IN ONLY: an output node that takes any value (type "*") and shows nothing, so a graph can end
+    at a loader (CheckpointLoaderSimple's "value not in list" needs a consumer of MODEL)."""
+
+    CATEGORY = "standin"
+    RETURN_TYPES = ()
+    FUNCTION = "run"
+    OUTPUT_NODE = True
+
+    @classmethod
+    def INPUT_TYPES(s):
+        return {"required": {"value": ("*",)}}
+
+    def run(self, value):
+        return {"ui": {"text": [str(value)]}}
+
+
+for _cls in (EmptyImage, ImageInvert, SaveImage, CheckpointLoaderSimple, StandinSlowSteps, StandinRaise, StandinSink):
     NODE_CLASS_MAPPINGS[_cls.__name__] = _cls
 
 
