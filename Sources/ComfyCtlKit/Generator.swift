@@ -57,8 +57,9 @@ public struct Generator {
     let events = try api.openEvents()
     defer { events.close() }
     let start = Date()
-    let promptID = try api.submit(prompt)
     let deadline = start.addingTimeInterval(timeout)
+    try awaitRegistration(events, until: deadline)
+    let promptID = try api.submit(prompt)
     var images: [OutputImage] = []
     var cachedNodes = 0
     var node = ""
@@ -113,6 +114,29 @@ public struct Generator {
           cached: cachedNodes > 0 && cachedNodes == prompt.count)
       default: continue
       }
+    }
+  }
+
+  /// Waits for the server's first `status` message, which carries this client's `sid`: ComfyUI sends
+  /// it once the socket is registered under our client id. A prompt submitted before that could run
+  /// and send its events to an id that has no socket yet: they would be lost, and the wait would end
+  /// only at the timeout (seen on a loaded machine with a prompt that runs in milliseconds).
+  private func awaitRegistration(_ events: WebSocket, until deadline: Date) throws(CtlError) {
+    while true {
+      let message: WebSocket.Message?
+      do {
+        message = try events.receive(until: deadline)
+      } catch {
+        throw CtlError(.executionFailed, "the event stream ended before the server greeted it: \(error.message)")
+      }
+      guard let message else {
+        throw CtlError(.generateTimeout, "the event stream sent nothing within \(Console.seconds(timeout))")
+      }
+      guard case .text(let text) = message,
+        let event = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any],
+        event["type"] as? String == "status"
+      else { continue }
+      return
     }
   }
 

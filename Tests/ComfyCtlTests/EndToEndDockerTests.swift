@@ -118,7 +118,7 @@ import Testing
     #expect(validate.status == 0, "\(validate.all)")
     let report = try JSONSerialization.jsonObject(with: Data(validate.stdout.utf8)) as? [String: Any]
     let rows = report?["rows"] as? [[String: Any]] ?? []
-    #expect(rows.count == 10)
+    #expect(rows.count == 11)
     for row in rows { #expect(row["passed"] as? Bool == true, "row failed: \(row)") }
 
     // 5. No secret in docker inspect, the container's environment, or comfyctl's own output.
@@ -180,7 +180,8 @@ import Testing
     let second = try SecretsStore(project: Project(root: dir.path)).load()
     #expect(second.hash != first.hash)
     let revalidate = try ctl(["validate"])
-    #expect(revalidate.status == 0, "\(revalidate.all)")
+    let serverLog = revalidate.status == 0 ? "" : (try? ctl(["logs", "--tail", "80"]).all) ?? ""
+    #expect(revalidate.status == 0, "\(revalidate.all)\n\(serverLog)")
     let env = try EnvFile.load(dir.file(".env"))
     #expect(env.value("COMFYUI_BEARER_TOKEN") == second.hash)
     #expect(env.value("COMFYUI_API_TOKEN") == second.hash)

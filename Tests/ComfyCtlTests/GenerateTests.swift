@@ -132,6 +132,13 @@ import Testing
     #expect(refused.status == CtlExitCode.unauthorized.rawValue, "\(refused.all)")
     #expect(refused.stderr.contains("answered 401") && refused.stderr.contains("`comfyctl secrets check`"))
 
+    // A server slow to register the event stream (the stand-in answers the upgrade, then waits before it
+    // files the socket under our client id): a prompt submitted at once would run and send its events
+    // to nobody. generate waits for the server's greeting first, so it still gets them.
+    try host.start(hashFile: project.hashFile, extra: ["STANDIN_WS_REGISTER_DELAY": "1.5"])
+    let slowSocket = try generate(["--builtin", "--timeout", "20"])
+    #expect(slowSocket.status == 0, "\(slowSocket.all)")
+
     // The server is down.
     host.stop()
     let down = try generate(["--builtin"])

@@ -688,6 +688,9 @@ class PromptServer:
         self.send_sync("status", {"status": self.get_queue_info()})
 
     def serve_websocket(self, sid, ws):
+        # Test knob: the time between the upgrade's answer and the socket's registration, a window the
+        # real server (aiohttp: prepare(), then self.sockets[sid] = ws) has too, only shorter.
+        time.sleep(float(os.environ.get("STANDIN_WS_REGISTER_DELAY", "0") or 0))
         self.sockets.pop(sid, None)
         self.sockets[sid] = ws
         try:
