@@ -71,6 +71,9 @@ import Testing
       return health?.stdout.hasPrefix("starting: ") == true
     }
     #expect(starting, "health: \(health?.stdout ?? "") log: \(run.log)")
+    // "starting" holds from the spawn on; the stop must land in the import window, not in the interpreter's
+    // own start-up (a SIGINT there is a fatal error in site, exit 1: a different case).
+    #expect(waitFor(timeout: 60) { run.log.contains("standin: importing for 300 s") }, "\(run.log)")
     #expect(health?.status == 1)
     #expect(health?.stdout.contains("not listening on port \(h.port) yet") == true, "\(health?.stdout ?? "")")
     let asked = Date()

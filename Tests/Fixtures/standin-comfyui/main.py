@@ -69,6 +69,8 @@ import six  # noqa: E402,F401
 
 _delay = float(os.environ.get("STANDIN_IMPORT_DELAY", "0") or 0)
 if _delay > 0:
+    # Said first, so a test knows the interpreter is up and inside the window (not still in its own start-up).
+    print(f"standin: importing for {_delay:g} s (STANDIN_IMPORT_DELAY)", flush=True)
     time.sleep(_delay)  # imitates the seconds torch and friends take to import
 
 if os.environ.get("STANDIN_NO_GPU") == "1" and not args.cpu:
