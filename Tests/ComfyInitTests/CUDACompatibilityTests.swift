@@ -171,3 +171,32 @@ private func health(torchCUDA: String, procText: String) throws -> ProcessResult
     #expect(r.status == 0 && !r.stdout.contains("cuda"), "\(r.stdout)\(r.stderr)")
   }
 }
+
+@Suite(.serialized) struct CUDARunLogTests {
+  @Test(.needs(.root)) func runSaysItOnceAtStartAndServesAnyway() throws {
+    let h = ComfyHome()
+    #expect(try h.bootstrap().status == 0)
+    // A torch built for CUDA 13.0 in the venv (site-packages is not part of the fingerprint).
+    let lib = h.home + "/venv/lib"
+    let python = try #require(try FileManager.default.contentsOfDirectory(atPath: lib).first { $0.hasPrefix("python") })
+    let torch = lib + "/" + python + "/site-packages/torch"
+    try FileManager.default.createDirectory(atPath: torch, withIntermediateDirectories: true)
+    try "cuda: Optional[str] = '13.0'\n".write(toFile: torch + "/version.py", atomically: true, encoding: .utf8)
+    try FileManager.default.createDirectory(atPath: h.tmp.path + "/driver/nvidia", withIntermediateDirectories: true)
+    try CUDACompatibilityTests.procProprietary.write(
+      toFile: h.tmp.path + "/driver/nvidia/version", atomically: true, encoding: .utf8)
+    // unshare and sh exec in place: the process is comfy-init, with the driver file over /proc/driver.
+    let script = "mount --bind \"$1\" /proc/driver && exec \"$2\" run"
+    let server = try h.start(
+      args: [
+        "--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh", h.tmp.path + "/driver", Paths.comfyInit,
+      ],
+      executable: "/usr/bin/unshare")
+    defer { server.stop() }
+    #expect(h.waitUntilServing(server), "\(server.log)")
+    let said =
+      server.log.components(separatedBy: "the driver supports CUDA 12.8, this image's torch needs 13.0").count - 1
+    #expect(said == 1, "\(server.log)")
+    #expect(server.log.contains("comfy-init: error: the driver supports CUDA 12.8"), "\(server.log)")
+  }
+}
