@@ -19,6 +19,10 @@
 #   COMFYUI_LOGIN_REPO/_REF       ComfyUI-Login source (empty: comfy-init's defaults)
 #   COMFYUI_PIP_EXTRA             extra requirements (default einops)
 #   COMFYUI_CUSTOM_NODES          more custom nodes, URL[@REF] comma-separated
+#   TORCH_INDEX_URL               PyTorch's own index for one CUDA variant (cu126, cu128, cu130), as
+#                                 pytorch.org's install selector shows it: torch, torchvision and
+#                                 torchaudio come from it alone. Empty: the default index's torch (CUDA 13
+#                                 today, which needs driver 580 or newer). docs/gpu.md has the table.
 #   PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_NO_INDEX, PIP_TRUSTED_HOST
 #                                 where pip finds packages during the build only (see the bootstrap step)
 #   COMFYUI_UID, COMFYUI_GID      the unprivileged user (default 1000); the compose secret file must be
@@ -63,6 +67,7 @@ ARG COMFYUI_LOGIN_REPO=
 ARG COMFYUI_LOGIN_REF=
 ARG COMFYUI_PIP_EXTRA=einops
 ARG COMFYUI_CUSTOM_NODES=
+ARG TORCH_INDEX_URL=
 ENV COMFYUI_HOME=/opt/comfyui \
   COMFYUI_AUTH=login \
   COMFYUI_LISTEN=0.0.0.0 \
@@ -72,7 +77,8 @@ ENV COMFYUI_HOME=/opt/comfyui \
   COMFYUI_LOGIN_REPO=${COMFYUI_LOGIN_REPO} \
   COMFYUI_LOGIN_REF=${COMFYUI_LOGIN_REF} \
   COMFYUI_PIP_EXTRA=${COMFYUI_PIP_EXTRA} \
-  COMFYUI_CUSTOM_NODES=${COMFYUI_CUSTOM_NODES}
+  COMFYUI_CUSTOM_NODES=${COMFYUI_CUSTOM_NODES} \
+  COMFYUI_TORCH_INDEX_URL=${TORCH_INDEX_URL}
 
 USER ${COMFYUI_UID}:${COMFYUI_GID}
 WORKDIR /opt/comfyui
@@ -102,9 +108,10 @@ RUN set -eu; \
   if [ -n "$PIP_FIND_LINKS" ]; then printf 'find-links = %s\n' "$PIP_FIND_LINKS" >>"$conf"; fi; \
   if [ -n "$PIP_TRUSTED_HOST" ]; then printf 'trusted-host = %s\n' "$PIP_TRUSTED_HOST" >>"$conf"; fi; \
   case "$PIP_NO_INDEX" in 1|true|yes|on) echo 'no-index = true' >>"$conf" ;; esac; \
-  # pip, not uv: uv would not read the config file.
+  # pip, not uv: uv would not read the config file. PIP_NO_CACHE_DIR (outside the venv's fingerprint) reaches
+  # COMFYUI_TORCH_INDEX_URL's step too, which reads no config file.
   env -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_FIND_LINKS -u PIP_NO_INDEX -u PIP_TRUSTED_HOST \
-    PIP_CONFIG_FILE="$conf" COMFYUI_INSTALLER=pip comfy-init bootstrap; \
+    PIP_CONFIG_FILE="$conf" PIP_NO_CACHE_DIR=1 COMFYUI_INSTALLER=pip comfy-init bootstrap; \
   rm -f "$conf"; \
   mkdir -p /opt/comfyui-build/repos ComfyUI/models ComfyUI/input ComfyUI/output ComfyUI/user ComfyUI/custom_nodes
 # The classic builder keeps this stage as an untagged image (the context plus the venv: 10 GB with the

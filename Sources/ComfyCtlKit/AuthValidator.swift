@@ -17,6 +17,12 @@ public struct AuthValidator {
   /// COMFYUI_BEARER_TOKEN and COMFYUI_API_TOKEN as .env has them (nil: missing).
   public let envTokens: [String: String?]
   var baseURL: String { probe.baseURL }
+  /// true: the stack was started with a GPU, and a /system_stats that reports only the CPU fails.
+  /// nil: not known (any device passes).
+  public var expectGPU: Bool? = nil
+  /// `comfy-init health`'s CUDA line from the container ("cuda error: the driver supports ..."), shown
+  /// in the device row: comfy-init owns that verdict.
+  public var cudaVerdict: String? = nil
 
   public init(baseURL: String, credential: Credential, envTokens: [String: String?]) {
     self.probe = AuthProbe(baseURL: baseURL)
@@ -114,8 +120,17 @@ public struct AuthValidator {
     let json = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
     let devices = json?["devices"] as? [[String: Any]] ?? []
     let names = devices.compactMap { $0["name"] as? String }.joined(separator: ", ")
-    let observed = devices.isEmpty ? "0 devices" : "\(devices.count) (\(names))"
-    return ValidationRow(name: name, expected: ">= 1 device", observed: observed, passed: !devices.isEmpty)
+    var observed = devices.isEmpty ? "0 devices" : "\(devices.count) (\(names))"
+    guard expectGPU == true else {
+      return ValidationRow(name: name, expected: ">= 1 device", observed: observed, passed: !devices.isEmpty)
+    }
+    // ComfyUI's device type: "cuda" for an NVIDIA GPU, "cpu" when it fell back to the CPU.
+    let types = devices.map { $0["type"] as? String ?? "?" }
+    observed += " of type " + (types.isEmpty ? "none" : types.joined(separator: ", "))
+    if let cudaVerdict { observed += "; " + cudaVerdict }
+    return ValidationRow(
+      name: name, expected: ">= 1 GPU device (the stack was started with a GPU)", observed: observed,
+      passed: types.contains { $0 != "cpu" })
   }
 
   private func failed(_ row: ValidationRow, _ why: String) -> ValidationRow {

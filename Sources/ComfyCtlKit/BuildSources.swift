@@ -11,23 +11,28 @@ public struct BuildSources: Sendable, Equatable {
   public var loginRepo: String?
   public var loginRef: String?
   public var wheels: String?
+  /// PyTorch's own index for one CUDA variant: torch, torchvision and torchaudio come from it alone
+  /// (comfy-init's COMFYUI_TORCH_INDEX_URL, the Dockerfile's TORCH_INDEX_URL).
+  public var torchIndexURL: String?
 
   public init(
     comfyuiRepo: String? = nil, comfyuiRef: String? = nil, loginRepo: String? = nil, loginRef: String? = nil,
-    wheels: String? = nil
+    wheels: String? = nil, torchIndexURL: String? = nil
   ) {
     self.comfyuiRepo = comfyuiRepo
     self.comfyuiRef = comfyuiRef
     self.loginRepo = loginRepo
     self.loginRef = loginRef
     self.wheels = wheels
+    self.torchIndexURL = torchIndexURL
   }
 
   /// Fills what is unset from `other` (explicit flags win over --standin's defaults).
   func filling(from other: BuildSources) -> BuildSources {
     BuildSources(
       comfyuiRepo: comfyuiRepo ?? other.comfyuiRepo, comfyuiRef: comfyuiRef ?? other.comfyuiRef,
-      loginRepo: loginRepo ?? other.loginRepo, loginRef: loginRef ?? other.loginRef, wheels: wheels ?? other.wheels)
+      loginRepo: loginRepo ?? other.loginRepo, loginRef: loginRef ?? other.loginRef, wheels: wheels ?? other.wheels,
+      torchIndexURL: torchIndexURL ?? other.torchIndexURL)
   }
 
   var isEmpty: Bool { self == BuildSources() }
@@ -89,6 +94,11 @@ enum SourcePreparer {
       values.append((source.repoVariable, "file://\(ImageBuilder.contextInImage)/repos/\(source.folder)"))
     }
     needed += pipExtra.map { ($0, "COMFYUI_PIP_EXTRA") }
+    if let torchIndex = sources.torchIndexURL {
+      values.append(("TORCH_INDEX_URL", torchIndex))
+      // Those come from the torch index, not from the wheel folder.
+      needed.removeAll { torchPackages.contains(normalize($0.requirement)) }
+    }
     var wheelFiles: [String] = []
     var wheelFolder = ""
     if let wheels = sources.wheels {
@@ -136,6 +146,9 @@ enum SourcePreparer {
     }
     return values
   }
+
+  /// What comfy-init installs from COMFYUI_TORCH_INDEX_URL (its Venv.torchPackages).
+  static let torchPackages: Set<String> = ["torch", "torchvision", "torchaudio"]
 
   static let gitEnvironment = ["GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0"]
 

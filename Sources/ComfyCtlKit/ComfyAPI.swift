@@ -22,13 +22,14 @@ public struct ComfyAPI: Sendable {
 
   var authorization: [(name: String, value: String)] { token.map { [("Authorization", "Bearer " + $0)] } ?? [] }
 
-  /// POST /prompt; the prompt id. A graph the server refuses is `.workflowRejected`, its node_errors
-  /// one clause per problem.
-  public func submit(_ prompt: [String: Any]) throws(CtlError) -> String {
+  /// POST /prompt: the prompt id, and node_errors of a graph the server accepted (it runs the outputs
+  /// that validated and skips the others), one clause per problem. A graph the server refuses (no
+  /// output validated) is `.workflowRejected`, with the same clauses.
+  public func submit(_ prompt: [String: Any]) throws(CtlError) -> (promptID: String, nodeErrors: [String]) {
     let body = (try? JSONSerialization.data(withJSONObject: ["prompt": prompt, "client_id": clientID])) ?? Data()
     let response = try send("POST", "/prompt", json: body)
     let json = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
-    if response.status == 200, let id = json["prompt_id"] as? String { return id }
+    if response.status == 200, let id = json["prompt_id"] as? String { return (id, ComfyAPI.nodeErrorClauses(json)) }
     throw CtlError(
       .workflowRejected,
       "the server rejected the workflow: " + ComfyAPI.describeRejection(json, status: response.status))
@@ -112,6 +113,17 @@ public struct ComfyAPI: Sendable {
   /// ComfyUI's /prompt refusal as one line: each node error as "node 4 (CheckpointLoaderSimple)
   /// input ckpt_name: ...", or the top-level error when no node is named (an unknown class).
   static func describeRejection(_ json: [String: Any], status: Int) -> String {
+    let clauses = nodeErrorClauses(json)
+    if !clauses.isEmpty { return clauses.joined(separator: "; ") }
+    let error = json["error"] as? [String: Any]
+    let message = error?["message"] as? String ?? (json["error"] as? String) ?? "HTTP \(status)"
+    let details = error?["details"] as? String ?? ""
+    return details.isEmpty ? message : "\(message) (\(details))"
+  }
+
+  /// Each error of each node in an answer's node_errors, in node order: "node 4 (CheckpointLoaderSimple)
+  /// input ckpt_name: ...".
+  static func nodeErrorClauses(_ json: [String: Any]) -> [String] {
     let nodeErrors = json["node_errors"] as? [String: Any] ?? [:]
     var clauses: [String] = []
     for (node, value) in nodeErrors.sorted(by: { $0.key.localizedStandardCompare($1.key) == .orderedAscending }) {
@@ -121,11 +133,7 @@ public struct ComfyAPI: Sendable {
         clauses.append("node \(node) (\(classType)) " + describeNodeError(error))
       }
     }
-    if !clauses.isEmpty { return clauses.joined(separator: "; ") }
-    let error = json["error"] as? [String: Any]
-    let message = error?["message"] as? String ?? (json["error"] as? String) ?? "HTTP \(status)"
-    let details = error?["details"] as? String ?? ""
-    return details.isEmpty ? message : "\(message) (\(details))"
+    return clauses
   }
 
   /// Where ComfyUI looks for the files a loader's list offers, by input name.

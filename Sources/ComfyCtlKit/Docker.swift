@@ -68,6 +68,26 @@ public enum Docker {
     return line.isEmpty ? nil : line
   }
 
+  /// Whether the container was created with a GPU device request (`--gpus`, Compose's GPU reservation).
+  public static func requestsGPU(_ container: String) -> Bool {
+    guard
+      let result = try? ProcessRunner.capture([
+        "docker", "inspect", "--format", "{{json .HostConfig.DeviceRequests}}", container,
+      ]), result.succeeded,
+      let requests = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [Any]
+    else { return false }
+    return !requests.isEmpty
+  }
+
+  /// `comfy-init health`'s CUDA line in the container ("cuda error: the driver supports CUDA 12.8, this
+  /// image's torch needs 13.0 ..."); nil when it has nothing to say.
+  public static func cudaVerdict(of container: String) -> String? {
+    guard
+      let result = try? ProcessRunner.capture(["docker", "exec", container, "comfy-init", "health", "--timeout", "2"])
+    else { return nil }
+    return result.stdout.split(separator: "\n").first { $0.hasPrefix("cuda ") }.map(String.init)
+  }
+
   /// The names of the volumes Compose created for `project`.
   public static func volumes(ofProject project: String) -> [String] {
     let result = try? ProcessRunner.capture([

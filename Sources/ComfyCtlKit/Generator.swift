@@ -59,7 +59,9 @@ public struct Generator {
     let start = Date()
     let deadline = start.addingTimeInterval(timeout)
     try awaitRegistration(events, until: deadline)
-    let promptID = try api.submit(prompt)
+    let (promptID, nodeErrors) = try api.submit(prompt)
+    // Accepted with some outputs invalid: ComfyUI runs the others. On stderr, also with --json.
+    for clause in nodeErrors { Console().warn("warning: the server skips what depends on " + clause) }
     var images: [OutputImage] = []
     var cachedNodes = 0
     var node = ""

@@ -33,6 +33,7 @@ public enum CLI {
 
     Exit codes: 0 ok, 2 usage, 10 config, 11 credential, 12 filesystem, 13 lock, 14 git, 15 python/venv,
     16 install, 17 offline, 18 custom node, 19 privileges, 20 models, 21 auth not enforced (stopped),
+    22 (health) the driver supports an older CUDA than torch needs,
     126/127 server cannot run, else the server's code.
     """
   }
@@ -124,6 +125,11 @@ public enum CLI {
       return ExitCode.failure.rawValue
     }
     if bootstrapOnly { return 0 }
+    // Said once, before the server prints its own (less direct) view of the GPU.
+    let cuda = CUDACompatibility.verdict(config.layout)
+    if let message = cuda.message {
+      if case .incompatible = cuda { Log.error(message) } else { Log.warn(message) }
+    }
     let server = Server(config: config, supervisor: supervisor)
     return config.initMode == .exec ? server.exec(extraArgs: serverArgs) : server.supervise(extraArgs: serverArgs)
   }

@@ -67,6 +67,10 @@ public struct InstallerSettings: Equatable, Sendable {
   public var uvSetsExtraIndex = false
   public var uvSetsFindLinks = false
 
+  /// COMFYUI_TORCH_INDEX_URL: the index torch and its companions come from, and nothing else does
+  /// (PyTorch's own index for one CUDA variant).
+  public var torchIndexURL: String? = nil
+
   /// A wheel folder the installer can use without the network.
   public var hasFindLinks: Bool { !pipFindLinks.isEmpty || uvSetsFindLinks }
 }
@@ -450,6 +454,7 @@ extension Config {
       c.installer.choice = choice
     }
     for name in InstallerSettings.variables { c.installer.values[name] = env[name] }
+    c.installer.torchIndexURL = value("COMFYUI_TORCH_INDEX_URL")?.trimmingWhitespace()
     c.installer.pipIndexURL = value("PIP_INDEX_URL")
     c.installer.pipExtraIndexURLs = (value("PIP_EXTRA_INDEX_URL") ?? "").split(separator: " ").map(String.init)
     c.installer.pipFindLinks = (value("PIP_FIND_LINKS") ?? "").split(separator: " ").map(String.init)

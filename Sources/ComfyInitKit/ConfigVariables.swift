@@ -72,6 +72,9 @@ extension Config {
     Variable("HF_API_TOKEN", "--hf-api-token", .secret, "", "the same, older name"),
     Variable("PUID", "--puid", .value, "", "started as root: hand the home to this user and run as it"),
     Variable("PGID", "--pgid", .value, "PUID", "its group"),
+    Variable(
+      "COMFYUI_TORCH_INDEX_URL", "--torch-index-url", .value, "",
+      "torch, torchvision, torchaudio from this index only (a CUDA variant)"),
     Variable("PIP_INDEX_URL", "--pip-index-url", .value, "", "pip's index (uv gets it as --index-url)"),
     Variable("PIP_EXTRA_INDEX_URL", "--pip-extra-index-url", .value, "", "more indexes (uv: --extra-index-url)"),
     Variable("PIP_FIND_LINKS", "--pip-find-links", .value, "", "wheel folders (uv: --find-links)"),

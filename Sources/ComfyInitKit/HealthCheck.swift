@@ -1,6 +1,7 @@
 // `comfy-init health`: Docker's HEALTHCHECK without curl in the image. With auth on, healthy means
 // both sides hold: the token from login/PASSWORD opens GET /system_stats (200), and the same request
-// without credentials is refused. Otherwise one line saying why.
+// without credentials is refused. Otherwise one line saying why. A line about the driver's CUDA against
+// torch's (CUDACompatibility) goes with it when they disagree.
 import HTTPClient
 
 #if canImport(Glibc)
@@ -18,8 +19,19 @@ public struct HealthCheck {
     self.timeout = timeout
   }
 
-  /// (exit code, one line).
-  public func run() -> (Int32, String) {
+  /// (exit code, the lines to print): the server's state, and the CUDA verdict when there is one.
+  /// A torch that cannot use this driver is unhealthy with its own exit code, whatever the server says.
+  public func run(driverVersionFile: String = CUDACompatibility.driverVersionFile) -> (Int32, String) {
+    let (code, line) = checkServer()
+    let verdict = CUDACompatibility.verdict(config.layout, procFile: driverVersionFile)
+    guard let cudaLine = verdict.line else { return (code, line) }
+    // The last line is what `docker inspect` and comfyctl's progress show: the error when it fails
+    // the check, the server's state when the CUDA line is only a warning.
+    if case .incompatible = verdict { return (ExitCode.cudaIncompatible.rawValue, line + "\n" + cudaLine) }
+    return (code, cudaLine + "\n" + line)
+  }
+
+  private func checkServer() -> (Int32, String) {
     let layout = config.layout
     let status = Status.read(layout)
     if let status, status.phase.isBootstrapping {

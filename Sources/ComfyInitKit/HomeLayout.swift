@@ -58,4 +58,13 @@ public struct HomeLayout: Equatable, Sendable {
   /// Present from before `python3 -m venv` until the new venv's own pip answers: a crash leaves it
   /// behind (with a half-installed pip, perhaps), and the next start moves that venv aside.
   public var venvCreatingMarker: String { venv + "/.comfy-init-creating" }
+  /// COMFYUI_TORCH_INDEX_URL as of the torch it installed: torch from another index (or from the
+  /// default one, where this is absent) is uninstalled before the next install.
+  public var venvTorchIndex: String { venv + "/.comfy-init-torch-index" }
+  /// Each lib/pythonX.Y/site-packages of the venv (one, in practice).
+  public var sitePackages: [String] {
+    FileSystem.list(venvLib).filter { $0.hasPrefix("python") }.map { venvLib + "/" + $0 + "/site-packages" }
+  }
+  /// torch's build record in the venv: `cuda = '12.8'` (None for a CPU build).
+  public var torchVersionFiles: [String] { sitePackages.map { $0 + "/torch/version.py" } }
 }

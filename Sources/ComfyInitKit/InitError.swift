@@ -20,6 +20,8 @@ public enum ExitCode: Int32, CaseIterable, Sendable {
   /// Auth is on but the server would answer without credentials (ComfyUI-Login did not load or
   /// enforces nothing): the server was stopped.
   case authNotEnforced = 21
+  /// `health` only: the NVIDIA driver supports an older CUDA major version than the venv's torch needs.
+  case cudaIncompatible = 22
   case cannotExecute = 126
   case notFound = 127
 }

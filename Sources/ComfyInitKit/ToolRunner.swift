@@ -24,13 +24,16 @@ public struct ToolRunner {
   }
 
   /// Runs `arguments` to its end. With `capture`, its stdout is returned instead of shown;
-  /// its stderr always goes to comfy-init's stderr, which is the container log.
+  /// its stderr always goes to comfy-init's stderr, which is the container log. `unsetting` names
+  /// variables this one child does not get.
   public func run(
     _ arguments: [String], in directory: String? = nil, extraEnvironment: [String: String] = [:],
-    capture: Bool = false, failure: ExitCode
+    unsetting: [String] = [], capture: Bool = false, failure: ExitCode
   ) throws -> Result {
     try supervisor.throwIfStopped()
-    var options = SpawnOptions(environment: environment.merging(extraEnvironment) { $1 })
+    var variables = environment.merging(extraEnvironment) { $1 }
+    for name in unsetting { variables.removeValue(forKey: name) }
+    var options = SpawnOptions(environment: variables)
     options.directory = directory
     // Tools never read the terminal: a prompt (git asking for a password) must fail, not hang.
     options.stdinFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
@@ -67,10 +70,11 @@ public struct ToolRunner {
   @discardableResult
   public func check(
     _ arguments: [String], in directory: String? = nil, extraEnvironment: [String: String] = [:],
-    capture: Bool = false, failure: ExitCode, explain: String
+    unsetting: [String] = [], capture: Bool = false, failure: ExitCode, explain: String
   ) throws -> String {
     let result = try run(
-      arguments, in: directory, extraEnvironment: extraEnvironment, capture: capture, failure: failure)
+      arguments, in: directory, extraEnvironment: extraEnvironment, unsetting: unsetting, capture: capture,
+      failure: failure)
     guard result.status.isSuccess else {
       throw InitError(failure, "\(explain) (\(arguments.first ?? "") ended with \(result.status.description))")
     }

@@ -38,6 +38,8 @@ struct Venv {
     for name in InstallerSettings.variables {
       hasher.updateField(name + "=" + (config.installer.values[name] ?? ""))
     }
+    // Only when set: a venv made before this variable existed keeps its fingerprint.
+    if let torchIndex = config.installer.torchIndexURL { hasher.updateField("COMFYUI_TORCH_INDEX_URL=" + torchIndex) }
     return hex(hasher.finalize())
   }
 
@@ -194,6 +196,8 @@ struct Venv {
         "the venv needs installing but COMFYUI_OFFLINE=1 forbids the network; set PIP_FIND_LINKS to a wheel folder or unset COMFYUI_OFFLINE"
       )
     }
+    try dropTorchFromAnotherIndex(uv: uv)
+    try installTorch(uv: uv)
     var args: [String]
     if let uv {
       args = [uv, "pip", "install", "--python", layout.python]
@@ -210,6 +214,8 @@ struct Venv {
       args = [layout.python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
       if offline { args.append("--no-index") }
     }
+    // Already installed from COMFYUI_TORCH_INDEX_URL, torch satisfies the requirement: neither pip nor
+    // uv upgrades a satisfied requirement without --upgrade, so a higher version elsewhere cannot win.
     for file in requirements { args += ["-r", file] }
     args += config.pipExtra
     Log.info(
@@ -220,5 +226,94 @@ struct Venv {
       explain:
         "installing the requirements into \(config.venv) failed; read the installer's message above, fix the requirement or the index (PIP_INDEX_URL, PIP_FIND_LINKS), then restart"
     )
+  }
+
+  /// The names an index for torch serves: the packages built against one CUDA variant.
+  static let torchPackages: Set<String> = ["torch", "torchvision", "torchaudio"]
+
+  /// The lines of a requirements file that name torch, torchvision or torchaudio, as written (a
+  /// version specifier stays), comments cut off.
+  static func torchRequirements(in text: String) -> [String] {
+    var found: [String] = []
+    for rawLine in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+      var line = Substring(rawLine)
+      if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
+      let requirement = String(line).trimmingWhitespace()
+      // The name ends where a version specifier, extra, marker or URL begins.
+      let name = requirement.prefix { !"<>=!~;[@ \t".contains($0) }
+      if torchPackages.contains(String(name).lowercased()) { found.append(requirement) }
+    }
+    return found
+  }
+
+  /// The torch packages installed in the venv (their dist-info folders).
+  private func installedTorchPackages() -> [String] {
+    let folders = layout.sitePackages.flatMap(FileSystem.list)
+    return Venv.torchPackages.sorted().filter { name in
+      folders.contains { $0.hasPrefix(name + "-") && $0.hasSuffix(".dist-info") }
+    }
+  }
+
+  /// Neither pip nor uv replaces a satisfied requirement: torch installed from another index (or the
+  /// default one) than COMFYUI_TORCH_INDEX_URL now names would stay. It goes first. (Its CUDA libraries,
+  /// other packages, stay unused.)
+  private func dropTorchFromAnotherIndex(uv: String?) throws {
+    let wanted = config.installer.torchIndexURL
+    let recorded = FileSystem.readState(layout.venvTorchIndex).map { $0.trimmingWhitespace() }
+    guard recorded != wanted else { return }
+    let installed = installedTorchPackages()
+    if !installed.isEmpty {
+      let from = recorded.map { "COMFYUI_TORCH_INDEX_URL=" + redactURL($0) } ?? "the default index"
+      Log.info("venv: \(installed.joined(separator: " ")) came from \(from); uninstalling them first")
+      let args =
+        uv.map { [$0, "pip", "uninstall", "--python", layout.python] }
+        ?? [layout.python, "-m", "pip", "uninstall", "--disable-pip-version-check", "--yes"]
+      try runner.check(
+        args + installed, in: config.home, failure: .install,
+        explain: "cannot uninstall \(installed.joined(separator: ", ")) from \(config.venv)")
+    }
+    unlink(layout.venvTorchIndex)
+  }
+
+  /// With COMFYUI_TORCH_INDEX_URL, the torch packages ComfyUI's requirements.txt names come from that
+  /// index alone, before anything else: no other index, wheel folder or config variable of the
+  /// installer's takes part, so a torch built for another CUDA cannot be picked because its version
+  /// is higher.
+  private func installTorch(uv: String?) throws {
+    guard let index = config.installer.torchIndexURL else { return }
+    let wanted = Venv.torchRequirements(in: FileSystem.readText(layout.comfyRequirements) ?? "")
+    guard !wanted.isEmpty else {
+      Log.info("venv: COMFYUI_TORCH_INDEX_URL is set but ComfyUI's requirements.txt names no torch package")
+      return
+    }
+    if config.offline && !index.hasPrefix("file:") {
+      throw InitError(
+        .offline,
+        "COMFYUI_TORCH_INDEX_URL=\(redactURL(index)) needs the network but COMFYUI_OFFLINE=1 forbids it; use a file:// index or unset COMFYUI_OFFLINE"
+      )
+    }
+    var args: [String]
+    var unset: [String]
+    var override: [String: String] = [:]
+    if let uv {
+      args = [uv, "pip", "install", "--python", layout.python, "--index-url", index]
+      unset = ["UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_INDEX", "UV_FIND_LINKS", "UV_NO_INDEX"]
+    } else {
+      args = [layout.python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--index-url", index]
+      unset = ["PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX"]
+      // No config file either: the image build passes its wheel folder and no-index in one, and pip
+      // ignores an empty variable that would override it. (PIP_CERT, PIP_PROXY and the like still apply.)
+      override = ["PIP_CONFIG_FILE": "/dev/null"]
+    }
+    args += wanted
+    Log.info("venv: installing \(wanted.joined(separator: " ")) from COMFYUI_TORCH_INDEX_URL=\(redactURL(index))")
+    try runner.check(
+      args, in: config.home, extraEnvironment: override, unsetting: unset, failure: .install,
+      explain:
+        "installing \(wanted.joined(separator: ", ")) from COMFYUI_TORCH_INDEX_URL=\(redactURL(index)) failed; check the URL is PyTorch's index for a CUDA variant (as pytorch.org's install selector shows it), then restart"
+    )
+    do { try FileSystem.writeAtomically(layout.venvTorchIndex, index + "\n") } catch {
+      throw InitError(.filesystem, "cannot write \(layout.venvTorchIndex): \(error)")
+    }
   }
 }

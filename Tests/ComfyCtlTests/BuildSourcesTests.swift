@@ -1,6 +1,7 @@
 // How `comfyctl build` reads its sources: URL or path, the names a requirements file asks for, and the
 // distribution a wheel file holds, compared as pip compares them (PEP 503). The refusals themselves are
 // rows of ExitCodeTests; the build from local folders is a step of EndToEndDockerTests.
+import Foundation
 import Testing
 
 @testable import ComfyCtlKit
@@ -48,6 +49,26 @@ import Testing
     let standin = BuildSources(comfyuiRepo: "/s/c", comfyuiRef: "v0.8.0-standin", loginRepo: "/s/l", wheels: "/w")
     let filled = BuildSources(comfyuiRef: "main", wheels: "/mine").filling(from: standin)
     #expect(filled == BuildSources(comfyuiRepo: "/s/c", comfyuiRef: "main", loginRepo: "/s/l", wheels: "/mine"))
+  }
+
+  @Test func aTorchIndexIsABuildArgumentAndTorchNeedsNoWheelThen() throws {
+    let dir = CtlTempDir("torch-index")
+    dir.write("repo/requirements.txt", "torch\ntorchvision\nsix\n")
+    let git = ["/usr/bin/git", "-C", dir.file("repo"), "-c", "user.email=t@comfy-init.invalid", "-c", "user.name=t"]
+    #expect(try runTool(git + ["init", "-q"]).status == 0)
+    #expect(try runTool(git + ["add", "-A"]).status == 0)
+    #expect(try runTool(git + ["commit", "-qm", "torch", "--no-gpg-sign"]).status == 0)
+    dir.write("wheels/six-1.17.0-py2.py3-none-any.whl", "")
+    dir.write("wheels/einops-0.8.2-py3-none-any.whl", "")
+    var sources = BuildSources(comfyuiRepo: dir.file("repo"), comfyuiRef: "HEAD", wheels: dir.file("wheels"))
+    let prepare = { (sources: BuildSources) throws(CtlError) -> [(String, String)] in
+      try SourcePreparer.prepare(
+        sources, context: dir.file("context"), pipExtra: ["einops"], workingDirectory: dir.path)
+    }
+    #expect(throws: CtlError.self) { try prepare(sources) }
+    sources.torchIndexURL = "https://example.invalid/whl/cu128"
+    let values = try prepare(sources)
+    #expect(values.contains { $0 == ("TORCH_INDEX_URL", "https://example.invalid/whl/cu128") }, "\(values)")
   }
 
   @Test func dockerDesktopOnWSL2IsAnEngineThatGivesGPUs() {

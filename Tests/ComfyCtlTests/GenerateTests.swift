@@ -107,6 +107,19 @@ import Testing
           + "mismatch input_type(IMAGE))"), "\(bad.stderr)")
     #expect(bad.stderr.contains("node 5 (SaveImage) input filename_prefix: Required input is missing"), "\(bad.stderr)")
 
+    // One output valid, one not: ComfyUI answers 200 with node_errors and runs the valid one. They are
+    // warnings, and the image still comes.
+    var partial = BuiltinWorkflow.prompt
+    for (id, node) in rejected { partial[id] = node }
+    dir.write("partial.json", String(decoding: try JSONSerialization.data(withJSONObject: partial), as: UTF8.self))
+    let half = try generate([dir.file("partial.json")])
+    #expect(half.status == 0, "\(half.all)")
+    #expect(
+      half.stderr.contains(
+        "comfyctl: warning: the server skips what depends on node 5 (SaveImage) input filename_prefix: "
+          + "Required input is missing"), "\(half.stderr)")
+    #expect(half.stdout.contains("comfyctl-builtin_0000"), "\(half.all)")
+
     // The execution fails: the exception's type and message, and the node.
     let raise = GenerateTests.workflow(
       dir, "raise.json",

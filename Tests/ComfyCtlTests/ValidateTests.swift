@@ -37,6 +37,16 @@ import Testing
     #expect(good.stdout.contains("all 11 auth checks passed at \(host.url)"), "\(good.all)")
     #expect(good.stdout.contains("PASS  generates an image"), "\(good.all)")
 
+    // A stack started with a GPU (stated here: a host-run server has no container to inspect) whose
+    // server reports only the CPU: the device row fails, and only it. --expect-cpu: any device passes.
+    let onCPU = try validate(["--expect-gpu", "--json"])
+    #expect(onCPU.status == CtlExitCode.checkFailed.rawValue, "\(onCPU.all)")
+    let cpuRows = try report(onCPU).rows.filter { !$0.passed }
+    #expect(cpuRows.map(\.name) == ["/system_stats reports a device"], "\(cpuRows)")
+    #expect(cpuRows.first?.observed == "1 (cpu) of type cpu", "\(cpuRows)")
+    #expect(try validate(["--expect-cpu"]).status == 0)
+    #expect(try validate(["--expect-cpu", "--expect-gpu"]).status == 64)
+
     // A wrong token in .env (both names, so only the server can tell): that row fails, with the 401.
     let stale = try Bcrypt.hash(password: "an older password", cost: 4)
     var env = try EnvFile.load(project.envFile)

@@ -37,7 +37,7 @@ import Testing
       "PIP_ONLY_BINARY": (":all:", [:]), "PIP_NO_BINARY": (":none:", [:]), "UV_INDEX_URL": (url, [:]),
       "UV_DEFAULT_INDEX": (url, [:]), "UV_EXTRA_INDEX_URL": (url, [:]), "UV_INDEX": (url, [:]),
       "UV_FIND_LINKS": ("/wheels", [:]), "UV_NO_INDEX": ("1", [:]), "UV_PRERELEASE": ("allow", [:]),
-      "UV_CONSTRAINT": ("/c.txt", [:]),
+      "UV_CONSTRAINT": ("/c.txt", [:]), "COMFYUI_TORCH_INDEX_URL": (url + "/cu128", [:]),
     ]
   }
 

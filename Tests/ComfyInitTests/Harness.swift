@@ -39,11 +39,13 @@ final class ComfyHome: @unchecked Sendable {
     try runProcess([Paths.comfyInit, "bootstrap"] + args, environment: environment.merging(more) { $1 })
   }
 
-  func start(_ more: [String: String] = [:], args: [String] = ["run"], label: String = "run") throws
-    -> BackgroundProcess
-  {
+  /// comfy-init `args`, or `executable` `args` for a wrapper that execs it.
+  func start(
+    _ more: [String: String] = [:], args: [String] = ["run"], label: String = "run",
+    executable: String = Paths.comfyInit
+  ) throws -> BackgroundProcess {
     try BackgroundProcess(
-      [Paths.comfyInit] + args, environment: environment.merging(more) { $1 }, log: tmp.path + "/\(label).log")
+      [executable] + args, environment: environment.merging(more) { $1 }, log: tmp.path + "/\(label).log")
   }
 
   var token: String {

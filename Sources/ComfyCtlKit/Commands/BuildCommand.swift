@@ -29,6 +29,12 @@ struct BuildOptions: ParsableArguments {
   @Option(help: "A folder of wheels: pip installs only from it (no index), and it stays out of the image.")
   var wheels: String?
   @Option(
+    help: ArgumentHelp(
+      "PyTorch's own index for a CUDA variant (e.g. cu128), as pytorch.org's install selector shows it: "
+        + "torch, torchvision and torchaudio come from it alone (docs/gpu.md says which driver each needs).",
+      valueName: "url"))
+  var torchIndexURL: String?
+  @Option(
     name: .customLong("build-arg"), help: "NAME=VALUE for the Dockerfile, e.g. COMFYUI_REF=v0.8.0 (never a secret).")
   var buildArgs: [String] = []
   @Flag(help: "Build every layer again.") var noCache = false
@@ -39,7 +45,8 @@ struct BuildOptions: ParsableArguments {
     if let baseImage { builder.baseImage = baseImage }
     builder.standin = standin
     builder.sources = BuildSources(
-      comfyuiRepo: comfyuiRepo, comfyuiRef: comfyuiRef, loginRepo: loginRepo, loginRef: loginRef, wheels: wheels)
+      comfyuiRepo: comfyuiRepo, comfyuiRef: comfyuiRef, loginRepo: loginRepo, loginRef: loginRef, wheels: wheels,
+      torchIndexURL: torchIndexURL)
     builder.buildArgs = buildArgs
     builder.noCache = noCache
     return builder

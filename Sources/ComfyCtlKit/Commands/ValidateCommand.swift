@@ -9,6 +9,16 @@ struct ValidateCommand: ParsableCommand {
   @OptionGroup var options: ProjectOptions
   @Option(help: "Server URL (default: the main instance, e.g. http://127.0.0.1:8188).") var url: String?
   @Flag(help: "Print the rows as JSON.") var json = false
+  @Flag(
+    help:
+      "The server should use a GPU: the device row fails when /system_stats reports only the CPU (default: when the main container has a GPU device request)."
+  )
+  var expectGPU = false
+  @Flag(help: "The server runs on the CPU: any device passes.") var expectCPU = false
+
+  func validate() throws {
+    if expectGPU && expectCPU { throw ValidationError("--expect-gpu and --expect-cpu exclude each other") }
+  }
 
   struct Report: Codable {
     var url: String
@@ -23,7 +33,18 @@ struct ValidateCommand: ParsableCommand {
     let env = try EnvFile.load(project.envFile)
     let tokens = Dictionary(uniqueKeysWithValues: EnvConsolidator.tokenKeys.map { ($0, env.value($0)) })
     let baseURL = url ?? settings.url(of: Instance.all[0])
-    let rows = try AuthValidator(baseURL: baseURL, credential: credential, envTokens: tokens).run()
+    var validator = AuthValidator(baseURL: baseURL, credential: credential, envTokens: tokens)
+    validator.expectGPU = expectGPU ? true : expectCPU ? false : nil
+    // The main instance's container, when it runs here: whether it has a GPU, and comfy-init's CUDA verdict.
+    if url == nil, !expectCPU,
+      let container = (try? Stack(project: project))?.runningContainers().first(where: {
+        $0.service == Instance.all[0].service
+      })
+    {
+      if validator.expectGPU == nil { validator.expectGPU = Docker.requestsGPU(container.name) }
+      if validator.expectGPU == true { validator.cudaVerdict = Docker.cudaVerdict(of: container.name) }
+    }
+    let rows = try validator.run()
     let failed = rows.filter { !$0.passed }.count
     if json {
       let encoder = JSONEncoder()
