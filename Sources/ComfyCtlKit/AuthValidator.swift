@@ -59,17 +59,18 @@ public struct AuthValidator {
   /// through POST /prompt and /ws with the token, and its PNG is downloaded and checked.
   private func generateRow() -> ValidationRow {
     let name = "generates an image"
-    let expected = BuiltinWorkflow.expected
+    let workflow = BuiltinWorkflow.random()
+    let expected = workflow.expected
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("comfyctl-validate-\(UUID())").path
     defer { try? FileManager.default.removeItem(atPath: folder) }
     let generator = Generator(api: ComfyAPI(baseURL: baseURL, token: credential.hash), timeout: 120, console: nil)
     do {
-      let result = try generator.run(BuiltinWorkflow.prompt, outputDir: folder)
+      let result = try generator.run(workflow.prompt, outputDir: folder)
       guard let file = result.files.first else {
         return ValidationRow(name: name, expected: expected, observed: "no image saved", passed: false)
       }
       let bytes = Array(FileManager.default.contents(atPath: file) ?? Data())
-      if let problem = BuiltinWorkflow.problem(with: bytes) {
+      if let problem = workflow.problem(with: bytes) {
         return ValidationRow(name: name, expected: expected, observed: problem, passed: false)
       }
       return ValidationRow(

@@ -27,7 +27,7 @@ import Testing
 
   /// EmptyImage -> `middle` (fed the image) -> SaveImage, as a workflow file.
   static func workflow(_ dir: CtlTempDir, _ name: String, middle: [String: Any]? = nil, seed: Int? = nil) -> String {
-    var prompt = BuiltinWorkflow.prompt
+    var prompt = BuiltinWorkflow(color: 0x3366CC).prompt
     if var middle {
       var inputs = middle["inputs"] as? [String: Any] ?? [:]
       inputs["image"] = ["1", 0]
@@ -62,7 +62,12 @@ import Testing
     let png = try PNGImage(
       Array(try Data(contentsOf: URL(fileURLWithPath: dir.file("out/comfyctl-builtin_00001_.png")))))
     #expect(png.width == 64 && png.height == 64)
-    #expect(Set(png.pixels) == [0xCC9932])
+    #expect(Set(png.pixels).count == 1, "the built-in workflow makes one colour")
+    // Repeated (and after the run above), every run executes: none is answered from ComfyUI's cache.
+    let again = try generate(["--builtin", "--repeat", "2"])
+    #expect(again.status == 0, "\(again.all)")
+    #expect(again.stdout.contains("per image over 2 runs"), "\(again.all)")
+    #expect(!again.stdout.contains("cache"), "a repeated built-in run came from the cache: \(again.all)")
 
     // A workflow file, twice, as JSON: each run new (seed moved on), with median/min/max per image.
     let slow = GenerateTests.workflow(
@@ -77,9 +82,9 @@ import Testing
     // Plain lines (no terminal): the sampler's steps, one line each.
     let steps = try generate([
       GenerateTests.workflow(
-        dir, "steps.json", middle: GenerateTests.node("StandinSlowSteps", ["steps": 3, "seconds_per_step": 0.1]))
+        dir, "steps.json", middle: GenerateTests.node("StandinSlowSteps", ["steps": 4, "seconds_per_step": 0.1]))
     ])
-    #expect(steps.stdout.contains("node 2 (StandinSlowSteps) step 3/3"), "\(steps.all)")
+    #expect(steps.stdout.contains("node 2 (StandinSlowSteps) step 4/4"), "\(steps.all)")
 
     // The file is not JSON; a UI-format workflow.
     dir.write("notes.json", "KSampler, 20 steps\n")
@@ -109,7 +114,7 @@ import Testing
 
     // One output valid, one not: ComfyUI answers 200 with node_errors and runs the valid one. They are
     // warnings, and the image still comes.
-    var partial = BuiltinWorkflow.prompt
+    var partial = BuiltinWorkflow(color: 0x3366CC).prompt
     for (id, node) in rejected { partial[id] = node }
     dir.write("partial.json", String(decoding: try JSONSerialization.data(withJSONObject: partial), as: UTF8.self))
     let half = try generate([dir.file("partial.json")])

@@ -48,6 +48,46 @@ import Testing
     #expect(try api.get("/view?filename=nope.png").status == 404)
   }
 
+  /// The same graph again comes from the output cache, as execution.py serves it: every node listed in
+  /// `execution_cached`, none `executing`, SaveImage's `executed` replayed with the first run's image,
+  /// and that image in the history. One input changed, only what depends on it runs again.
+  @Test func aRepeatedGraphComesFromTheCacheAndAChangedInputRunsWhatDependsOnIt() throws {
+    let api = try API.shared.get()
+    let ws = try api.listen(clientID: "client-c", prompts: 3)
+    defer { ws.stop() }
+    let graph = Self.builtin.replacingOccurrences(of: "3368652", with: "4660")
+    let changed = graph.replacingOccurrences(
+      of: #""filename_prefix": "comfyctl-builtin""#, with: #""filename_prefix": "again""#)
+    var ids: [String] = []
+    for prompt in [graph, graph, changed] {
+      let posted = try json(try api.post("/prompt", #"{"client_id": "client-c", "prompt": \#(prompt)}"#).body)
+      ids.append(try #require(posted["prompt_id"] as? String))
+    }
+    let events = try api.events(ws, count: 3)
+    func of(_ id: String, _ type: String) -> [[String: Any]] {
+      events.filter { $0["type"] as? String == type }.compactMap { $0["data"] as? [String: Any] }
+        .filter { $0["prompt_id"] as? String == id }
+    }
+    func nodes(_ id: String, _ type: String, _ key: String) -> [String] {
+      of(id, type).compactMap { $0[key] as? String }
+    }
+    #expect(of(ids[0], "execution_cached").first?["nodes"] as? [String] == [], "\(events)")
+    #expect(nodes(ids[0], "executing", "node") == ["1", "2", "3"])
+    #expect(Set(of(ids[1], "execution_cached").first?["nodes"] as? [String] ?? []) == ["1", "2", "3"], "\(events)")
+    #expect(nodes(ids[1], "executing", "node").isEmpty, "\(events)")
+    let replayed = of(ids[1], "executed").first { $0["node"] as? String == "3" }
+    let first = of(ids[0], "executed").first { $0["node"] as? String == "3" }
+    let firstImages = (first?["output"] as? [String: Any])?["images"] as? [[String: String]]
+    #expect(
+      firstImages != nil && (replayed?["output"] as? [String: Any])?["images"] as? [[String: String]] == firstImages)
+    let history = try json(try api.get("/history/\(ids[1])").body)[ids[1]] as? [String: Any]
+    #expect(
+      ((history?["outputs"] as? [String: Any])?["3"] as? [String: Any])?["images"] as? [[String: String]] == firstImages
+    )
+    #expect(Set(of(ids[2], "execution_cached").first?["nodes"] as? [String] ?? []) == ["1", "2"], "\(events)")
+    #expect(nodes(ids[2], "executing", "node") == ["3"], "\(events)")
+  }
+
   /// Each answer of the real validate_prompt, byte for byte where the real text was recorded.
   @Test func eachRejectedGraphGetsComfyUIsErrorShape() throws {
     let api = try API.shared.get()
@@ -94,7 +134,8 @@ import Testing
     let api = try API.shared.get()
     let ws = try api.listen(clientID: "client-b", prompts: 2)
     defer { ws.stop() }
-    let slow = Self.builtin.replacingOccurrences(
+    // Another colour than the other tests' prompts: node 1 must run, not come from the cache.
+    let slow = Self.builtin.replacingOccurrences(of: "3368652", with: "1193046").replacingOccurrences(
       of: #""2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}}"#,
       with:
         #""2": {"class_type": "StandinSlowSteps", "inputs": {"image": ["1", 0], "steps": 600, "seconds_per_step": 0.1}}"#

@@ -44,20 +44,22 @@ struct GenerateCommand: ParsableCommand {
   }
 
   func run() throws {
-    let prompt = try builtin ? BuiltinWorkflow.prompt : Generator.loadWorkflow(workflow ?? "")
+    let file = try workflow.map { try Generator.loadWorkflow($0) } ?? [:]
     let (baseURL, token) = try target()
     let console = Console()
     let generator = Generator(
       api: ComfyAPI(baseURL: baseURL, token: token), timeout: timeout, console: json ? nil : console)
     var runs: [Generation] = []
     for index in 0..<self.repeat {
-      // Later runs get new seeds: ComfyUI would otherwise answer them from its cache.
-      let result = try generator.run(index == 0 ? prompt : Generator.reseeded(prompt, run: index), outputDir: output)
-      if builtin {
+      // Each run is new (seeds moved on, the built-in one another colour): ComfyUI would otherwise
+      // answer it from its cache.
+      let builtinRun = builtin ? BuiltinWorkflow.random() : nil
+      let result = try generator.run(builtinRun?.prompt ?? Generator.reseeded(file, run: index), outputDir: output)
+      if let builtinRun {
         for file in result.files {
           let bytes = Array(FileManager.default.contents(atPath: file) ?? Data())
-          if let problem = BuiltinWorkflow.problem(with: bytes) {
-            throw CtlError(.checkFailed, "\(file) is \(problem); expected \(BuiltinWorkflow.expected)")
+          if let problem = builtinRun.problem(with: bytes) {
+            throw CtlError(.checkFailed, "\(file) is \(problem); expected \(builtinRun.expected)")
           }
         }
         guard !result.files.isEmpty else { throw CtlError(.checkFailed, "the built-in workflow saved no image") }

@@ -269,6 +269,23 @@ class PromptExecutor:
         self.status_messages = []
         self.success = True
         self.history_result = {}
+        # The output cache (comfy_execution/caching.py, the default "classic" one): outputs by each
+        # node's input signature; after a prompt it holds only that prompt's nodes (clean_unused).
+        self.outputs_cache = {}
+
+    def _signature(self, prompt, node_id):
+        """class_type, the node id when the class is NOT_IDEMPOTENT, then the inputs by name with links
+        as their ancestor's signature: CacheKeySetInputSignature, with ancestors inlined."""
+        node = prompt[node_id]
+        signature = [node["class_type"]]
+        if getattr(nodes.NODE_CLASS_MAPPINGS.get(node["class_type"]), "NOT_IDEMPOTENT", False):
+            signature.append(node_id)
+        for key in sorted(node["inputs"]):
+            value = node["inputs"][key]
+            if isinstance(value, list) and len(value) == 2:
+                value = ("ANCESTOR", self._signature(prompt, value[0]), value[1])
+            signature.append((key, value))
+        return repr(signature)
 
     def add_message(self, event, data, broadcast):
         data = {**data, "timestamp": int(time.time() * 1000)}
@@ -299,10 +316,27 @@ class PromptExecutor:
         self.status_messages = []
         self.success = True
         self.add_message("execution_start", {"prompt_id": prompt_id}, broadcast=False)
-        self.add_message("execution_cached", {"nodes": [], "prompt_id": prompt_id}, broadcast=False)
+        signatures = {node_id: self._signature(prompt, node_id) for node_id in prompt}
+        self.outputs_cache = {sig: out for sig, out in self.outputs_cache.items() if sig in signatures.values()}
+        cached_nodes = [node_id for node_id in prompt if signatures[node_id] in self.outputs_cache]
+        self.add_message("execution_cached", {"nodes": cached_nodes, "prompt_id": prompt_id}, broadcast=False)
         results, ui_outputs, meta, executed = {}, {}, {}, []
         for node_id in self._order(prompt, execute_outputs):
             class_type = prompt[node_id]["class_type"]
+            cached = self.outputs_cache.get(signatures[node_id])
+            if cached is not None:
+                # execution.py's execute(): no `executing`, not in `executed`, an `executed` event with
+                # the cached UI (or None); the history keeps that UI only when a client asked (as there).
+                results[node_id], ui = cached
+                if self.server.client_id is not None:
+                    self.server.send_sync("executed", {"node": node_id, "display_node": node_id,
+                                                       "output": ui, "prompt_id": prompt_id},
+                                          self.server.client_id)
+                    if ui is not None:
+                        ui_outputs[node_id] = ui
+                        meta[node_id] = {"node_id": node_id, "display_node": node_id, "parent_node": None,
+                                         "real_node_id": node_id}
+                continue
             self.server.last_node_id = node_id
             if self.server.client_id is not None:
                 self.server.send_sync("executing", {"node": node_id, "display_node": node_id,
@@ -346,6 +380,8 @@ class PromptExecutor:
                                                            "prompt_id": prompt_id}, self.server.client_id)
             else:
                 results[node_id] = out
+                ui = None
+            self.outputs_cache[signatures[node_id]] = (results[node_id], ui)
             executed.append(node_id)
         else:
             self.add_message("execution_success", {"prompt_id": prompt_id}, broadcast=False)
