@@ -151,9 +151,14 @@ COPY scripts/setup scripts/setup
 RUN bash -c 'source scripts/setup && build_static_curl'
 COPY Package.swift ./
 COPY Sources Sources
-# The same flags as a local build: scripts/build is their one owner.
+# Package.swift declares these test-support targets; the manifest does not load without them.
+COPY Tests/TestSupport Tests/TestSupport
+COPY Tests/CurlProbe Tests/CurlProbe
+# The same flags as a local build: scripts/build is their one owner. There is no .git here: the
+# commit the binary reports comes from this argument (`scripts/build --print-commit` on the host).
 COPY scripts/build scripts/build
-RUN scripts/build comfy-init \
+ARG COMFY_INIT_COMMIT=
+RUN COMFY_INIT_COMMIT="${COMFY_INIT_COMMIT}" scripts/build comfy-init \
   && mkdir -p /out \
   && cp dist/comfy-init /out/comfy-init
 
