@@ -1,4 +1,4 @@
-// The commit id is the one build fact Swift cannot read at compile time: scripts/build writes it into
+// The commit id (and the source URL) are the build facts Swift cannot read at compile time: scripts/build writes it into
 // .build/version/comfy_init_commit.h and puts that folder on the include path (a header rather than a
 // -D flag, so a new commit recompiles this file alone, not every target). A plain `swift build` has no
 // such header and says "unknown".
@@ -12,4 +12,10 @@
 #define COMFY_INIT_COMMIT "unknown"
 #endif
 
+#ifndef COMFY_INIT_SOURCE
+#define COMFY_INIT_SOURCE ""
+#endif
+
 const char *comfy_init_commit(void) { return COMFY_INIT_COMMIT; }
+
+const char *comfy_init_source(void) { return COMFY_INIT_SOURCE; }

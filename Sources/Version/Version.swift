@@ -10,6 +10,10 @@ public enum Version {
   /// plain `swift build`.
   public static var commit: String { String(cString: comfy_init_commit()) }
 
+  /// Where the source lives (the image's org.opencontainers.image.source): the https URL of the
+  /// checkout's origin remote at build time, "" when it had none.
+  public static var source: String { String(cString: comfy_init_source()) }
+
   /// "0.1.0 (commit abc1234)": what `comfy-init version` and `comfyctl --version` print after the name.
   public static var description: String { "\(number) (commit \(commit))" }
 }

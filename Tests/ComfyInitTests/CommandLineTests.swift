@@ -18,7 +18,8 @@ import Version
       #expect(r.status == 0, "\(args): \(r.stderr)")
       let words = r.stdout.split(separator: " ").map(String.init)
       #expect(words.count == 8 && words[0] == "comfy-init" && words[1] == Version.number, "\(args): \(r.stdout)")
-      #expect(words.count > 3 && words[2] == "(commit" && isCommitID(String(words[3].dropLast())), "\(args): \(r.stdout)")
+      #expect(
+        words.count > 3 && words[2] == "(commit" && isCommitID(String(words[3].dropLast())), "\(args): \(r.stdout)")
       #expect(r.stdout.hasSuffix(") ComfyUI v0.8.0 by default\n"), "\(args): \(r.stdout)")
     }
     for args in [["--help"], ["-h"], ["help"]] {
