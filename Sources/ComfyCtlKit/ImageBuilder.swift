@@ -34,9 +34,11 @@ public struct ImageBuilder {
       throw CtlError(
         .buildFailed,
         "dist/comfy-init is missing; run scripts/build first (Docker only: "
-          + "DOCKER_BUILDKIT=1 docker build --target comfy-init-binary --output dist .)"
+          + "DOCKER_BUILDKIT=1 docker build --target comfy-init-binary --output dist .); "
+          + "a bundle has it as comfy-init beside comfyctl"
       )
     }
+    let identity = try InitBinary.identify(project.initBinary)
     var values: [(String, String)] = []
     for arg in buildArgs {
       guard let eq = arg.firstIndex(of: "="), eq != arg.startIndex else {
@@ -67,7 +69,9 @@ public struct ImageBuilder {
     if let baseImage { fixed.append(("BASE_IMAGE", baseImage)) }
     fixed += [
       ("COMFYUI_UID", String(settings.uid)), ("COMFYUI_GID", String(settings.gid)), ("COMFYUI_BAKE_FOR", tag),
+      ("COMFY_INIT_BINARY", project.initBinaryPath),
     ]
+    fixed += identity.labelArguments
     // --build-arg last: docker takes the last value of a name, so an explicit one wins.
     for (name, value) in fixed + sourceValues + values { args += ["--build-arg", name + "=" + value] }
     args.append(project.root)
