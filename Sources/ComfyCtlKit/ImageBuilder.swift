@@ -38,7 +38,6 @@ public struct ImageBuilder {
           + "a bundle has it as comfy-init beside comfyctl"
       )
     }
-    let identity = try InitBinary.identify(project.initBinary)
     var values: [(String, String)] = []
     for arg in buildArgs {
       guard let eq = arg.firstIndex(of: "="), eq != arg.startIndex else {
@@ -63,6 +62,8 @@ public struct ImageBuilder {
       pipExtra: extra.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" }).map(String.init),
       workingDirectory: FileManager.default.currentDirectoryPath)
     try ensureLocalBaseImage()
+    // After the arguments are checked: the labels come from the binary that goes into the image.
+    let identity = try InitBinary.identify(project.initBinary)
     var args = ["docker", "build", "--target", "runtime", "--tag", tag, "--file", project.root + "/Dockerfile"]
     if noCache { args.append("--no-cache") }
     var fixed: [(String, String)] = []
