@@ -168,9 +168,12 @@ COPY scripts/setup scripts/setup
 RUN bash -c 'source scripts/setup && build_static_curl'
 COPY Package.swift ./
 COPY Sources Sources
-# Package.swift declares these test-support targets; the manifest does not load without them.
+# Package.swift declares the test targets; the manifest does not load without their folders. The two
+# support targets are copied (small, and a build must compile them the same way), the test suites are
+# left empty: `scripts/build comfy-init` never builds them.
 COPY Tests/TestSupport Tests/TestSupport
 COPY Tests/CurlProbe Tests/CurlProbe
+RUN mkdir -p Tests/ComfyInitTests Tests/ComfyCtlTests
 # The same flags as a local build: scripts/build is their one owner. There is no .git here: the
 # commit the binary reports comes from this argument (`scripts/build --print-commit` on the host).
 COPY scripts/build scripts/build
