@@ -169,8 +169,8 @@ RUN bash -c 'source scripts/setup && build_static_curl'
 COPY Package.swift ./
 COPY Sources Sources
 # Package.swift declares the test targets; the manifest does not load without their folders. The two
-# support targets are copied (small, and a build must compile them the same way), the test suites are
-# left empty: `scripts/build comfy-init` never builds them.
+# support targets are copied (a few KB), the test suites' folders are left empty:
+# `scripts/build comfy-init` builds none of them.
 COPY Tests/TestSupport Tests/TestSupport
 COPY Tests/CurlProbe Tests/CurlProbe
 RUN mkdir -p Tests/ComfyInitTests Tests/ComfyCtlTests
