@@ -5,12 +5,26 @@
 // comes up healthy and validated, with OCI labels that say what comfy-init is inside. One image build.
 import Foundation
 import Testing
+import Version
 
 @testable import ComfyCtlKit
 
 @Suite(.serialized) struct BundleTests {
   /// System folders only: no /opt/swift, nothing a developer added.
   static let systemPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+  /// What comfyctl reads from the real comfy-init for the labels, and when `status` warns.
+  @Test func theVersionLineOfComfyInitIsReadAndOnlyAnotherVersionOrCommitWarns() throws {
+    let line = try runTool([CtlPaths.comfyInit, "version"])
+    let identity = try #require(InitBinary.parse(line.stdout), "\(line.all)")
+    #expect(identity.version == Version.number && !identity.commit.isEmpty, "\(identity)")
+    #expect(InitBinary.parse("comfy-init 0.1.0 (ComfyUI v0.8.0 by default)\n") == nil)
+    let built = InitBinary(version: "0.1.0", commit: "abc1234")
+    #expect(built.matches(InitBinary(version: "0.1.0", commit: "abc1234")))
+    #expect(built.matches(InitBinary(version: "0.1.0", commit: "unknown")))
+    #expect(!built.matches(InitBinary(version: "0.1.0", commit: "abc1234-dirty")))
+    #expect(!built.matches(InitBinary(version: "0.2.0", commit: "abc1234")))
+  }
 
   @Test(.needs(.docker), .timeLimit(.minutes(10))) func theUnpackedBundleRunsAValidatedStackWithoutSwift() throws {
     let root = CtlPaths.root
