@@ -3,7 +3,8 @@
 #
 # Targets (the stages are ordered so that the classic builder, which builds every stage up to the
 # target, never needs the Swift image for `runtime`):
-#   runtime            the image; takes the static binary that `scripts/build` made (dist/comfy-init).
+#   runtime            the image; takes the static binary that `scripts/build` made (dist/comfy-init;
+#                      in the bundle, comfy-init: see COMFY_INIT_BINARY).
 #                      Stages `base` (OS packages, user, comfy-init) and `bake` (the bootstrap, with the
 #                      local sources) come before it; `runtime` copies /opt/comfyui and the git
 #                      mirrors out of `bake`.
@@ -27,6 +28,8 @@
 #                                 where pip finds packages during the build only (see the bootstrap step)
 #   COMFYUI_UID, COMFYUI_GID      the unprivileged user (default 1000); the compose secret file must be
 #                                 readable by it, which `comfyctl` arranges
+#   COMFY_INIT_BINARY             the comfy-init to copy, relative to the context (dist/comfy-init)
+#   COMFY_INIT_VERSION/_REVISION/_SOURCE   the OCI labels (`comfyctl build` fills them from the binary)
 # Local sources (git repos, wheel folders) go into .cache/docker-context/, which the `bake` stage
 # copies to /opt/comfyui-build/ (e.g. COMFYUI_REPO=file:///opt/comfyui-build/repos/comfyui.git,
 # PIP_FIND_LINKS=/opt/comfyui-build/wheels). `comfyctl build --comfyui-repo/--login-repo/--wheels` (and
@@ -57,7 +60,10 @@ RUN (getent group "${COMFYUI_GID}" >/dev/null || groupadd --gid "${COMFYUI_GID}"
   && mkdir -p /opt/comfyui \
   && chown "${COMFYUI_UID}:${COMFYUI_GID}" /opt/comfyui
 
-COPY dist/comfy-init /usr/local/bin/comfy-init
+# dist/comfy-init in a checkout, comfy-init in the bundle (scripts/package): `comfyctl build` passes the
+# path it found (ComfyCtlKit's Project.initBinaryPath is the one owner of that choice).
+ARG COMFY_INIT_BINARY=dist/comfy-init
+COPY ${COMFY_INIT_BINARY} /usr/local/bin/comfy-init
 
 # Sources are ENV, not only ARG: a start compares them with what the build checked out, and the
 # same values mean "nothing to do" without running git. In `base`, so `bake` and `runtime` agree.
@@ -131,6 +137,17 @@ COPY --from=bake --chown=${COMFYUI_UID}:${COMFYUI_GID} /opt/comfyui /opt/comfyui
 # custom_nodes volume from an earlier image) fetches the baked ref from there.
 COPY --from=bake --chown=${COMFYUI_UID}:${COMFYUI_GID} /opt/comfyui-build/repos /opt/comfyui-build/repos
 
+# What is in the image, from the comfy-init binary copied into it (`comfyctl build` runs its
+# `version`, so the labels cannot drift from it); `comfyctl status` compares them with itself.
+# Last, so a new commit rebuilds no layer above.
+ARG COMFY_INIT_VERSION=unknown
+ARG COMFY_INIT_REVISION=unknown
+ARG COMFY_INIT_SOURCE=
+LABEL org.opencontainers.image.title="comfy-init ComfyUI" \
+  org.opencontainers.image.version=${COMFY_INIT_VERSION} \
+  org.opencontainers.image.revision=${COMFY_INIT_REVISION} \
+  org.opencontainers.image.source=${COMFY_INIT_SOURCE}
+
 EXPOSE 8188
 # Cheap (one local HTTP request) and it says why when not healthy: "installing: bootstrap phase venv".
 HEALTHCHECK --interval=5s --timeout=10s --start-period=10m --retries=3 CMD ["comfy-init", "health"]
@@ -158,9 +175,17 @@ COPY scripts/setup scripts/setup
 RUN bash -c 'source scripts/setup && build_static_curl'
 COPY Package.swift ./
 COPY Sources Sources
-# The same flags as a local build: scripts/build is their one owner.
+# Package.swift declares the test targets; the manifest does not load without their folders. The two
+# support targets are copied (a few KB), the test suites' folders are left empty:
+# `scripts/build comfy-init` builds none of them.
+COPY Tests/TestSupport Tests/TestSupport
+COPY Tests/CurlProbe Tests/CurlProbe
+RUN mkdir -p Tests/ComfyInitTests Tests/ComfyCtlTests
+# The same flags as a local build: scripts/build is their one owner. There is no .git here: the
+# commit the binary reports comes from this argument (`scripts/build --print-commit` on the host).
 COPY scripts/build scripts/build
-RUN scripts/build comfy-init \
+ARG COMFY_INIT_COMMIT=
+RUN COMFY_INIT_COMMIT="${COMFY_INIT_COMMIT}" scripts/build comfy-init \
   && mkdir -p /out \
   && cp dist/comfy-init /out/comfy-init
 

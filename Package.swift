@@ -22,6 +22,8 @@ let package = Package(
   targets: [
     // C shims: only what Swift cannot do.
     .target(name: "CInit", path: "Sources/CInit"),
+    // The commit id scripts/build injects (a generated header; "unknown" without one).
+    .target(name: "CVersion", path: "Sources/CVersion"),
     .target(
       name: "CCurl",
       path: "Sources/CCurl",
@@ -44,14 +46,16 @@ let package = Package(
       swiftSettings: [.unsafeFlags(["-Xcc", "-I", "-Xcc", curlPrefix + "/include"])]
     ),
     .target(name: "Spawn", dependencies: ["CInit"]),
-    .target(name: "ComfyInitKit", dependencies: ["CInit", "Spawn", "Bcrypt", "Digest", "HTTPClient"]),
+    // The version number and commit, shared by both programs.
+    .target(name: "Version", dependencies: ["CVersion"]),
+    .target(name: "ComfyInitKit", dependencies: ["CInit", "Spawn", "Bcrypt", "Digest", "HTTPClient", "Version"]),
     .executableTarget(name: "comfy-init", dependencies: ["ComfyInitKit"]),
 
     // The host tool may use Foundation and swift-argument-parser.
     .target(
       name: "ComfyCtlKit",
       dependencies: [
-        "Bcrypt", "HTTPClient", "Spawn", "CZlib",
+        "Bcrypt", "HTTPClient", "Spawn", "CZlib", "Version",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -63,9 +67,9 @@ let package = Package(
     .target(name: "CurlProbe", path: "Tests/CurlProbe", cSettings: [.unsafeFlags(["-I", curlPrefix + "/include"])]),
     .testTarget(
       name: "ComfyInitTests",
-      dependencies: ["ComfyInitKit", "Bcrypt", "Digest", "HTTPClient", "TestSupport", "CurlProbe"],
+      dependencies: ["ComfyInitKit", "Bcrypt", "Digest", "HTTPClient", "TestSupport", "CurlProbe", "Version"],
       linkerSettings: [.unsafeFlags(["-Xlinker", "--wrap=curl_global_init"])]
     ),
-    .testTarget(name: "ComfyCtlTests", dependencies: ["ComfyCtlKit", "Bcrypt", "TestSupport"]),
+    .testTarget(name: "ComfyCtlTests", dependencies: ["ComfyCtlKit", "Bcrypt", "TestSupport", "Version"]),
   ]
 )

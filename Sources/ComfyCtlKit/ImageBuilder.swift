@@ -34,7 +34,8 @@ public struct ImageBuilder {
       throw CtlError(
         .buildFailed,
         "dist/comfy-init is missing; run scripts/build first (Docker only: "
-          + "DOCKER_BUILDKIT=1 docker build --target comfy-init-binary --output dist .)"
+          + "DOCKER_BUILDKIT=1 docker build --target comfy-init-binary --output dist .); "
+          + "a bundle has it as comfy-init beside comfyctl"
       )
     }
     var values: [(String, String)] = []
@@ -61,13 +62,17 @@ public struct ImageBuilder {
       pipExtra: extra.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" }).map(String.init),
       workingDirectory: FileManager.default.currentDirectoryPath)
     try ensureLocalBaseImage()
+    // After the arguments are checked: the labels come from the binary that goes into the image.
+    let identity = try InitBinary.identify(project.initBinary)
     var args = ["docker", "build", "--target", "runtime", "--tag", tag, "--file", project.root + "/Dockerfile"]
     if noCache { args.append("--no-cache") }
     var fixed: [(String, String)] = []
     if let baseImage { fixed.append(("BASE_IMAGE", baseImage)) }
     fixed += [
       ("COMFYUI_UID", String(settings.uid)), ("COMFYUI_GID", String(settings.gid)), ("COMFYUI_BAKE_FOR", tag),
+      ("COMFY_INIT_BINARY", project.initBinaryPath),
     ]
+    fixed += identity.labelArguments
     // --build-arg last: docker takes the last value of a name, so an explicit one wins.
     for (name, value) in fixed + sourceValues + values { args += ["--build-arg", name + "=" + value] }
     args.append(project.root)

@@ -1,4 +1,6 @@
-// The project folder: where compose/ lives, and with it .secrets/, .env, the Dockerfile and dist/.
+// The project folder: where compose/ lives, and with it .secrets/, .env, the Dockerfile and comfy-init.
+// Two layouts: a checkout (scripts/build wrote dist/comfy-init) and the bundle scripts/package makes
+// (comfy-init beside comfyctl, no dist/). Both are deployment folders; initBinaryPath tells them apart.
 import Foundation
 
 public struct Project: Sendable {
@@ -19,7 +21,13 @@ public struct Project: Sendable {
   /// Derived tokens for API clients, and the settings compose interpolates.
   public var envFile: String { root + "/.env" }
   public var dockerContext: String { root + "/.cache/docker-context" }
-  public var initBinary: String { root + "/dist/comfy-init" }
+  /// The static comfy-init the image gets, relative to the root (the build context): dist/comfy-init in
+  /// a checkout, comfy-init in a bundle. The Dockerfile copies whatever this names (COMFY_INIT_BINARY).
+  public var initBinaryPath: String {
+    let candidates = ["dist/comfy-init", "comfy-init"]
+    return candidates.first { FileManager.default.isExecutableFile(atPath: root + "/" + $0) } ?? candidates[0]
+  }
+  public var initBinary: String { root + "/" + initBinaryPath }
 
   /// `--project-dir` when given, else the nearest folder at or above the current one holding compose/.
   public static func locate(explicit: String?, from current: String = FileManager.default.currentDirectoryPath)
@@ -29,7 +37,8 @@ public struct Project: Sendable {
       let root = absolutePath(explicit, relativeTo: current)
       guard isProject(root) else {
         throw CtlError(
-          .projectNotFound, "--project-dir \(explicit) has no \(composeFile); point it at the comfy-init checkout")
+          .projectNotFound,
+          "--project-dir \(explicit) has no \(composeFile); point it at the comfy-init checkout or bundle")
       }
       return Project(root: root)
     }
@@ -42,7 +51,8 @@ public struct Project: Sendable {
     }
     throw CtlError(
       .projectNotFound,
-      "no \(composeFile) here or in any parent folder; cd into the comfy-init checkout or pass --project-dir")
+      "no \(composeFile) here or in any parent folder; cd into the comfy-init checkout or bundle, or pass --project-dir"
+    )
   }
 
   static func isProject(_ dir: String) -> Bool {

@@ -1,17 +1,16 @@
 // comfy-init's command line: a checklist of small steps per subcommand.
 import Bcrypt
 import CInit
+import Version
 
 #if canImport(Glibc)
   import Glibc
 #endif
 
 public enum CLI {
-  public static let version = "0.1.0"
-
   static var help: String {
     """
-    comfy-init \(version): PID-1 entrypoint for ComfyUI containers.
+    comfy-init \(Version.description): PID-1 entrypoint for ComfyUI containers.
 
     Usage:
       comfy-init [run] [FLAGS] [-- SERVER_ARGS...]  bootstrap, then serve ComfyUI as a supervised child
@@ -57,13 +56,17 @@ public enum CLI {
     case "provision": return provision(args)
     case "hash-password": return hashPassword(args)
     case "supervise": return supervise(args)
-    case "version", "--version": print("comfy-init \(version) (ComfyUI \(Config.defaultRef) by default)"); return 0
+    case "version", "--version": print(versionLine); return 0
     case "help", "--help", "-h": print(help); return 0
     default:
       Log.error("unknown command '\(command)'; run comfy-init --help")
       return ExitCode.usage.rawValue
     }
   }
+
+  /// "comfy-init 0.1.0 (commit abc1234) ComfyUI v0.8.0 by default": comfyctl reads the first four
+  /// words of it for the image's labels (ComfyCtlKit's InitBinary), so keep their order.
+  static var versionLine: String { "comfy-init \(Version.description) ComfyUI \(Config.defaultRef) by default" }
 
   /// Splits "FLAGS -- SERVER_ARGS".
   static func splitServerArgs(_ args: [String]) -> ([String], [String]) {

@@ -43,14 +43,14 @@ struct ExitCase: Sendable, CustomTestStringConvertible {
     ExitCase(
       name: "--project-dir without compose/", code: .projectNotFound,
       args: ["secrets", "show", "--project-dir", "$DIR/elsewhere"],
-      says: "has no compose/docker-compose.yml; point it at the comfy-init checkout",
+      says: "has no compose/docker-compose.yml; point it at the comfy-init checkout or bundle",
       setup: { dir, _ in
         try FileManager.default.createDirectory(atPath: dir.file("elsewhere"), withIntermediateDirectories: true)
         return [:]
       }),
     ExitCase(
       name: "run outside any project", code: .projectNotFound, args: ["secrets", "show"],
-      says: "cd into the comfy-init checkout or pass --project-dir", outside: true),
+      says: "cd into the comfy-init checkout or bundle, or pass --project-dir", outside: true),
     ExitCase(
       name: "no secrets yet", code: .secretsMissing, args: ["secrets", "show"],
       says: "run `comfyctl secrets init`"),

@@ -5,6 +5,7 @@
 import Bcrypt
 import Foundation
 import Testing
+import Version
 
 @Suite(.serialized) struct CommandLineTests {
   // MARK: version, --help, hash-password
@@ -15,7 +16,11 @@ import Testing
     for args in [["version"], ["--version"]] {
       let r = try runProcess([Paths.comfyInit] + args, environment: env)
       #expect(r.status == 0, "\(args): \(r.stderr)")
-      #expect(r.stdout == "comfy-init \(CLIVersion.expected) (ComfyUI v0.8.0 by default)\n", "\(args): \(r.stdout)")
+      let words = r.stdout.split(separator: " ").map(String.init)
+      #expect(words.count == 8 && words[0] == "comfy-init" && words[1] == Version.number, "\(args): \(r.stdout)")
+      #expect(
+        words.count > 3 && words[2] == "(commit" && isCommitID(String(words[3].dropLast())), "\(args): \(r.stdout)")
+      #expect(r.stdout.hasSuffix(") ComfyUI v0.8.0 by default\n"), "\(args): \(r.stdout)")
     }
     for args in [["--help"], ["-h"], ["help"]] {
       let r = try runProcess([Paths.comfyInit] + args, environment: env)
@@ -294,9 +299,11 @@ import Testing
   }
 }
 
-private enum CLIVersion {
-  /// README and `--help` name no version; the binary's is CLI.version.
-  static let expected = "0.1.0"
+/// What scripts/build injects ("abc1234", "abc1234-dirty"), or "unknown" for a plain `swift build`.
+func isCommitID(_ text: String) -> Bool {
+  if text == "unknown" { return true }
+  let id = text.hasSuffix("-dirty") ? String(text.dropLast(6)) : text
+  return id.count >= 7 && id.allSatisfy { $0.isHexDigit && !$0.isUppercase }
 }
 
 /// Logs in through ComfyUI-Login's form; true when it lets the password in.

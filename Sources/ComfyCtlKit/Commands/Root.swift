@@ -2,16 +2,15 @@
 // their kind (CtlExitCode); usage errors keep swift-argument-parser's message and code.
 import ArgumentParser
 import Foundation
+import Version
 
 public struct ComfyCtlCommand: ParsableCommand {
-  public static let version = "0.1.0"
-
   public static let configuration = CommandConfiguration(
     commandName: "comfyctl",
     abstract: "Secrets, image and stack of a comfy-init ComfyUI: from a clone to a validated, authenticated server.",
     discussion: "Secrets live in .secrets/comfyui_auth_tokens.conf (the one source); the Docker secret file and "
       + "the tokens in .env are derived from it. Exit codes: see docs/comfyctl.md.",
-    version: version,
+    version: "comfyctl \(Version.description)",
     subcommands: [
       SecretsCommand.self, EnvCommand.self, BuildCommand.self, UpCommand.self, RestartCommand.self,
       StatusCommand.self, LogsCommand.self, DownCommand.self, ValidateCommand.self,

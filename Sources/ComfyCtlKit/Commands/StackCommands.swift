@@ -29,6 +29,7 @@ struct StatusCommand: ParsableCommand {
     try Prerequisites.checkEngine()
     let containers = try stack.allProfiles.containers()
     print("project \(stack.allProfiles.projectName) (\(stack.project.root))")
+    printVersions(image: stack.settings.image)
     guard !containers.isEmpty else {
       print("not running; start it with `comfyctl up`")
       return
@@ -40,6 +41,23 @@ struct StatusCommand: ParsableCommand {
       print("\(container.service): \(container.state)\(health)\(url)")
       if let detail = state?.lastHealthOutput, !detail.isEmpty { print("  last check: \(detail)") }
     }
+  }
+}
+
+/// comfyctl's version beside the image's (its OCI labels, from the comfy-init inside): an image built by
+/// another release may not understand this comfyctl's compose files or secrets, so a difference warns.
+func printVersions(image: String) {
+  let own = InitBinary.current
+  print("comfyctl \(own.description)")
+  guard let inImage = InitBinary.ofImage(image) else {
+    print("image \(image): no version labels (not built yet, or built before images carried them)")
+    return
+  }
+  print("image \(image): comfy-init \(inImage.description)")
+  if !own.matches(inImage) {
+    print(
+      "warning: the image's comfy-init \(inImage.description) is not this comfyctl's \(own.description); "
+        + "rebuild it with `comfyctl build`")
   }
 }
 
