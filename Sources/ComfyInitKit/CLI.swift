@@ -107,6 +107,7 @@ public enum CLI {
       Log.error(error.message)
       return error.code.rawValue
     }
+    config.giveChildrenAWritableHome()
     do {
       var bootstrap = Bootstrap(config: config, supervisor: supervisor)
       bootstrap.deferAuthWithoutCredential = bootstrapOnly
@@ -124,6 +125,11 @@ public enum CLI {
       return ExitCode.failure.rawValue
     }
     if bootstrapOnly { return 0 }
+    do { try Bootstrap.requireServerPlaces(config, extraArgs: serverArgs) } catch {
+      Log.error(error.message)
+      Status.write(config.layout, phase: .failed, detail: error.message)
+      return error.code.rawValue
+    }
     let server = Server(config: config, supervisor: supervisor)
     return config.initMode == .exec ? server.exec(extraArgs: serverArgs) : server.supervise(extraArgs: serverArgs)
   }
