@@ -118,7 +118,9 @@ public struct Bootstrap {
     let who = "uid \(getuid()) (gid \(getgid()))"
     guard layout.hasSeparateStateDir else {
       // Root can hand the home over; anyone else needs its owner to (or a group it may write as).
-      let fix = getuid() == 0 ? "chown it or set PUID/PGID" : "chown it to uid \(getuid()), or make it group-writable for gid \(getgid())"
+      let fix =
+        getuid() == 0
+        ? "chown it or set PUID/PGID" : "chown it to uid \(getuid()), or make it group-writable for gid \(getgid())"
       return InitError(.filesystem, "COMFYUI_HOME=\(config.home) is not writable by \(who); \(fix)")
     }
     return InitError(
@@ -178,7 +180,9 @@ public struct Bootstrap {
     // It is small by nature (a tmpfs of a few MB), so only an empty one counts as full.
     let layout = config.layout
     var places = [(name: "COMFYUI_HOME", path: config.home, lowSpace: lowSpace)]
-    if layout.hasSeparateStateDir { places.insert((name: "COMFYUI_STATE_DIR", path: layout.stateDir, lowSpace: 1), at: 0) }
+    if layout.hasSeparateStateDir {
+      places.insert((name: "COMFYUI_STATE_DIR", path: layout.stateDir, lowSpace: 1), at: 0)
+    }
     if !config.venv.hasPrefix(config.home + "/") {
       places.append((name: "COMFYUI_VENV", path: config.venv, lowSpace: lowSpace))
     }
@@ -192,8 +196,11 @@ public struct Bootstrap {
       guard statvfs(existing, &st) == 0 else { continue }
       let free = UInt64(st.f_bavail) * UInt64(st.f_frsize)
       let noInodes = st.f_files > 0 && st.f_favail == 0
-      found.append((place.name, place.path, (st.f_flag & UInt(ST_RDONLY)) != 0, free, free < place.lowSpace || noInodes,
-          place.name != "COMFYUI_STATE_DIR"))
+      found.append(
+        (
+          place.name, place.path, (st.f_flag & UInt(ST_RDONLY)) != 0, free, free < place.lowSpace || noInodes,
+          place.name != "COMFYUI_STATE_DIR"
+        ))
     }
     let saysReadOnly = code == EROFS || message.rangeOfSubstring(String(cString: strerror(EROFS))) != nil
     let saysFull = code == ENOSPC || message.rangeOfSubstring(String(cString: strerror(ENOSPC))) != nil

@@ -71,7 +71,8 @@ import Testing
       let started = Date()
       let stopped = try docker(["stop", "-t", "12", name])
       #expect(stopped.status == 0, "\(stopped.all)")
-      let code = try docker(["inspect", "-f", "{{.State.ExitCode}}", name]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+      let code = try docker(["inspect", "-f", "{{.State.ExitCode}}", name]).stdout.trimmingCharacters(
+        in: .whitespacesAndNewlines)
       return (Int32(code) ?? -1, Date().timeIntervalSince(started))
     }
 
