@@ -43,14 +43,18 @@ import Testing
 
     let port = e2e.freeTCPPort()
     /// `docker run` as the pod spec would: `tmpfs` lists the tmpfs mounts (the state folder, temp/).
-    func hardenedRun(_ name: String, tmpfs: [String], detached: Bool, extra: [String] = []) -> [String] {
-      ["run", "--name", name, "--read-only", "--user", "\(HardenedRunTests.uid):0", "--cap-drop", "ALL"]
-        + ["--security-opt", "no-new-privileges", "--stop-timeout", "12", "-p", "127.0.0.1:\(port):8188"]
-        + tmpfs.flatMap { ["--tmpfs", $0] }
-        + zip(volumes, HardenedRunTests.dataFolders).flatMap { ["-v", "\($0):/opt/comfyui/ComfyUI/\($1)"] }
-        + ["-v", secret + ":/run/secrets/comfyui_password_hash:ro"]
-        + ["-e", "COMFYUI_PASSWORD_HASH_FILE=/run/secrets/comfyui_password_hash", "-e", "COMFYUI_ARGS=--cpu"]
-        + extra + (detached ? ["-d"] : []) + [names.image]
+    func hardenedRun(_ name: String, tmpfs: [String], detached: Bool) -> [String] {
+      var args = ["run", "--name", name, "--read-only", "--user", "\(HardenedRunTests.uid):0"]
+      args += ["--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--stop-timeout", "12"]
+      args += ["-p", "127.0.0.1:\(port):8188"]
+      for mount in tmpfs { args += ["--tmpfs", mount] }
+      for (volume, folder) in zip(volumes, HardenedRunTests.dataFolders) {
+        args += ["-v", volume + ":/opt/comfyui/ComfyUI/" + folder]
+      }
+      args += ["-v", secret + ":/run/secrets/comfyui_password_hash:ro"]
+      args += ["-e", "COMFYUI_PASSWORD_HASH_FILE=/run/secrets/comfyui_password_hash", "-e", "COMFYUI_ARGS=--cpu"]
+      if detached { args.append("-d") }
+      return args + [names.image]
     }
     let mounts = ["/run/comfy-init", "/opt/comfyui/ComfyUI/temp"]
 
