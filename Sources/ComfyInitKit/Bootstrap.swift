@@ -146,8 +146,9 @@ public struct Bootstrap {
   }
 
   /// Before the server starts: each place it writes at run time (HomeLayout.serverWritablePlaces)
-  /// must be writable, or ComfyUI dies in a traceback and a restart policy repeats it. One line says
-  /// which mount is missing instead. A place moved with its flag (COMFYUI_ARGS) is the user's to mind.
+  /// must be writable. ComfyUI does not check: it starts on a read-only temp/ (its cleanup ignores
+  /// errors) and fails at the first preview or upload, a traceback per request. One line at the start
+  /// says which mount is missing instead. A place moved with its flag (COMFYUI_ARGS) is the user's.
   static func requireServerPlaces(_ config: Config, extraArgs: [String]) throws(InitError) {
     let args = config.serverArgs + extraArgs
     for place in config.layout.serverWritablePlaces where ServerFlags.value(of: place.flag, in: args) == nil {
