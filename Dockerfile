@@ -27,7 +27,12 @@
 #   PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_NO_INDEX, PIP_TRUSTED_HOST
 #                                 where pip finds packages during the build only (see the bootstrap step)
 #   COMFYUI_UID, COMFYUI_GID      the unprivileged user (default 1000); the compose secret file must be
-#                                 readable by it, which `comfyctl` arranges
+#                                 readable by it, which `comfyctl` arranges. What must be written at run
+#                                 time belongs to COMFYUI_UID and group 0, group-writable: any uid with
+#                                 gid 0 (`--user 12345:0`, the OpenShift convention) runs it too
+#   COMFYUI_STATE_DIR             where a start writes comfy-init's state and login/PASSWORD (default
+#                                 /run/comfy-init): the one mount a read-only root needs besides
+#                                 ComfyUI's temp/ and the data volumes (docs/hardening.md)
 #   COMFY_INIT_BINARY             the comfy-init to copy, relative to the context (dist/comfy-init)
 #   COMFY_INIT_VERSION/_REVISION/_SOURCE   the OCI labels (`comfyctl build` fills them from the binary)
 # Local sources (git repos, wheel folders) go into .cache/docker-context/, which the `bake` stage
@@ -51,14 +56,16 @@ RUN export DEBIAN_FRONTEND=noninteractive \
 
 ARG COMFYUI_UID=1000
 ARG COMFYUI_GID=1000
+ARG COMFYUI_STATE_DIR=/run/comfy-init
 # Numeric ids, reused when the base image already has them (Ubuntu 24.04 ships "ubuntu" as 1000):
 # USER below is numeric too, so the names never matter. Every volume mount point exists and belongs
-# to that user, so a fresh named volume is seeded with the right owner.
+# to that user and group 0, group-writable, so a fresh named volume is seeded with an owner that
+# both the image's user and any uid with gid 0 can write as. The state folder exists (without a mount
+# it is the container's layer) with the same owner.
 RUN (getent group "${COMFYUI_GID}" >/dev/null || groupadd --gid "${COMFYUI_GID}" comfy) \
   && (getent passwd "${COMFYUI_UID}" >/dev/null \
     || useradd --uid "${COMFYUI_UID}" --gid "${COMFYUI_GID}" --create-home --shell /usr/sbin/nologin comfy) \
-  && mkdir -p /opt/comfyui \
-  && chown "${COMFYUI_UID}:${COMFYUI_GID}" /opt/comfyui
+  && install -d -o "${COMFYUI_UID}" -g 0 -m 0775 /opt/comfyui "${COMFYUI_STATE_DIR}"
 
 # dist/comfy-init in a checkout, comfy-init in the bundle (scripts/package): `comfyctl build` passes the
 # path it found (ComfyCtlKit's Project.initBinaryPath is the one owner of that choice).
@@ -124,18 +131,33 @@ RUN set -eu; \
 # real wheels); the label lets `comfyctl build` find and remove it once `runtime` is built.
 ARG COMFYUI_BAKE_FOR=
 LABEL comfy-init.bake-for=${COMFYUI_BAKE_FOR}
+# For a read-only root: ComfyUI-Login reads ComfyUI/login/PASSWORD, so login/ is a link into the state
+# folder (comfy-init makes its target at each start); temp/ is ComfyUI's, a mount point of its own.
+# What a start may write is made group-writable (the venv is not: nothing writes it at a warm start).
+# ComfyUI's bytecode is compiled here: on a read-only root Python could not cache it, and would
+# compile every module again at each start.
+ARG COMFYUI_STATE_DIR=/run/comfy-init
+RUN test ! -e ComfyUI/login \
+  && ln -s "${COMFYUI_STATE_DIR}/login" ComfyUI/login \
+  && mkdir -p ComfyUI/temp \
+  && venv/bin/python -m compileall -q -j 0 ComfyUI >/dev/null \
+  && chmod -R g=u ComfyUI .comfy-init /opt/comfyui-build/repos
 
 
 # ---- the image: base, plus the venv and the checkouts ------------------------------------------
 FROM base AS runtime
 ARG COMFYUI_UID=1000
-ARG COMFYUI_GID=1000
-# Paths stay the same (the venv's scripts name /opt/comfyui/venv); modes and symlinks are kept.
-COPY --from=bake --chown=${COMFYUI_UID}:${COMFYUI_GID} /opt/comfyui /opt/comfyui
+ARG COMFYUI_STATE_DIR=/run/comfy-init
+# Paths stay the same (the venv's scripts name /opt/comfyui/venv); modes and symlinks are kept. Group 0
+# (the OpenShift convention): any uid with gid 0 may write what `bake` made group-writable.
+COPY --from=bake --chown=${COMFYUI_UID}:0 /opt/comfyui /opt/comfyui
 # The local git sources (mirrors: a few MB, unlike the wheels) stay at the URL the image's COMFYUI_REPO
 # and COMFYUI_LOGIN_REPO name: a start that finds a volume's ComfyUI-Login at another commit (a
 # custom_nodes volume from an earlier image) fetches the baked ref from there.
-COPY --from=bake --chown=${COMFYUI_UID}:${COMFYUI_GID} /opt/comfyui-build/repos /opt/comfyui-build/repos
+COPY --from=bake --chown=${COMFYUI_UID}:0 /opt/comfyui-build/repos /opt/comfyui-build/repos
+# The build's stamps stay in HOME/.comfy-init, read-only; a start copies them into COMFYUI_STATE_DIR,
+# which a tmpfs or an emptyDir may cover (docs/hardening.md).
+ENV COMFYUI_STATE_DIR=${COMFYUI_STATE_DIR}
 
 # What is in the image, from the comfy-init binary copied into it (`comfyctl build` runs its
 # `version`, so the labels cannot drift from it); `comfyctl status` compares them with itself.

@@ -95,19 +95,71 @@ public struct Bootstrap {
   }
 
   static func prepareHome(_ config: Config) throws(InitError) {
-    do {
-      try FileSystem.makeDirectories(config.home)
-      try FileSystem.makeDirectories(config.layout.stateDir)
-    } catch {
+    let layout = config.layout
+    do { try FileSystem.makeDirectories(config.home) } catch {
       throw storageError(config, errno: error.errnoValue)
         ?? InitError(
           .filesystem,
           "COMFYUI_HOME=\(config.home) is not usable (\(error)); mount a writable volume there or run as its owner")
     }
-    guard access(config.layout.stateDir, W_OK) == 0 else {
-      throw storageError(config, errno: errno)
-        ?? InitError(
-          .filesystem, "COMFYUI_HOME=\(config.home) is not writable by uid \(getuid()); chown it or set PUID/PGID")
+    do { try FileSystem.makeDirectories(layout.stateDir) } catch {
+      throw storageError(config, errno: error.errnoValue) ?? notWritable(config)
+    }
+    guard access(layout.stateDir, W_OK) == 0 else { throw storageError(config, errno: errno) ?? notWritable(config) }
+    // Root about to become PUID leaves these to PUID: what root made would not be PUID's.
+    if getuid() == 0 && config.owner != nil { return }
+    StateSeed.seed(layout)
+    prepareLoginLink(layout)
+  }
+
+  /// The state folder cannot be written: what to mount or chown, for the user comfy-init runs as.
+  private static func notWritable(_ config: Config) -> InitError {
+    let layout = config.layout
+    let who = "uid \(getuid()) (gid \(getgid()))"
+    guard layout.hasSeparateStateDir else {
+      // Root can hand the home over; anyone else needs its owner to (or a group it may write as).
+      let fix =
+        getuid() == 0
+        ? "chown it or set PUID/PGID" : "chown it to uid \(getuid()), or make it group-writable for gid \(getgid())"
+      return InitError(.filesystem, "COMFYUI_HOME=\(config.home) is not writable by \(who); \(fix)")
+    }
+    return InitError(
+      .filesystem,
+      "COMFYUI_STATE_DIR=\(layout.stateDir) is not writable by \(who); mount a writable volume there (a tmpfs or an emptyDir)"
+    )
+  }
+
+  /// The image links HOME/ComfyUI/login (where ComfyUI-Login reads PASSWORD) into the state folder,
+  /// which starts empty on a tmpfs: the link's folder is made before anyone writes or reads through it
+  /// (ComfyUI-Login's own os.makedirs would fail on a dangling link). A real login/ folder (a home
+  /// from before) is left as it is, and so is its PASSWORD.
+  static func prepareLoginLink(_ layout: HomeLayout) {
+    var st = stat()
+    guard lstat(layout.loginDir, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK, !FileSystem.isDirectory(layout.loginDir)
+    else { return }
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let n = readlink(layout.loginDir, &buffer, buffer.count - 1)
+    guard n > 0 else { return }
+    let target = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    let absolute = target.hasPrefix("/") ? target : FileSystem.parent(of: layout.loginDir) + "/" + target
+    try? FileSystem.makeDirectories(absolute, mode: 0o700)
+  }
+
+  /// Before the server starts: each place it writes at run time (HomeLayout.serverWritablePlaces)
+  /// must be writable. ComfyUI does not check: it starts on a read-only temp/ (its cleanup ignores
+  /// errors) and fails at the first preview or upload, a traceback per request. One line at the start
+  /// says which mount is missing instead. A place moved with its flag (COMFYUI_ARGS) is the user's.
+  static func requireServerPlaces(_ config: Config, extraArgs: [String]) throws(InitError) {
+    let args = config.serverArgs + extraArgs
+    for place in config.layout.serverWritablePlaces where ServerFlags.value(of: place.flag, in: args) == nil {
+      // The place itself, or (not made yet) the folder it will be made in.
+      let existing = FileSystem.exists(place.path) ? place.path : FileSystem.parent(of: place.path)
+      guard access(existing, W_OK) != 0 else { continue }
+      let why = errno == EROFS ? "is on a read-only filesystem" : "is not writable by uid \(getuid()) (gid \(getgid()))"
+      throw InitError(
+        .filesystem,
+        "ComfyUI writes to \(place.path), which \(why); mount a writable volume there (a tmpfs or an emptyDir for temp/)"
+      )
     }
   }
 
@@ -125,9 +177,18 @@ public struct Bootstrap {
   /// A read-only or full filesystem under COMFYUI_HOME (or COMFYUI_VENV), as one message saying
   /// so; nil when neither holds. `errno` or `message` (a failure's text) may name the cause.
   static func storageProblem(_ config: Config, errno code: Int32 = 0, message: String = "") -> InitError? {
-    var places = [(name: "COMFYUI_HOME", path: config.home)]
-    if !config.venv.hasPrefix(config.home + "/") { places.append((name: "COMFYUI_VENV", path: config.venv)) }
-    var found: [(name: String, path: String, readOnly: Bool, free: UInt64, full: Bool)] = []
+    // The state folder first: it is written first, and on a read-only root it is the mount to name.
+    // It is small by nature (a tmpfs of a few MB), so only an empty one counts as full.
+    let layout = config.layout
+    var places = [(name: "COMFYUI_HOME", path: config.home, lowSpace: lowSpace)]
+    if layout.hasSeparateStateDir {
+      places.insert((name: "COMFYUI_STATE_DIR", path: layout.stateDir, lowSpace: 1), at: 0)
+    }
+    if !config.venv.hasPrefix(config.home + "/") {
+      places.append((name: "COMFYUI_VENV", path: config.venv, lowSpace: lowSpace))
+    }
+    // A tool's message that blames the disk is put down to the home or the venv, not the state folder.
+    var found: [(name: String, path: String, readOnly: Bool, free: UInt64, full: Bool, isData: Bool)] = []
     for place in places {
       // The nearest folder that exists: the home or the venv may not be made yet.
       var existing = place.path
@@ -136,15 +197,20 @@ public struct Bootstrap {
       guard statvfs(existing, &st) == 0 else { continue }
       let free = UInt64(st.f_bavail) * UInt64(st.f_frsize)
       let noInodes = st.f_files > 0 && st.f_favail == 0
-      found.append((place.name, place.path, (st.f_flag & UInt(ST_RDONLY)) != 0, free, free < lowSpace || noInodes))
+      found.append(
+        (
+          place.name, place.path, (st.f_flag & UInt(ST_RDONLY)) != 0, free, free < place.lowSpace || noInodes,
+          place.name != "COMFYUI_STATE_DIR"
+        ))
     }
     let saysReadOnly = code == EROFS || message.rangeOfSubstring(String(cString: strerror(EROFS))) != nil
     let saysFull = code == ENOSPC || message.rangeOfSubstring(String(cString: strerror(ENOSPC))) != nil
-    if let place = found.first(where: \.readOnly) ?? (saysReadOnly ? found.first : nil) {
+    if let place = found.first(where: \.readOnly) ?? (saysReadOnly ? found.first(where: \.isData) : nil) {
+      let kind = place.name == "COMFYUI_STATE_DIR" ? " (a tmpfs or an emptyDir)" : ""
       return InitError(
-        .filesystem, "\(place.name)=\(place.path) is on a read-only filesystem; mount a writable volume there")
+        .filesystem, "\(place.name)=\(place.path) is on a read-only filesystem; mount a writable volume there\(kind)")
     }
-    if let place = found.first(where: \.full) ?? (saysFull ? found.first : nil) {
+    if let place = found.first(where: \.full) ?? (saysFull ? found.first(where: \.isData) : nil) {
       return InitError(
         .filesystem,
         "no space left on the device holding \(place.name)=\(place.path) (\(place.free) bytes free); free some space or grow the volume"
@@ -174,7 +240,8 @@ public struct Bootstrap {
     // Inner trees first, each as a whole even when it is a volume of its own; the walk of the home
     // then skips them.
     var walked: [String] = []
-    for (path, base) in [(layout.venv, venvBase), (layout.comfyDir, home), (layout.stateDir, home), (home, home)] {
+    let stateBase = layout.hasSeparateStateDir ? FileSystem.parent(of: layout.stateDir) : home
+    for (path, base) in [(layout.venv, venvBase), (layout.comfyDir, home), (layout.stateDir, stateBase), (home, home)] {
       let (done, linked) = FileSystem.handOver(path, below: base, uid: uid, gid: gid, skipping: walked)
       if done + linked > 0 {
         walked.append(path)

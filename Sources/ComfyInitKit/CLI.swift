@@ -111,6 +111,7 @@ public enum CLI {
       Log.error(error.message)
       return error.code.rawValue
     }
+    config.giveChildrenAWritableHome()
     do {
       var bootstrap = Bootstrap(config: config, supervisor: supervisor)
       bootstrap.deferAuthWithoutCredential = bootstrapOnly
@@ -128,6 +129,11 @@ public enum CLI {
       return ExitCode.failure.rawValue
     }
     if bootstrapOnly { return 0 }
+    do { try Bootstrap.requireServerPlaces(config, extraArgs: serverArgs) } catch {
+      Log.error(error.message)
+      Status.write(config.layout, phase: .failed, detail: error.message)
+      return error.code.rawValue
+    }
     // Said once, before the server prints its own (less direct) view of the GPU.
     let cuda = CUDACompatibility.verdict(config.layout)
     if let message = cuda.message {

@@ -103,6 +103,8 @@ public struct Config: Equatable, Sendable {
   public var repo = Config.defaultRepo
   public var ref = Config.defaultRef
   public var venv = ""
+  /// COMFYUI_STATE_DIR; "" until load() sets it (HOME/.comfy-init when unset).
+  public var stateDir = ""
   public var pipExtra = ["einops"]
   public var customNodes: [CustomNode] = []
   public var loginRepo = Config.defaultLoginRepo
@@ -140,8 +142,8 @@ public struct Config: Equatable, Sendable {
 
   public init() {}
 
-  /// Every path under the home and the venv.
-  public var layout: HomeLayout { HomeLayout(home: home, venv: venv) }
+  /// Every path under the home, the venv and the state folder.
+  public var layout: HomeLayout { HomeLayout(home: home, venv: venv, stateDir: stateDir.isEmpty ? nil : stateDir) }
 
   /// PUID:PGID (PGID defaults to PUID), nil without PUID.
   public var owner: (uid: uid_t, gid: gid_t)? { puid.map { ($0, pgid ?? gid_t($0)) } }
@@ -157,10 +159,17 @@ public struct Config: Equatable, Sendable {
     return env
   }
 
-  /// After the PUID drop: children need a HOME they can write (pip's cache, git's config), and
-  /// root's is not PUID's. COMFYUI_HOME serves (no /etc/passwd entry is needed).
+  /// Children need a HOME they can write (pip's cache, git's config, Python libraries' caches): after
+  /// the PUID drop root's is not PUID's, and a uid without a passwd entry (`--user 12345:0`) gets "/".
+  /// COMFYUI_HOME serves when writable, else a folder in the state folder (a read-only root); no
+  /// /etc/passwd entry is needed.
   public mutating func giveChildrenAWritableHome() {
-    if access(childEnvironment["HOME"] ?? "/", W_OK) != 0 { childEnvironment["HOME"] = home }
+    guard access(childEnvironment["HOME"] ?? "/", W_OK) != 0 else { return }
+    if access(home, W_OK) == 0 {
+      childEnvironment["HOME"] = home
+    } else if (try? FileSystem.makeDirectories(layout.fallbackUserHome, mode: 0o700)) != nil {
+      childEnvironment["HOME"] = layout.fallbackUserHome
+    }
   }
 
   /// Every custom node to install: ComfyUI-Login first when auth is on, then COMFYUI_CUSTOM_NODES.
@@ -178,6 +187,7 @@ public struct Config: Equatable, Sendable {
       "home=\(home)", "ref=\(ref)", "repo=\(redactURL(repo))", "venv=\(venv)", "auth=\(auth.rawValue)",
       "listen=\(listen)", "port=\(port)", "init=\(initMode.rawValue)",
     ]
+    if layout.hasSeparateStateDir { parts.insert("state=\(stateDir)", at: 1) }
     if auth == .login { parts.append("user=\(username) credential=\(credentialSource)") }
     if !pipExtra.isEmpty { parts.append("extra=\(pipExtra.joined(separator: ","))") }
     if !customNodes.isEmpty { parts.append("nodes=\(customNodes.map(\.name).joined(separator: ","))") }
@@ -268,6 +278,10 @@ extension Config {
     c.venv = value("COMFYUI_VENV").map(stripTrailingSlashes) ?? c.home + "/venv"
     guard c.venv.hasPrefix("/") else {
       throw InitError(.config, "COMFYUI_VENV='\(c.venv)' must be an absolute path, e.g. /opt/comfyui/venv")
+    }
+    c.stateDir = value("COMFYUI_STATE_DIR").map(stripTrailingSlashes) ?? c.home + "/.comfy-init"
+    guard c.stateDir.hasPrefix("/") else {
+      throw InitError(.config, "COMFYUI_STATE_DIR='\(c.stateDir)' must be an absolute path, e.g. /run/comfy-init")
     }
     if let extra = env["COMFYUI_PIP_EXTRA"] {
       c.pipExtra = extra.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" }).map(String.init)

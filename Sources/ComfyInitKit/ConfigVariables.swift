@@ -36,7 +36,10 @@ extension Config {
   }
 
   public static let variables: [Variable] = [
-    Variable("COMFYUI_HOME", "--home", .value, "/opt/comfyui", "ComfyUI in HOME/ComfyUI, state in HOME/.comfy-init"),
+    Variable("COMFYUI_HOME", "--home", .value, "/opt/comfyui", "ComfyUI in HOME/ComfyUI"),
+    Variable(
+      "COMFYUI_STATE_DIR", "--state-dir", .value, "HOME/.comfy-init",
+      "what a start writes (lock, status, stamps, login/ in the image): one writable mount"),
     Variable("COMFYUI_REPO", "--repo", .value, "upstream ComfyUI", "the repository to clone"),
     Variable("COMFYUI_REF", "--ref", .value, Config.defaultRef, "a tag, branch or commit of it"),
     Variable("COMFYUI_VENV", "--venv", .value, "HOME/venv", "the Python venv"),

@@ -121,7 +121,7 @@ struct GitCheckout {
     let wantedRef = ref ?? "HEAD"
     try requireNetwork(url, label: label, dest: dest)
     try git(
-      ["fetch", "--quiet", "--", url, wantedRef], in: dest,
+      ["fetch", "--quiet", "--", url, wantedRef], in: dest, trusting: GitCheckout.localPath(url),
       explain:
         "cannot fetch \(wantedRef) from \(redactURL(url)) into \(dest); \(label) must be at \(wantedRef) before the server starts: check the network and the URL"
     )
@@ -143,7 +143,7 @@ struct GitCheckout {
     if isCommit { args.append("--no-checkout") }
     args += ["--", url, temp]
     try git(
-      args, in: nil,
+      args, in: nil, trusting: GitCheckout.localPath(url),
       explain:
         "cannot clone \(label) from \(redactURL(url)) at \(ref ?? "its default branch"); check the URL, the ref and the network"
     )
@@ -195,13 +195,17 @@ struct GitCheckout {
 
   private func resolveLocally(_ ref: String, in dir: String) throws -> String? {
     let result = try runner.run(
-      ["git", "-C", dir, "rev-parse", "--verify", "--quiet", ref + "^{commit}"], capture: true, failure: failure)
+      ["git"] + GitCheckout.trust([dir]) + ["-C", dir, "rev-parse", "--verify", "--quiet", ref + "^{commit}"],
+      capture: true, failure: failure)
     return result.status.isSuccess ? result.output : nil
   }
 
   @discardableResult
-  private func git(_ args: [String], in dir: String?, capture: Bool = false, explain: String) throws -> String {
-    let full = ["git", "-c", "advice.detachedHead=false"] + (dir.map { ["-C", $0] } ?? []) + args
+  private func git(
+    _ args: [String], in dir: String?, trusting source: String? = nil, capture: Bool = false, explain: String
+  ) throws -> String {
+    let trusted = GitCheckout.trust([dir, source].compactMap { $0 })
+    let full = ["git", "-c", "advice.detachedHead=false"] + trusted + (dir.map { ["-C", $0] } ?? []) + args
     return try runner.check(
       full, extraEnvironment: ["GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false"], capture: capture,
       failure: failure, explain: explain)
@@ -221,6 +225,23 @@ struct GitCheckout {
   }
 
   static func isLocal(_ url: String) -> Bool { url.hasPrefix("/") || url.hasPrefix("file://") }
+
+  /// The folder a local repository URL names; nil for a remote one.
+  static func localPath(_ url: String) -> String? {
+    url.hasPrefix("file://") ? String(url.dropFirst(7)) : url.hasPrefix("/") ? url : nil
+  }
+
+  /// Git refuses a repository another uid owns ("dubious ownership"). An arbitrary uid with gid 0
+  /// (`--user 12345:0`, the OpenShift convention) owns none of the image's checkouts and mirrors,
+  /// which are still comfy-init's to manage: each one named here (the checkout worked on, a local
+  /// source) is trusted, for that command only and only when another uid owns it.
+  static func trust(_ paths: [String]) -> [String] {
+    paths.flatMap { path -> [String] in
+      var st = stat()
+      guard stat(path, &st) == 0, st.st_uid != geteuid() else { return [] }
+      return ["-c", "safe.directory=\(path)"]
+    }
+  }
 
   /// The checked-out commit, read from .git without running git (detached, or a branch ref).
   static func headCommit(of dir: String) -> String? {

@@ -1,5 +1,5 @@
-// Every path comfy-init reads or writes under COMFYUI_HOME and the venv, in one place: a new state
-// file gets its name here, and everyone else asks the layout.
+// Every path comfy-init reads or writes under COMFYUI_HOME, the venv and the state folder, in one
+// place: a new state file gets its name here, and everyone else asks the layout.
 
 public struct HomeLayout: Equatable, Sendable {
   /// COMFYUI_HOME.
@@ -7,9 +7,14 @@ public struct HomeLayout: Equatable, Sendable {
   /// COMFYUI_VENV (HOME/venv by default; it may live outside the home).
   public let venv: String
 
-  public init(home: String, venv: String) {
+  /// COMFYUI_STATE_DIR (HOME/.comfy-init by default): everything comfy-init writes at a start that is
+  /// not the user's data, so that one writable mount (a tmpfs, an emptyDir) covers a read-only root.
+  public let stateDir: String
+
+  public init(home: String, venv: String, stateDir: String? = nil) {
     self.home = home
     self.venv = venv
+    self.stateDir = stateDir ?? home + "/.comfy-init"
   }
 
   // ComfyUI's checkout and what the server reads from it.
@@ -19,14 +24,33 @@ public struct HomeLayout: Equatable, Sendable {
   public var comfyRequirements: String { comfyDir + "/requirements.txt" }
   public var customNodesDir: String { comfyDir + "/custom_nodes" }
   public var modelsDir: String { comfyDir + "/models" }
+  /// Where ComfyUI-Login reads its credential: a folder, or (the image) a link to `stateLoginDir`.
+  public var loginDir: String { comfyDir + "/login" }
   /// ComfyUI-Login's credential: line 1 the bcrypt hash (the API token), line 2 the username (PasswordFile).
-  public var passwordFile: String { comfyDir + "/login/PASSWORD" }
+  public var passwordFile: String { loginDir + "/PASSWORD" }
+
+  /// What the server writes at run time besides the user's data volumes, and the flag that moves each
+  /// (ComfyUI's cli_args): `run` checks they are writable before the server starts.
+  public var serverWritablePlaces: [(path: String, flag: String)] {
+    [
+      (comfyDir + "/temp", "--temp-directory"), (comfyDir + "/user", "--user-directory"),
+      (comfyDir + "/output", "--output-directory"), (comfyDir + "/input", "--input-directory"),
+    ]
+  }
 
   public func customNode(_ name: String) -> String { customNodesDir + "/" + name }
   public func requirements(ofNode name: String) -> String { customNode(name) + "/requirements.txt" }
 
-  // comfy-init's own state: HOME/.comfy-init.
-  public var stateDir: String { home + "/.comfy-init" }
+  // comfy-init's own state, in `stateDir`.
+  /// Where the state lived before COMFYUI_STATE_DIR existed (and where an image build leaves its
+  /// stamps): a state folder elsewhere is seeded from it (StateSeed).
+  public var legacyStateDir: String { home + "/.comfy-init" }
+  public var hasSeparateStateDir: Bool { stateDir != legacyStateDir }
+  /// The target of the image's link HOME/ComfyUI/login: login/PASSWORD in the state folder.
+  public var stateLoginDir: String { stateDir + "/login" }
+  /// HOME for the server and the tools when the inherited one is not writable (an arbitrary uid has
+  /// no passwd entry; a read-only root).
+  public var fallbackUserHome: String { stateDir + "/home" }
   /// flock target; holds the holder's pid (HomeLock).
   public var lockFile: String { stateDir + "/lock" }
   /// phase, since, pid, detail (Status).
@@ -40,6 +64,9 @@ public struct HomeLayout: Equatable, Sendable {
   public func nodeCheckoutStamp(_ name: String) -> String { nodeStampsDir + "/" + name + ".checkout" }
   /// One verify stamp per model file (VerifyStamp).
   public var modelStampsDir: String { stateDir + "/models" }
+  /// The state a new state folder takes over from `legacyStateDir`, relative to both: what a start
+  /// would otherwise redo (git reads, bcrypt, hashing every model). Never the lock or the status.
+  public static let seededState = ["ComfyUI.checkout", "auth.stamp", "nodes", "models"]
 
   /// Where a clone into `dest` is made before it is renamed into place. ".disabled" keeps ComfyUI
   /// from importing a half-cloned custom node; a crash leaves only this behind.

@@ -17,7 +17,8 @@ import Testing
     let url = "https://example.com/simple"
     return [
       "COMFYUI_HOME": ("/srv/comfy", [:]), "COMFYUI_REPO": ("https://example.com/ComfyUI.git", [:]),
-      "COMFYUI_REF": ("v0.9.0", [:]), "COMFYUI_VENV": ("/srv/venv", [:]), "COMFYUI_PIP_EXTRA": ("rich", [:]),
+      "COMFYUI_REF": ("v0.9.0", [:]), "COMFYUI_VENV": ("/srv/venv", [:]), "COMFYUI_STATE_DIR": ("/run/comfy-init", [:]),
+      "COMFYUI_PIP_EXTRA": ("rich", [:]),
       "COMFYUI_CUSTOM_NODES": ("https://example.com/owner/Node.git@v1", [:]),
       "COMFYUI_LOGIN_REPO": ("https://example.com/fork/ComfyUI-Login.git", [:]),
       "COMFYUI_LOGIN_REF": ("abc1234", [:]), "COMFYUI_AUTH": ("none", [:]), "COMFYUI_LOGIN_ENABLED": ("false", [:]),
