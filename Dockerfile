@@ -42,7 +42,10 @@
 # `runtime`), never the wheels: the real ones are gigabytes. A stage rather than a BuildKit bind
 # mount, because the classic builder has no mounts.
 
-ARG BASE_IMAGE=nvidia/cuda:12.8.1-runtime-ubuntu24.04
+# A plain Ubuntu, not NVIDIA's CUDA runtime image: torch's CUDA wheels bring their own CUDA libraries
+# (3.0 GB in the venv with torch 2.15), and NVIDIA's container toolkit adds the driver at start; the
+# CUDA image's copies of those libraries would never be loaded (BENCHMARKS.md, "Base image").
+ARG BASE_IMAGE=ubuntu:24.04
 ARG SWIFT_IMAGE=swift:6.3-bookworm
 
 FROM ${BASE_IMAGE} AS base
@@ -53,6 +56,10 @@ RUN export DEBIAN_FRONTEND=noninteractive \
   && apt-get update -qq \
   && apt-get install -y -qq --no-install-recommends python3 python3-venv git ca-certificates >/dev/null \
   && rm -rf /var/lib/apt/lists/*
+
+# What NVIDIA's container toolkit mounts with a GPU (the CUDA images set the same): the driver's
+# compute libraries and nvidia-smi, nothing for graphics or video.
+ENV NVIDIA_DRIVER_CAPABILITIES=compute,utility
 
 ARG COMFYUI_UID=1000
 ARG COMFYUI_GID=1000

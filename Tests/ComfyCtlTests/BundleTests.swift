@@ -86,7 +86,7 @@ import Version
     let names = (
       project: "comfyctl-bundle-\(getpid())", image: "comfyctl-bundle:\(getpid())", port: freePort()
     )
-    FileManager.default.createFile(
+    _ = FileManager.default.createFile(
       atPath: bundle + "/.env",
       contents: Data(
         """

@@ -17,7 +17,7 @@ struct BuildCommand: ParsableCommand {
 
 /// Shared by `build` and `up --build`.
 struct BuildOptions: ParsableArguments {
-  @Option(help: "Base image (default: COMFYUI_BASE_IMAGE in .env, else the Dockerfile's CUDA runtime image).")
+  @Option(help: "Base image (default: COMFYUI_BASE_IMAGE in .env, else the Dockerfile's ubuntu:24.04).")
   var baseImage: String?
   @Option(help: "Image tag (default: COMFYUI_IMAGE in .env, else \(Settings.defaultImage)).") var tag: String?
   @Flag(help: "Bake in the stand-in ComfyUI and local wheels from Tests/Fixtures and .cache/wheels (no network).")
