@@ -249,7 +249,7 @@ public struct Bootstrap {
       }
     }
     try become(uid: uid, gid: gid)
-    config.giveChildrenAWritableHome()
+    config.giveChildrenWritablePlaces()
   }
 
   /// setgroups(0), setgid, setuid: for good (real, effective and saved ids), capabilities gone.

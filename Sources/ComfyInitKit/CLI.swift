@@ -111,7 +111,7 @@ public enum CLI {
       Log.error(error.message)
       return error.code.rawValue
     }
-    config.giveChildrenAWritableHome()
+    config.giveChildrenWritablePlaces()
     do {
       var bootstrap = Bootstrap(config: config, supervisor: supervisor)
       bootstrap.deferAuthWithoutCredential = bootstrapOnly

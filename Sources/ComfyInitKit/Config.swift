@@ -159,16 +159,25 @@ public struct Config: Equatable, Sendable {
     return env
   }
 
-  /// Children need a HOME they can write (pip's cache, git's config, Python libraries' caches): after
-  /// the PUID drop root's is not PUID's, and a uid without a passwd entry (`--user 12345:0`) gets "/".
-  /// COMFYUI_HOME serves when writable, else a folder in the state folder (a read-only root); no
-  /// /etc/passwd entry is needed.
-  public mutating func giveChildrenAWritableHome() {
-    guard access(childEnvironment["HOME"] ?? "/", W_OK) != 0 else { return }
-    if access(home, W_OK) == 0 {
-      childEnvironment["HOME"] = home
-    } else if (try? FileSystem.makeDirectories(layout.fallbackUserHome, mode: 0o700)) != nil {
-      childEnvironment["HOME"] = layout.fallbackUserHome
+  /// Children need a HOME and a temporary folder they can write. HOME: pip's cache, git's config,
+  /// Python libraries' caches; after the PUID drop root's is not PUID's, and a uid without a passwd
+  /// entry (`--user 12345:0`) gets "/". COMFYUI_HOME serves when writable, else a folder in the state
+  /// folder (a read-only root); no /etc/passwd entry is needed. The temporary folder: Python's
+  /// tempfile (torch calls it while ComfyUI imports it) tries TMPDIR, TEMP, TMP, /tmp, /var/tmp,
+  /// /usr/tmp and the current folder, and raises when none is writable: on a read-only root without a
+  /// /tmp mount the real server died at its start. TMPDIR then names a folder in the state folder.
+  public mutating func giveChildrenWritablePlaces() {
+    if access(childEnvironment["HOME"] ?? "/", W_OK) != 0 {
+      if access(home, W_OK) == 0 {
+        childEnvironment["HOME"] = home
+      } else if (try? FileSystem.makeDirectories(layout.fallbackUserHome, mode: 0o700)) != nil {
+        childEnvironment["HOME"] = layout.fallbackUserHome
+      }
+    }
+    let environment = childEnvironment
+    let temp = ["TMPDIR", "TEMP", "TMP"].compactMap { environment[$0] }.first ?? "/tmp"
+    if access(temp, W_OK) != 0, (try? FileSystem.makeDirectories(layout.fallbackTempDir, mode: 0o700)) != nil {
+      childEnvironment["TMPDIR"] = layout.fallbackTempDir
     }
   }
 

@@ -51,6 +51,9 @@ public struct HomeLayout: Equatable, Sendable {
   /// HOME for the server and the tools when the inherited one is not writable (an arbitrary uid has
   /// no passwd entry; a read-only root).
   public var fallbackUserHome: String { stateDir + "/home" }
+  /// TMPDIR for the server and the tools when no temporary folder is writable (a read-only root
+  /// without a /tmp mount; Config.giveChildrenWritablePlaces).
+  public var fallbackTempDir: String { stateDir + "/tmp" }
   /// flock target; holds the holder's pid (HomeLock).
   public var lockFile: String { stateDir + "/lock" }
   /// phase, since, pid, detail (Status).

@@ -67,6 +67,12 @@ apply_custom_paths()
 # Where the real main.py imports torch and the rest of its requirements: a broken venv fails here.
 import six  # noqa: E402,F401
 
+# torch, imported there, asks tempfile for a writable temporary folder (torch/_inductor's cache
+# folder) and its import fails without one: a read-only root with no /tmp mount and no TMPDIR.
+import tempfile  # noqa: E402
+
+tempfile.gettempdir()
+
 _delay = float(os.environ.get("STANDIN_IMPORT_DELAY", "0") or 0)
 if _delay > 0:
     # Said first, so a test knows the interpreter is up and inside the window (not still in its own start-up).
