@@ -89,7 +89,7 @@ public struct SwarmStack: Sendable {
       // ingress mesh. Neither can keep COMFYUI_BIND's address (portRule).
       service["ports"] = (source["ports"] as? [[String: Any]] ?? []).map { port -> [String: Any] in
         let published = (port["published"] as? String).flatMap { Int($0) } ?? port["published"] as? Int ?? 0
-        return ["target": port["target"] ?? 8188, "published": published, "protocol": "tcp", "mode": "host"]
+        return ["target": port["target"] as? Int ?? 8188, "published": published, "protocol": "tcp", "mode": "host"]
       }
       var mounts: [[String: Any]] = []
       for mount in source["volumes"] as? [[String: Any]] ?? [] {
@@ -102,8 +102,8 @@ public struct SwarmStack: Sendable {
       var deploy: [String: Any] = [
         "replicas": 1,
         // One copy at a time: a GPU cannot hold two, and a failed health check goes back.
-        "update_config": ["parallelism": 1, "order": "stop-first", "failure_action": "rollback", "monitor": "5s"],
-        "rollback_config": ["parallelism": 1, "order": "stop-first"],
+        "update_config": ["parallelism": 1, "order": "stop-first", "failure_action": "rollback", "monitor": "5s"] as [String: Any],
+        "rollback_config": ["parallelism": 1, "order": "stop-first"] as [String: Any],
         "restart_policy": ["condition": restartCondition(source["restart"] as? String)],
       ]
       let devices =
@@ -112,11 +112,9 @@ public struct SwarmStack: Sendable {
         } ?? []
       let gpus = devices.reduce(0) { $0 + gpuCount(of: $1) }
       if gpus > 0 {
-        deploy["resources"] = [
-          "reservations": [
-            "generic_resources": [["discrete_resource_spec": ["kind": gpuResourceKind, "value": gpus]]]
-          ]
-        ]
+        let spec: [String: Any] = ["kind": gpuResourceKind, "value": gpus]
+        let reservations: [String: Any] = ["generic_resources": [["discrete_resource_spec": spec]]]
+        deploy["resources"] = ["reservations": reservations]
         gpuServices.append(serviceName)
       }
       service["deploy"] = deploy
@@ -127,15 +125,13 @@ public struct SwarmStack: Sendable {
         "GPU: \(gpuServices.joined(separator: ", ")) reserve \(gpuResourceKind) generic resources: only nodes "
           + "that advertise them run these (docs/deploy.md, Swarm); device ids do not pin a GPU on a swarm")
     }
-    if services.values.contains(where: { _ in true }),
-      (config["services"] as? [String: Any])?.values.contains(where: { ($0 as? [String: Any])?["security_opt"] != nil })
-        == true
-    {
+    let composeServices = config["services"] as? [String: Any] ?? [:]
+    if composeServices.values.contains(where: { ($0 as? [String: Any])?["security_opt"] != nil }) {
       notes.append("swarm services cannot set no-new-privileges (security_opt); capabilities are still all dropped")
     }
     var file: [String: Any] = ["version": "3.9", "services": services, "volumes": volumes]
     if let secretFile = ((config["secrets"] as? [String: Any])?[secretKey] as? [String: Any])?["file"] {
-      file["secrets"] = [secretKey: ["name": secretName, "file": secretFile]]
+      file["secrets"] = [secretKey: ["name": secretName, "file": secretFile] as [String: Any]]
     }
     return (file, notes)
   }
@@ -168,7 +164,7 @@ public struct SwarmStack: Sendable {
     try FileOps.makeDirectory(dir, mode: 0o700)
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/stack.json"
-    guard let data = try? JSONSerialization.data(withJSONObject: file, options: [.prettyPrinted, .sortedKeys]) else {
+    guard let data = try? JSONSerialization.data(withJSONObject: file, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) else {
       throw CtlError(.composeFailed, "cannot write the stack file")
     }
     try FileOps.writeAtomically(path, String(decoding: data, as: UTF8.self), mode: 0o600)

@@ -11,37 +11,30 @@ import Testing
 
 @Suite(.serialized) struct SwarmTests {
   /// What `docker compose config --format json` prints for the GPU main service and a profile's one.
-  static let composeConfig: [String: Any] = [
-    "name": "proj",
-    "networks": ["default": ["name": "proj_default", "ipam": [:]]],
-    "secrets": ["comfyui_password_hash": ["name": "proj_comfyui_password_hash", "file": "/p/.secrets/hash"]],
-    "services": [
-      "comfyui": [
-        "image": "img", "restart": "unless-stopped", "stop_grace_period": "12s", "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges:true"], "command": NSNull(), "networks": ["default": NSNull()],
-        "environment": ["COMFYUI_AUTH": "login"],
-        "healthcheck": ["test": ["CMD", "comfy-init", "health"], "interval": "2s", "start_period": "10m0s"],
-        "ports": [
-          ["mode": "ingress", "host_ip": "127.0.0.1", "target": 8188, "published": "8188", "protocol": "tcp"]
-        ],
-        "secrets": [["source": "comfyui_password_hash", "target": "/run/secrets/comfyui_password_hash"]],
-        "volumes": [["type": "volume", "source": "models", "target": "/opt/comfyui/ComfyUI/models", "volume": [:]]],
-        "deploy": [
-          "resources": [
-            "reservations": ["devices": [["driver": "nvidia", "device_ids": ["0,1"], "capabilities": ["gpu"]]]]
-          ]
-        ],
-      ],
-      "comfyui-flux": [
-        "image": "img", "profiles": ["flux"], "restart": "no",
-        "ports": [["target": 8188, "published": "8190"]],
-        "volumes": [["type": "volume", "source": "models-flux", "target": "/m"]],
-      ],
-    ],
-  ]
+  static func composeConfig() -> [String: Any] {
+    let json = """
+      {"name": "proj", "networks": {"default": {"name": "proj_default", "ipam": {}}},
+       "secrets": {"comfyui_password_hash": {"name": "proj_comfyui_password_hash", "file": "/p/.secrets/hash"}},
+       "services": {
+        "comfyui": {"image": "img", "restart": "unless-stopped", "stop_grace_period": "12s", "cap_drop": ["ALL"],
+          "security_opt": ["no-new-privileges:true"], "command": null, "networks": {"default": null},
+          "environment": {"COMFYUI_AUTH": "login"},
+          "healthcheck": {"test": ["CMD", "comfy-init", "health"], "interval": "2s", "start_period": "10m0s"},
+          "ports": [{"mode": "ingress", "host_ip": "127.0.0.1", "target": 8188, "published": "8188", "protocol": "tcp"}],
+          "secrets": [{"source": "comfyui_password_hash", "target": "/run/secrets/comfyui_password_hash"}],
+          "volumes": [{"type": "volume", "source": "models", "target": "/opt/comfyui/ComfyUI/models", "volume": {}}],
+          "deploy": {"resources": {"reservations": {"devices": [
+            {"driver": "nvidia", "device_ids": ["0,1"], "capabilities": ["gpu"]}]}}}},
+        "comfyui-flux": {"image": "img", "profiles": ["flux"], "restart": "no",
+          "ports": [{"target": 8188, "published": "8190"}],
+          "volumes": [{"type": "volume", "source": "models-flux", "target": "/m"}]}}}
+      """
+    return (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] ?? [:]
+  }
 
   @Test func theComposeConfigBecomesAStackFileWithEachDifferenceHandled() throws {
-    let (file, notes) = SwarmStack.translate(SwarmTests.composeConfig, secretName: "proj_s_v", uid: 1000, gid: 0)
+    #expect(!SwarmTests.composeConfig().isEmpty)
+    let (file, notes) = SwarmStack.translate(SwarmTests.composeConfig(), secretName: "proj_s_v", uid: 1000, gid: 0)
     #expect(file["version"] as? String == "3.9")
     #expect(Set(file.keys) == ["version", "services", "volumes", "secrets"], "name, networks: Compose's only")
     let services = try #require(file["services"] as? [String: [String: Any]])
@@ -97,7 +90,7 @@ import Testing
     let (dir, names) = try EndToEndDockerTests().makeStandinProject(label: "swarm")
     let ctl = { (args: [String]) throws -> RunResult in
       let result = try runTool([bin] + args + ["--project-dir", dir.path], timeout: 600)
-      print("swarm: comfyctl \(args.joined(separator: " ")) -> \(result.status) in \(seconds(result.seconds))")
+      print("swarm: comfyctl \(args.joined(separator: " ")) -> \(result.status) in \(String(format: "%.1f s", result.seconds))")
       return result
     }
     var madeSwarm = false
@@ -139,7 +132,7 @@ import Testing
     madeSwarm = up.stdout.contains("swarm: this engine is now a single-node swarm manager")
     #expect(madeSwarm == (before == "inactive"), "\(up.all)")
     try #require(up.status == 0, "up --swarm failed: \(up.all)")
-    print("swarm: deploy-to-healthy \(seconds(up.seconds)) (comfyctl up --swarm, image present)")
+    print("swarm: deploy-to-healthy \(String(format: "%.1f s", up.seconds)) (comfyctl up --swarm, image present)")
     #expect(up.stdout.contains("swarm: \(SwarmStack.portRule)"), "\(up.all)")
     #expect(up.stdout.contains("comfyui: http://127.0.0.1:\(names.port)"), "\(up.all)")
 
@@ -179,7 +172,7 @@ import Testing
     // The real rotation: a new versioned secret, the service moved onto it, healthy, the old one gone.
     let rotate = try ctl(["secrets", "rotate", "--restart", "--wait-timeout", "240"])
     #expect(rotate.status == 0, "\(rotate.all)")
-    print("swarm: rotate-to-healthy \(seconds(rotate.seconds)) (comfyctl secrets rotate --restart)")
+    print("swarm: rotate-to-healthy \(String(format: "%.1f s", rotate.seconds)) (comfyctl secrets rotate --restart)")
     let second = try SecretsStore(project: Project(root: dir.path)).load()
     #expect(second.hash != first.hash)
     #expect(stack.secrets() == [try stack.currentSecretName()], "old secrets left: \(stack.secrets())")

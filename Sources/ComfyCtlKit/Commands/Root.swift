@@ -82,7 +82,7 @@ struct Stack {
 
   /// Running ComfyUI containers; empty when the engine is not reachable (then nothing can run).
   func runningContainers() -> [ContainerInfo] {
-    guard Docker.engineProblem() == nil, let containers = try? containers() else { return [] }
+    guard Docker.engineProblem() == nil, let containers = try? self.containers() else { return [] }
     return containers.filter { $0.state == "running" || $0.state == "restarting" }
   }
 
