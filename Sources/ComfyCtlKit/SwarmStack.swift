@@ -102,7 +102,8 @@ public struct SwarmStack: Sendable {
       var deploy: [String: Any] = [
         "replicas": 1,
         // One copy at a time: a GPU cannot hold two, and a failed health check goes back.
-        "update_config": ["parallelism": 1, "order": "stop-first", "failure_action": "rollback", "monitor": "5s"] as [String: Any],
+        "update_config": ["parallelism": 1, "order": "stop-first", "failure_action": "rollback", "monitor": "5s"]
+          as [String: Any],
         "rollback_config": ["parallelism": 1, "order": "stop-first"] as [String: Any],
         "restart_policy": ["condition": restartCondition(source["restart"] as? String)],
       ]
@@ -164,7 +165,10 @@ public struct SwarmStack: Sendable {
     try FileOps.makeDirectory(dir, mode: 0o700)
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/stack.json"
-    guard let data = try? JSONSerialization.data(withJSONObject: file, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) else {
+    guard
+      let data = try? JSONSerialization.data(
+        withJSONObject: file, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    else {
       throw CtlError(.composeFailed, "cannot write the stack file")
     }
     try FileOps.writeAtomically(path, String(decoding: data, as: UTF8.self), mode: 0o600)

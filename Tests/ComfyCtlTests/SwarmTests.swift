@@ -90,7 +90,9 @@ import Testing
     let (dir, names) = try EndToEndDockerTests().makeStandinProject(label: "swarm")
     let ctl = { (args: [String]) throws -> RunResult in
       let result = try runTool([bin] + args + ["--project-dir", dir.path], timeout: 600)
-      print("swarm: comfyctl \(args.joined(separator: " ")) -> \(result.status) in \(String(format: "%.1f s", result.seconds))")
+      print(
+        "swarm: comfyctl \(args.joined(separator: " ")) -> \(result.status) in \(String(format: "%.1f s", result.seconds))"
+      )
       return result
     }
     var madeSwarm = false
