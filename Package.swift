@@ -55,7 +55,7 @@ let package = Package(
     .target(
       name: "ComfyCtlKit",
       dependencies: [
-        "Bcrypt", "HTTPClient", "Spawn", "CZlib", "Version",
+        "Bcrypt", "Digest", "HTTPClient", "Spawn", "CZlib", "Version",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

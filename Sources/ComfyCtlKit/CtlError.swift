@@ -36,6 +36,10 @@ public enum CtlExitCode: Int32, CaseIterable, Sendable {
   case generateTimeout = 24
   /// The server answered 401 to the token from the secrets store.
   case unauthorized = 25
+  /// `up --swarm`: this engine is not a swarm manager, and no `--init-swarm` or yes on a terminal.
+  case notASwarmManager = 26
+  /// Swarm: a service update (secret rotation, restart) failed its health check and was rolled back.
+  case rolledBack = 27
   /// `build --comfyui-repo/--login-repo PATH`: the folder is not a git repository's top level.
   /// 30 and up: the image build's inputs, checked before `docker build` starts.
   case notAGitRepository = 30

@@ -8,13 +8,22 @@ import Foundation
 #endif
 
 public struct HealthWaiter {
-  public let compose: DockerCompose
+  /// The deployment's containers now: Compose's, or the containers of a swarm stack's current tasks.
+  public let listContainers: () throws(CtlError) -> [ContainerInfo]
   public let services: [String]
   public let timeout: Double
   public var output: Console = Console()
+  /// Why a service has no container yet, where the engine knows (swarm: "pending: no suitable node").
+  public var pendingReason: (String) -> String? = { _ in nil }
 
   public init(compose: DockerCompose, services: [String], timeout: Double) {
-    self.compose = compose
+    self.init(services: services, timeout: timeout) { () throws(CtlError) in try compose.containers() }
+  }
+
+  public init(
+    services: [String], timeout: Double, listContainers: @escaping () throws(CtlError) -> [ContainerInfo]
+  ) {
+    self.listContainers = listContainers
     self.services = services
     self.timeout = timeout
   }
@@ -30,10 +39,10 @@ public struct HealthWaiter {
     defer { output.endProgress() }
     while true {
       let elapsed = Date().timeIntervalSince(started)
-      let containers = try compose.containers().filter { services.contains($0.service) }
+      let containers = try listContainers().filter { services.contains($0.service) }
       for service in services where !healthy.contains(service) {
         guard let container = containers.first(where: { $0.service == service }) else {
-          lastDetail[service] = "no container yet"
+          lastDetail[service] = pendingReason(service) ?? "no container yet"
           continue
         }
         let state = try Docker.state(of: container.id)

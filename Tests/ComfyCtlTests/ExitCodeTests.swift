@@ -345,6 +345,8 @@ struct ExitCase: Sendable, CustomTestStringConvertible {
     .executionFailed: "GenerateTests: StandinRaise",
     .generateTimeout: "GenerateTests: StandinSlowSteps past --timeout",
     .unauthorized: "GenerateTests: another project's token",
+    .notASwarmManager: "SwarmTests: up --swarm on an engine in no swarm, without --init-swarm",
+    .rolledBack: "SwarmTests: a rotation onto a secret the container cannot read",
   ]
 
   /// docs/comfyctl.md lists exactly the codes comfyctl has, and each has a row here or a Docker step.

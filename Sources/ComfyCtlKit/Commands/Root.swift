@@ -62,15 +62,27 @@ struct Stack {
   /// Compose with every profile enabled: status, restart and down concern all instances.
   let allProfiles: DockerCompose
 
+  /// The same project as a swarm stack (same name).
+  let swarm: SwarmStack
+
   init(project: Project) throws(CtlError) {
     self.project = project
     self.settings = Settings(project: project)
     self.allProfiles = try DockerCompose(project: project, settings: settings, profiles: ["*"])
+    self.swarm = try SwarmStack(project: project, settings: settings)
+  }
+
+  /// Which engine runs this project now: the one owner of that question for every command.
+  var deployment: Deployment { Deployment.detect(swarm: swarm) }
+
+  /// The project's containers on whichever engine runs it.
+  func containers() throws(CtlError) -> [ContainerInfo] {
+    deployment == .swarm ? try swarm.containers() : try allProfiles.containers()
   }
 
   /// Running ComfyUI containers; empty when the engine is not reachable (then nothing can run).
   func runningContainers() -> [ContainerInfo] {
-    guard Docker.engineProblem() == nil, let containers = try? allProfiles.containers() else { return [] }
+    guard Docker.engineProblem() == nil, let containers = try? self.containers() else { return [] }
     return containers.filter { $0.state == "running" || $0.state == "restarting" }
   }
 
@@ -78,6 +90,12 @@ struct Stack {
   /// login/PASSWORD from it), then waits for them to be healthy. Returns the services restarted.
   @discardableResult
   func restartRunning(timeout: Double, console: Console) throws(CtlError) -> [String] {
+    if deployment == .swarm {
+      // Swarm secrets are immutable: a restart moves the services onto the secret of the current hash.
+      let services = try swarm.rollOntoCurrentSecret(timeout: timeout, console: console)
+      try stopUnlessAuthEnforced(services)
+      return services
+    }
     let services = runningContainers().map(\.service)
     guard !services.isEmpty else { return [] }
     console.say("restarting \(services.joined(separator: ", "))")
@@ -104,7 +122,10 @@ struct Stack {
       }
     }
     guard !open.isEmpty else { return }
-    let stopped = try? allProfiles.capture(["stop"] + open.map(\.service))
+    let stopped =
+      deployment == .swarm
+      ? try? ProcessRunner.capture(["docker", "service", "scale"] + open.map { swarm.service($0.service) + "=0" })
+      : try? allProfiles.capture(["stop"] + open.map(\.service))
     let outcome =
       stopped?.succeeded == true
       ? (open.count == 1 ? "the service was stopped" : "the services were stopped")

@@ -27,11 +27,18 @@ struct StatusCommand: ParsableCommand {
   func run() throws {
     let stack = try Stack(project: try options.project())
     try Prerequisites.checkEngine()
-    let containers = try stack.allProfiles.containers()
+    let deployment = stack.deployment
+    let containers = try stack.containers()
     print("project \(stack.allProfiles.projectName) (\(stack.project.root))")
+    if deployment == .swarm { print("swarm stack \(stack.swarm.name): \(SwarmStack.portRule)") }
     printVersions(image: stack.settings.image)
+    if deployment == .swarm {
+      for service in stack.swarm.services() where !containers.contains(where: { $0.service == service }) {
+        print("\(service): \(stack.swarm.taskProblem(service) ?? "no task container on this node")")
+      }
+    }
     guard !containers.isEmpty else {
-      print("not running; start it with `comfyctl up`")
+      if deployment == .compose { print("not running; start it with `comfyctl up`") }
       return
     }
     for container in containers {
@@ -74,11 +81,21 @@ struct LogsCommand: ParsableCommand {
     let stack = try Stack(project: try options.project())
     try Prerequisites.checkEngine()
     let password = (try? SecretsStore(project: stack.project).load())?.password
+    let redact: @Sendable (String) -> String = { line in LogRedactor.redact(line, password: password) }
+    if stack.deployment == .swarm {
+      // `docker service logs` takes one service: each in turn; following, only the first asked for.
+      let all = services.isEmpty ? stack.swarm.services() : services
+      for service in follow ? Array(all.prefix(1)) : all {
+        var args = ["docker", "service", "logs", "--tail", tail]
+        if follow { args.append("--follow") }
+        let status = try ProcessRunner.streamFiltered(args + [stack.swarm.service(service)], filter: redact)
+        if status != 0 { throw CtlError(.composeFailed, "docker service logs failed (exit \(status))") }
+      }
+      return
+    }
     var args = stack.allProfiles.baseArguments + ["logs", "--tail", tail]
     if follow { args.append("--follow") }
-    let status = try ProcessRunner.streamFiltered(args + services, directory: stack.project.root) { line in
-      LogRedactor.redact(line, password: password)
-    }
+    let status = try ProcessRunner.streamFiltered(args + services, directory: stack.project.root, filter: redact)
     if status != 0 { throw CtlError(.composeFailed, "docker compose logs failed (exit \(status))") }
   }
 }
@@ -105,10 +122,17 @@ struct DownCommand: ParsableCommand {
         throw CtlError(.confirmationRequired, "--deep deletes user data; confirm on a terminal or pass --yes")
       }
     }
-    var args = ["down", "--remove-orphans"]
-    if deep { args.append("--volumes") }
-    try stack.allProfiles.check(args, what: "docker compose down")
-    console.say("stack \(stack.allProfiles.projectName) removed\(deep ? ", volumes included" : " (volumes kept)")")
+    if stack.deployment == .swarm {
+      try stack.swarm.remove(volumes: deep)
+      console.say(
+        "swarm stack \(stack.swarm.name) removed (services, secrets, network)"
+          + (deep ? ", volumes included" : " (volumes kept)"))
+    } else {
+      var args = ["down", "--remove-orphans"]
+      if deep { args.append("--volumes") }
+      try stack.allProfiles.check(args, what: "docker compose down")
+      console.say("stack \(stack.allProfiles.projectName) removed\(deep ? ", volumes included" : " (volumes kept)")")
+    }
     if resetAuth { try resetSecrets(stack.project, console: console) }
   }
 
