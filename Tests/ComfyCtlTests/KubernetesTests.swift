@@ -249,7 +249,7 @@ struct ProbeSchedule {
       apiVersion: kustomize.config.k8s.io/v1beta1
       kind: Kustomization
       resources:
-        - \(KubernetesTools.overlayDir("cpu"))
+        - \(relativeToRoot(overlay.path) + KubernetesTools.overlayDir("cpu"))
       images:
         - name: comfy-init/comfyui
           newName: \(names.image[..<colon])
@@ -312,7 +312,8 @@ struct ProbeSchedule {
           for item in secret["items"] as? [[String: Any]] ?? [] {
             let key = try #require(item["key"] as? String)
             let file = try #require(item["path"] as? String)
-            let bytes = try #require(Data(base64Encoded: try #require(secretData[key], "the Secret has no \(key)")))
+            let encoded = try #require(secretData[key], "the Secret has no \(key)")
+            let bytes = try #require(Data(base64Encoded: encoded))
             let target = folder + "/" + stamp + "/" + file
             try bytes.write(to: URL(fileURLWithPath: target))
             #expect(chown(target, 0, gid_t(fsGroup ?? 0)) == 0 && chmod(target, mode) == 0)
@@ -394,6 +395,11 @@ struct ProbeSchedule {
     #expect(code.hasPrefix("0\n"), "exit \(code) after \(stopSeconds) s: \(log())")
     #expect(stopSeconds < Double(pod.grace), "the stop took \(stopSeconds) s")
   }
+}
+
+/// The `../` that lead from `dir` to `/` (kustomize takes no absolute path to a base).
+func relativeToRoot(_ dir: String) -> String {
+  String(repeating: "../", count: dir.split(separator: "/").count)
 }
 
 /// A Kubernetes quantity (64Mi, 4Gi, 16G) in the bytes Docker's size options take.

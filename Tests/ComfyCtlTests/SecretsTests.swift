@@ -169,7 +169,7 @@ import Testing
       bin, "secrets", "k8s", "--name", "hash2", "--namespace", "studio", "--project-dir", dir.path,
     ])
     #expect(named.stdout.contains("  name: hash2\n  namespace: studio\n"), "\(named.all)")
-    for bad in [["--name", "Comfy_Hash"], ["--namespace", "a.b"], ["--name", "-x"]] {
+    for bad in [["--name", "Comfy_Hash"], ["--namespace", "a.b"], ["--name=-x"]] {
       let refused = try runTool([bin, "secrets", "k8s"] + bad + ["--project-dir", dir.path])
       #expect(refused.status == CtlExitCode.badInput.rawValue, "\(bad): \(refused.all)")
       #expect(refused.stdout.isEmpty && refused.stderr.contains("is not a Kubernetes name"))
