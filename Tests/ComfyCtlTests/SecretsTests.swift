@@ -146,6 +146,36 @@ import Testing
     #expect(mode(of: project.envFile) == 0o600)
   }
 
+  /// `secrets k8s`: the Secret the manifests mount, holding the hash file's bytes and never the password;
+  /// names Kubernetes would refuse are refused before anything is printed.
+  @Test func k8sPrintsTheHashAsASecretNeverThePassword() throws {
+    let bin = try #require(CtlPaths.comfyctl, "build comfyctl first")
+    let (dir, project) = makeProject("sec-k8s")
+    #expect(try runTool([bin, "secrets", "init", "--username", "alice", "--project-dir", dir.path]).status == 0)
+    let credential = try SecretsStore(project: project).load()
+    let printed = try runTool([bin, "secrets", "k8s", "--project-dir", dir.path])
+    #expect(printed.status == 0, "\(printed.all)")
+    #expect(!printed.all.contains(credential.password))
+    let lines = printed.stdout.split(separator: "\n").map(String.init)
+    #expect(lines.contains("kind: Secret") && lines.contains("  name: comfyui-password-hash"))
+    #expect(lines.contains("  namespace: comfyui"))
+    #expect(lines.contains { $0.contains("COMFYUI_USERNAME") && $0.contains("'alice'") })
+    let data = try #require(lines.first { $0.hasPrefix("  comfyui_password_hash: ") })
+    let encoded = String(data.dropFirst("  comfyui_password_hash: ".count))
+    let decoded = try #require(Data(base64Encoded: encoded))
+    #expect(decoded == (try Data(contentsOf: URL(fileURLWithPath: project.hashFile))))
+
+    let named = try runTool([
+      bin, "secrets", "k8s", "--name", "hash2", "--namespace", "studio", "--project-dir", dir.path,
+    ])
+    #expect(named.stdout.contains("  name: hash2\n  namespace: studio\n"), "\(named.all)")
+    for bad in [["--name", "Comfy_Hash"], ["--namespace", "a.b"], ["--name=-x"]] {
+      let refused = try runTool([bin, "secrets", "k8s"] + bad + ["--project-dir", dir.path])
+      #expect(refused.status == CtlExitCode.badInput.rawValue, "\(bad): \(refused.all)")
+      #expect(refused.stdout.isEmpty && refused.stderr.contains("is not a Kubernetes name"))
+    }
+  }
+
   @Test func commandsWithoutSecretsSayHowToCreateThem() throws {
     let bin = try #require(CtlPaths.comfyctl, "build comfyctl first")
     let (dir, _) = makeProject("sec-none")

@@ -1,4 +1,4 @@
-// `comfyctl secrets init|show|rotate|check`.
+// `comfyctl secrets init|show|rotate|check|k8s`.
 import ArgumentParser
 import Foundation
 import HTTPClient
@@ -7,7 +7,7 @@ struct SecretsCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "secrets",
     abstract: "The ComfyUI credential: one source, derived files, drift checks.",
-    subcommands: [SecretsInit.self, SecretsShow.self, SecretsRotate.self, SecretsCheck.self]
+    subcommands: [SecretsInit.self, SecretsShow.self, SecretsRotate.self, SecretsCheck.self, SecretsKubernetes.self]
   )
 }
 
@@ -151,5 +151,20 @@ struct SecretsCheck: ParsableCommand {
         place: place, ok: false,
         detail: "answers \(response.status) to the token: it runs with an older one; `comfyctl restart`")
     }
+  }
+}
+
+struct SecretsKubernetes: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "k8s",
+    abstract: "Print the credential as a Kubernetes Secret (the hash only) for `kubectl apply -f -`.")
+
+  @OptionGroup var options: ProjectOptions
+  @Option(help: "The Secret's name (the one kubernetes/base mounts).") var name = KubernetesSecret.defaultName
+  @Option(help: "The namespace (the one kubernetes/base uses).") var namespace = KubernetesSecret.defaultNamespace
+
+  func run() throws {
+    let credential = try SecretsStore(project: try options.project()).load()
+    print(try KubernetesSecret.manifest(credential, name: name, namespace: namespace), terminator: "")
   }
 }
