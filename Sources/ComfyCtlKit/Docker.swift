@@ -68,15 +68,37 @@ public enum Docker {
     return line.isEmpty ? nil : line
   }
 
-  /// Whether the container was created with a GPU device request (`--gpus`, Compose's GPU reservation).
+  /// Whether the container was created with a GPU device request (`--gpus`, Compose's GPU reservation)
+  /// or, a swarm task, belongs to a service that reserves a GPU.
   public static func requestsGPU(_ container: String) -> Bool {
     guard
       let result = try? ProcessRunner.capture([
-        "docker", "inspect", "--format", "{{json .HostConfig.DeviceRequests}}", container,
-      ]), result.succeeded,
-      let requests = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [Any]
+        "docker", "inspect", "--format",
+        "{{json .HostConfig.DeviceRequests}}\t{{index .Config.Labels \"com.docker.swarm.service.id\"}}", container,
+      ]), result.succeeded
     else { return false }
-    return !requests.isEmpty
+    let fields = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(
+      separator: "\t", omittingEmptySubsequences: false)
+    let requests = (try? JSONSerialization.jsonObject(with: Data((fields.first ?? "").utf8))) as? [Any] ?? []
+    if !requests.isEmpty { return true }
+    // A swarm task has no device request: its service reserves NVIDIA-GPU generic resources instead.
+    return fields.count > 1 && !fields[1].isEmpty && serviceReservesGPU(String(fields[1]))
+  }
+
+  /// Whether a swarm service reserves the generic resource a GPU is (SwarmStack.gpuResourceKind).
+  public static func serviceReservesGPU(_ service: String) -> Bool {
+    guard
+      let result = try? ProcessRunner.capture([
+        "docker", "service", "inspect", "--format",
+        "{{json .Spec.TaskTemplate.Resources.Reservations.GenericResources}}", service,
+      ]), result.succeeded,
+      let resources = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [[String: Any]]
+    else { return false }
+    return resources.contains { resource in
+      ["DiscreteResourceSpec", "NamedResourceSpec"].contains {
+        (resource[$0] as? [String: Any])?["Kind"] as? String == SwarmStack.gpuResourceKind
+      }
+    }
   }
 
   /// `comfy-init health`'s CUDA line in the container ("cuda error: the driver supports CUDA 12.8, this

@@ -156,6 +156,17 @@ import Testing
     #expect(
       (rows as? [[String: Any]])?.count == 11
         && (rows as? [[String: Any]])?.allSatisfy { $0["passed"] as? Bool == true } == true, "\(validate.all)")
+    // validate expects a GPU from a task whose service reserves one (a task has no device request):
+    // a service that reserves NVIDIA-GPU (never scheduled here: no node has one) against this --cpu one.
+    #expect(!Docker.serviceReservesGPU(stack.service("comfyui")) && !Docker.requestsGPU(container.id))
+    let gpuService = "\(names.project)-gpu-probe"
+    let pending = try runTool([
+      "/usr/bin/env", "docker", "service", "create", "--detach", "--quiet", "--name", gpuService,
+      "--generic-resource", "\(SwarmStack.gpuResourceKind)=1", names.image,
+    ])
+    #expect(pending.status == 0, "\(pending.all)")
+    #expect(Docker.serviceReservesGPU(gpuService))
+    _ = try runTool(["/usr/bin/env", "docker", "service", "rm", gpuService])
     let status = try ctl(["status"])
     #expect(status.stdout.contains("swarm stack \(names.project)"), "\(status.all)")
     #expect(status.stdout.contains("comfyui: running healthy  http://127.0.0.1:\(names.port)\n"), "\(status.all)")
