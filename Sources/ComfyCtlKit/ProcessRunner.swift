@@ -81,10 +81,12 @@ public enum ProcessRunner {
     }
   }
 
-  /// Runs with stdout and stderr passed line by line through `filter` to our stdout (log redaction).
+  /// Runs with stdout and stderr passed line by line through `filter` to `output` (our stdout: one
+  /// write per line, so lines of commands streamed side by side never mix).
   public static func streamFiltered(
     _ args: [String], environment: [String: String] = [:], directory: String? = nil,
-    filter: @escaping @Sendable (String) -> String
+    filter: @escaping @Sendable (String) -> String,
+    output: @escaping @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data($0.utf8)) }
   ) throws(CtlError) -> Int32 {
     let (argv, env) = try prepare(args, environment: environment)
     var fds: [Int32] = [-1, -1]
@@ -116,11 +118,44 @@ public enum ProcessRunner {
       while let newline = pending.firstIndex(of: 0x0A) {
         let line = String(decoding: pending[...newline], as: UTF8.self)
         pending.removeSubrange(...newline)
-        FileHandle.standardOutput.write(Data(filter(line).utf8))
+        output(filter(line))
       }
     }
     close(fds[0])
-    if !pending.isEmpty { FileHandle.standardOutput.write(Data(filter(String(decoding: pending, as: UTF8.self)).utf8)) }
+    if !pending.isEmpty { output(filter(String(decoding: pending, as: UTF8.self))) }
     return ChildProcess.waitForExit(pid).code
   }
+
+  /// Several commands at once, each streamed as `streamFiltered` does: `docker service logs --follow`
+  /// takes one service, and following one after the other would never reach the second. The first
+  /// non-zero status in the order given, else 0; a command that cannot start counts as 127.
+  public static func streamFilteredSideBySide(
+    _ commands: [[String]], filter: @escaping @Sendable (String) -> String,
+    output: @escaping @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data($0.utf8)) }
+  ) -> Int32 {
+    let statuses = Statuses(count: commands.count)
+    let group = DispatchGroup()
+    for (index, command) in commands.enumerated() {
+      group.enter()
+      // A thread each, not a pool: a pool of as many threads as cores would leave the rest waiting.
+      Thread.detachNewThread {
+        statuses.set(index, (try? streamFiltered(command, filter: filter, output: output)) ?? 127)
+        group.leave()
+      }
+    }
+    group.wait()
+    return statuses.values.first { $0 != 0 } ?? 0
+  }
+}
+
+/// The exit statuses of commands run side by side, written from their threads.
+private final class Statuses: @unchecked Sendable {
+  private let lock = NSLock()
+  private var stored: [Int32]
+
+  init(count: Int) { stored = Array(repeating: 0, count: count) }
+
+  func set(_ index: Int, _ status: Int32) { lock.withLock { stored[index] = status } }
+
+  var values: [Int32] { lock.withLock { stored } }
 }

@@ -83,12 +83,17 @@ struct LogsCommand: ParsableCommand {
     let password = (try? SecretsStore(project: stack.project).load())?.password
     let redact: @Sendable (String) -> String = { line in LogRedactor.redact(line, password: password) }
     if stack.deployment == .swarm {
-      // `docker service logs` takes one service: each in turn; following, only the first asked for.
-      let all = services.isEmpty ? stack.swarm.services() : services
-      for service in follow ? Array(all.prefix(1)) : all {
-        var args = ["docker", "service", "logs", "--tail", tail]
-        if follow { args.append("--follow") }
-        let status = try ProcessRunner.streamFiltered(args + [stack.swarm.service(service)], filter: redact)
+      // `docker service logs` takes one service: each in turn, or, following, all side by side.
+      var args = ["docker", "service", "logs", "--tail", tail]
+      if follow { args.append("--follow") }
+      let commands = (services.isEmpty ? stack.swarm.services() : services).map { args + [stack.swarm.service($0)] }
+      if follow {
+        let status = ProcessRunner.streamFilteredSideBySide(commands, filter: redact)
+        if status != 0 { throw CtlError(.composeFailed, "docker service logs failed (exit \(status))") }
+        return
+      }
+      for command in commands {
+        let status = try ProcessRunner.streamFiltered(command, filter: redact)
         if status != 0 { throw CtlError(.composeFailed, "docker service logs failed (exit \(status))") }
       }
       return
