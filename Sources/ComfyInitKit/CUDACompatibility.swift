@@ -149,8 +149,10 @@ public enum CUDACompatibility {
   }
 
   /// This machine's driver against the venv's torch.
+  /// The driver is asked first: `health` runs every few seconds, and on a machine without one (every
+  /// CPU host) that is one failed open, with no listing of the venv and no read of torch's files.
   public static func verdict(_ layout: HomeLayout, procFile: String = driverVersionFile) -> CUDAVerdict {
-    guard let torch = torchCUDA(layout) else { return .nothingToSay }
-    return verdict(driver: driverCUDA(procFile: procFile), torch: torch)
+    guard let driver = driverCUDA(procFile: procFile) else { return .nothingToSay }
+    return verdict(driver: driver, torch: torchCUDA(layout))
   }
 }
