@@ -66,17 +66,10 @@ public struct Generator {
     var cachedNodes = 0
     var node = ""
     while true {
-      let message: WebSocket.Message?
-      do {
-        message = try events.receive(until: deadline)
-      } catch {
-        throw CtlError(.executionFailed, "the event stream ended before the prompt finished: \(error.message)")
+      guard let (type, data) = try nextEvent(events, until: deadline, ending: "before the prompt finished") else {
+        throw timedOut(promptID)
       }
-      guard let message else { throw timedOut(promptID) }
-      guard case .text(let text) = message,
-        let event = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any],
-        let type = event["type"] as? String, let data = event["data"] as? [String: Any]
-      else { continue }  // binary frames are previews
+      guard let data else { continue }
       if let id = data["prompt_id"] as? String, id != promptID { continue }
       switch type {
       case "execution_cached":
@@ -124,21 +117,31 @@ public struct Generator {
   /// and send its events to an id that has no socket yet: they would be lost, and the wait would end
   /// only at the timeout (seen on a loaded machine with a prompt that runs in milliseconds).
   private func awaitRegistration(_ events: WebSocket, until deadline: Date) throws(CtlError) {
+    while let (type, _) = try nextEvent(events, until: deadline, ending: "before the server greeted it") {
+      if type == "status" { return }
+    }
+    throw CtlError(.generateTimeout, "the event stream sent nothing within \(Console.seconds(timeout))")
+  }
+
+  /// The next JSON event on the stream, its `type` and `data`; nil at the deadline. Binary frames (the
+  /// previews) and text that is not an event are skipped. `ending` says, in the error, what the stream
+  /// ended before.
+  private func nextEvent(_ events: WebSocket, until deadline: Date, ending: String) throws(CtlError) -> (
+    String, [String: Any]?
+  )? {
     while true {
       let message: WebSocket.Message?
       do {
         message = try events.receive(until: deadline)
       } catch {
-        throw CtlError(.executionFailed, "the event stream ended before the server greeted it: \(error.message)")
+        throw CtlError(.executionFailed, "the event stream ended \(ending): \(error.message)")
       }
-      guard let message else {
-        throw CtlError(.generateTimeout, "the event stream sent nothing within \(Console.seconds(timeout))")
-      }
+      guard let message else { return nil }
       guard case .text(let text) = message,
         let event = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any],
-        event["type"] as? String == "status"
+        let type = event["type"] as? String
       else { continue }
-      return
+      return (type, event["data"] as? [String: Any])
     }
   }
 
