@@ -34,6 +34,7 @@
 #                                 /run/comfy-init): the one mount a read-only root needs besides
 #                                 ComfyUI's temp/ and the data volumes (docs/hardening.md)
 #   COMFY_INIT_BINARY             the comfy-init to copy, relative to the context (dist/comfy-init)
+#   COMFY_GATEWAY_BINARY          the comfy-gateway to copy beside it (dist/comfy-gateway)
 #   COMFY_INIT_VERSION/_REVISION/_SOURCE   the OCI labels (`comfyctl build` fills them from the binary)
 # Local sources (git repos, wheel folders) go into .cache/docker-context/, which the `bake` stage
 # copies to /opt/comfyui-build/ (e.g. COMFYUI_REPO=file:///opt/comfyui-build/repos/comfyui.git,
@@ -78,6 +79,9 @@ RUN (getent group "${COMFYUI_GID}" >/dev/null || groupadd --gid "${COMFYUI_GID}"
 # path it found (ComfyCtlKit's Project.initBinaryPath is the one owner of that choice).
 ARG COMFY_INIT_BINARY=dist/comfy-init
 COPY ${COMFY_INIT_BINARY} /usr/local/bin/comfy-init
+# The gate (auth on): comfy-init starts it from beside itself (COMFYUI_GATEWAY overrides).
+ARG COMFY_GATEWAY_BINARY=dist/comfy-gateway
+COPY ${COMFY_GATEWAY_BINARY} /usr/local/bin/comfy-gateway
 
 # Sources are ENV, not only ARG: a start compares them with what the build checked out, and the
 # same values mean "nothing to do" without running git. In `base`, so `bake` and `runtime` agree.

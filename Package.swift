@@ -1,5 +1,6 @@
 // swift-tools-version:6.0
-// comfy-init: a static PID-1 entrypoint for ComfyUI containers, and comfyctl, its host tool.
+// comfy-init: a static PID-1 entrypoint for ComfyUI containers; comfyctl, its host tool; comfy-gateway,
+// the one HTTP server in front of ComfyUI.
 //
 // Build:  scripts/build   (release, `dist/comfy-init` is fully static)
 // Test:   scripts/test    (sets up the machine, then `swift test`)
@@ -11,13 +12,18 @@ let curlPrefix = Context.packageDirectory + "/.deps/curl"
 
 let package = Package(
   name: "comfy-init",
-  platforms: [.macOS(.v13)],
+  platforms: [.macOS(.v14)],
   products: [
     .executable(name: "comfy-init", targets: ["comfy-init"]),
     .executable(name: "comfyctl", targets: ["comfyctl"]),
+    .executable(name: "comfy-gateway", targets: ["comfy-gateway"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    // The gate's HTTP server, WebSocket and HTTP client: libraries, never hand-written protocol code.
+    .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.0"),
+    .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
   ],
   targets: [
     // C shims: only what Swift cannot do.
@@ -60,6 +66,22 @@ let package = Package(
       ]
     ),
     .executableTarget(name: "comfyctl", dependencies: ["ComfyCtlKit"]),
+
+    .target(name: "CGateway", path: "Sources/CGateway"),
+    // The gate: Hummingbird 2 serves, AsyncHTTPClient and the WebSocket client speak to ComfyUI upstream.
+    .target(
+      name: "GatewayKit",
+      dependencies: [
+        "Bcrypt", "CGateway", "Digest", "Version",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HummingbirdTLS", package: "hummingbird"),
+        .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+        .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+      ]
+    ),
+    .executableTarget(name: "comfy-gateway", dependencies: ["GatewayKit"]),
 
     // Shared by both test targets: real processes, temporary folders, free ports.
     .target(name: "TestSupport", dependencies: ["Spawn"], path: "Tests/TestSupport"),

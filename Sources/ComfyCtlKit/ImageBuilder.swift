@@ -70,7 +70,7 @@ public struct ImageBuilder {
     if let baseImage { fixed.append(("BASE_IMAGE", baseImage)) }
     fixed += [
       ("COMFYUI_UID", String(settings.uid)), ("COMFYUI_GID", String(settings.gid)), ("COMFYUI_BAKE_FOR", tag),
-      ("COMFY_INIT_BINARY", project.initBinaryPath),
+      ("COMFY_INIT_BINARY", project.initBinaryPath), ("COMFY_GATEWAY_BINARY", project.gatewayBinaryPath),
     ]
     fixed += identity.labelArguments
     // --build-arg last: docker takes the last value of a name, so an explicit one wins.

@@ -28,6 +28,11 @@ public struct Project: Sendable {
     return candidates.first { FileManager.default.isExecutableFile(atPath: root + "/" + $0) } ?? candidates[0]
   }
   public var initBinary: String { root + "/" + initBinaryPath }
+  /// The gate (comfy-gateway) the image gets beside comfy-init, chosen the same way (COMFY_GATEWAY_BINARY).
+  public var gatewayBinaryPath: String {
+    let candidates = ["dist/comfy-gateway", "comfy-gateway"]
+    return candidates.first { FileManager.default.isExecutableFile(atPath: root + "/" + $0) } ?? candidates[0]
+  }
 
   /// `--project-dir` when given, else the nearest folder at or above the current one holding compose/.
   public static func locate(explicit: String?, from current: String = FileManager.default.currentDirectoryPath)

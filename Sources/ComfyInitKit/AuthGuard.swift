@@ -7,12 +7,6 @@
 // The supervisor's loop feeds the guard the server's log lines and asks it when to probe next.
 
 final class AuthGuard {
-  /// What the server's port guard (Server.portGuard) prints, and its exit code, when it refuses the bind.
-  static let portGuardRefusal = "comfy-init port guard: ComfyUI-Login is not loaded; refusing to open port"
-  static let portGuardExitCode = 86
-  /// Why the server was stopped when the port guard refused its bind (seen in its log or in its exit code).
-  static let portGuardFailure = "auth is on but ComfyUI-Login did not load; the server was stopped before it listened"
-
   private let endpoint: ServerEndpoint
   /// How ComfyUI names the login node's folder in its messages ("…/custom_nodes/ComfyUI-Login").
   private let loginPath = "custom_nodes/" + Config.loginNodeName
@@ -28,7 +22,8 @@ final class AuthGuard {
   private static let probeInterval = 0.1
 
   init(config: Config) {
-    endpoint = ServerEndpoint(config: config)
+    // ComfyUI itself on loopback: the gate in front refuses anyway, this checks ComfyUI-Login behind it.
+    endpoint = ServerEndpoint.server(of: config)
     nextProbe = Instant.now().adding(seconds: AuthGuard.probeInterval)
   }
 
@@ -40,10 +35,6 @@ final class AuthGuard {
     if line.rangeOfSubstring("To see the GUI go to:") != nil {
       // ComfyUI has just opened its port: probe now rather than at the next tick.
       nextProbe = Instant.now()
-      return
-    }
-    if line.rangeOfSubstring(AuthGuard.portGuardRefusal) != nil {
-      failure = AuthGuard.portGuardFailure
       return
     }
     guard let reason = loginFailure(in: line) else { return }

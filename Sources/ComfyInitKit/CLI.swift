@@ -32,7 +32,7 @@ public enum CLI {
 
     Exit codes: 0 ok, 2 usage, 10 config, 11 credential, 12 filesystem, 13 lock, 14 git, 15 python/venv,
     16 install, 17 offline, 18 custom node, 19 privileges, 20 models, 21 auth not enforced (stopped),
-    22 (health) the driver supports an older CUDA than torch needs,
+    22 (health) the driver supports an older CUDA than torch needs, 23 the gate cannot start or stopped,
     126/127 server cannot run, else the server's code.
     """
   }
@@ -75,6 +75,21 @@ public enum CLI {
   }
 
   static func run(_ args: [String], bootstrapOnly: Bool) -> Int32 {
+    var gate: GateProcess? = nil
+    var supervisor: Supervisor? = nil
+    let code = run(args, bootstrapOnly: bootstrapOnly, gate: &gate, supervisor: &supervisor)
+    gate?.stop()
+    // The gate's end stopped everything: that, not the server's obedient exit, is the outcome.
+    if let ended = supervisor?.gateEnded {
+      Log.error("the gate ended with \(ended.description); exiting \(ExitCode.gate.rawValue)")
+      return ExitCode.gate.rawValue
+    }
+    return code
+  }
+
+  static func run(_ args: [String], bootstrapOnly: Bool, gate: inout GateProcess?, supervisor made: inout Supervisor?)
+    -> Int32
+  {
     let (flags, serverArgs) = splitServerArgs(args)
     var config: Config
     do {
@@ -102,10 +117,19 @@ public enum CLI {
       Log.error("\(error)")
       return ExitCode.failure.rawValue
     }
+    made = supervisor
     if getpid() != 1 && !bootstrapOnly && config.initMode == .supervise {
       Log.info("not PID 1 (pid \(getpid())): acting as child subreaper")
     }
     Log.info("config: \(config.redactedSummary)")
+    // The gate first, before the long phases (it answers 503 until it has the credential), and before
+    // the PUID drop: as root it becomes a uid of its own, which the server cannot signal.
+    if !bootstrapOnly && config.auth == .login {
+      do { gate = try GateProcess.start(config: config, supervisor: supervisor) } catch {
+        Log.error(error.message)
+        return error.code.rawValue
+      }
+    }
     // Root with PUID: from here on comfy-init is PUID (no status written as root: it is PUID's file).
     do { try Bootstrap.dropPrivileges(&config) } catch {
       Log.error(error.message)
@@ -138,6 +162,13 @@ public enum CLI {
     let cuda = CUDACompatibility.verdict(config.layout)
     if let message = cuda.message {
       if case .incompatible = cuda { Log.error(message) } else { Log.warn(message) }
+    }
+    if let gate {
+      do { try gate.sendCredential(config: config) } catch {
+        Log.error(error.message)
+        Status.write(config.layout, phase: .failed, detail: error.message)
+        return error.code.rawValue
+      }
     }
     let server = Server(config: config, supervisor: supervisor)
     return config.initMode == .exec ? server.exec(extraArgs: serverArgs) : server.supervise(extraArgs: serverArgs)

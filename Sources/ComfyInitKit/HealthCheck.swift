@@ -53,12 +53,17 @@ public struct HealthCheck {
       let response = try endpoint.getStats(token: token, timeout: timeout)
       switch response.status {
       case 200:
+        var guarded = ""
         if config.auth == .login {
           let refusal = endpoint.checkEnforced(timeout: timeout)
           guard refusal == .enforced else { return (1, describeUnenforced(refusal)) }
+          if let open = GateProbe(endpoint: endpoint, timeout: timeout).firstOpenRoute() { return (1, open) }
+          if let exposed = GateProbe.serverReachableOutsideLoopback(port: config.gate.internalPort) {
+            return (1, exposed)
+          }
+          guarded = ", auth enforced by the gate (\(GateProbe.routes.count + 1) routes refused without credentials; ComfyUI on loopback only)"
         }
         let version = jsonString(response.text, key: "comfyui_version") ?? "?"
-        let guarded = config.auth == .login ? ", auth enforced" : ""
         return (0, "ok: ComfyUI \(version) answers on port \(endpoint.port)\(guarded)")
       case 401, 403:
         return (

@@ -28,6 +28,10 @@ public struct HomeLayout: Equatable, Sendable {
   public var loginDir: String { comfyDir + "/login" }
   /// ComfyUI-Login's credential: line 1 the bcrypt hash (the API token), line 2 the username (PasswordFile).
   public var passwordFile: String { loginDir + "/PASSWORD" }
+  /// ComfyUI-Login's guest switch: while it exists, anyone may log in as a guest (LoginNodeFiles).
+  public var guestModeFile: String { loginDir + "/GUEST_MODE" }
+  /// ComfyUI-Login's session cookie key, in its own folder (LoginNodeFiles).
+  public var loginSessionKey: String { customNode(Config.loginNodeName) + "/.secret-key.txt" }
 
   /// What the server writes at run time besides the user's data volumes, and the flag that moves each
   /// (ComfyUI's cli_args): `run` checks they are writable before the server starts.
@@ -39,6 +43,10 @@ public struct HomeLayout: Equatable, Sendable {
   }
 
   public func customNode(_ name: String) -> String { customNodesDir + "/" + name }
+  /// What a node writes into its own checkout at run time, and the file check of a pinned node
+  /// (GitCheckout) leaves alone: Python's byte code anywhere, ComfyUI-Login's session key at the top.
+  public static let nodeRunTimeFolders: Set<String> = ["__pycache__"]
+  public static let nodeRunTimeFiles: Set<String> = [".secret-key.txt"]
   public func requirements(ofNode name: String) -> String { customNode(name) + "/requirements.txt" }
 
   // comfy-init's own state, in `stateDir`.
@@ -54,8 +62,16 @@ public struct HomeLayout: Equatable, Sendable {
   /// TMPDIR for the server and the tools when no temporary folder is writable (a read-only root
   /// without a /tmp mount; Config.giveChildrenWritablePlaces).
   public var fallbackTempDir: String { stateDir + "/tmp" }
+  /// The key the gate signs browser sessions with, and the fingerprint of the hash it belongs to
+  /// (0600; a new password gets a new key: GateProcess.sessionKey).
+  public var gateSessionKey: String { stateDir + "/gate-session.key" }
+  /// sitecustomize.py of the bind guard, on the server's PYTHONPATH with auth on (Server.bindGuard).
+  public var bindGuardDir: String { stateDir + "/bind-guard" }
   /// flock target; holds the holder's pid (HomeLock).
   public var lockFile: String { stateDir + "/lock" }
+  /// Present while the tools of a start (git, python, pip) may run: the mark their environment
+  /// carries, so that the next start can end those a killed comfy-init left running (ToolLedger).
+  public var toolsMarker: String { stateDir + "/tools" }
   /// phase, since, pid, detail (Status).
   public var statusFile: String { stateDir + "/status" }
   /// Which PASSWORD line was verified against which password file (PasswordFile); 0600.

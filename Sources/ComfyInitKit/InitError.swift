@@ -22,6 +22,8 @@ public enum ExitCode: Int32, CaseIterable, Sendable {
   case authNotEnforced = 21
   /// `health` only: the NVIDIA driver supports an older CUDA major version than the venv's torch needs.
   case cudaIncompatible = 22
+  /// Auth is on and the gate (comfy-gateway) could not start, or stopped: nothing may serve without it.
+  case gate = 23
   case cannotExecute = 126
   case notFound = 127
 }

@@ -34,6 +34,16 @@ struct PasswordFile {
     return lines(String(decoding: bytes, as: UTF8.self)).first ?? ""
   }
 
+  /// The token and the user name (line 2; `fallbackUser` when the file has none), nil when unreadable
+  /// or without a token: what comfy-init hands the gate.
+  static func credential(at path: String, fallbackUser: String) -> (hash: String, user: String)? {
+    guard let bytes = FileSystem.read(path, noFollow: true) else { return nil }
+    let all = lines(String(decoding: bytes, as: UTF8.self))
+    guard let hash = all.first, !hash.isEmpty else { return nil }
+    let user = all.count > 1 && !all[1].trimmingWhitespace().isEmpty ? all[1].trimmingWhitespace() : fallbackUser
+    return (hash, user)
+  }
+
   /// The file's lines, each without a trailing CR. Split on scalars: a String's "\r\n" is one
   /// Character, which a split on "\n" would not cut (a file saved on Windows was one line).
   static func lines(_ text: String) -> [String] {

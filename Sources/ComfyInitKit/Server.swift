@@ -16,45 +16,79 @@ public struct Server {
     self.supervisor = supervisor
   }
 
+  /// With auth on, ComfyUI listens on 127.0.0.1:COMFYUI_INTERNAL_PORT behind the gate; without, where
+  /// clients connect.
   public func command(extraArgs: [String]) -> [String] {
-    let main = config.auth == .login ? ["-c", Server.portGuard(port: config.port), "main.py"] : ["main.py"]
-    let python = config.layout.python
-    return [python] + main + ["--listen", config.listen, "--port", String(config.port)] + config.serverArgs + extraArgs
+    let (listen, port) = config.auth == .login ? ("127.0.0.1", config.gate.internalPort) : (config.listen, config.port)
+    return [config.layout.python, "main.py", "--listen", listen, "--port", String(port)] + config.serverArgs + extraArgs
   }
 
-  /// With auth on, ComfyUI runs under a Python audit hook that lets it open its port only once
-  /// ComfyUI-Login's module has finished importing (ComfyUI itself counts a node as loaded when it
-  /// defines NODE_CLASS_MAPPINGS). Reading the log alone could lose the race between the import
-  /// failure and the bind on a loaded machine; the hook cannot. main.py then runs as `python main.py`
-  /// would run it: same sys.argv and sys.path[0], a fresh __main__ module. Not through runpy: with
-  /// its imports that cost the stand-in 10 million instructions (3 ms) more before its first answer.
-  /// The hook runs for every audited event (about 600 before the bind), so it tests the name first.
-  static func portGuard(port: Int) -> String {
-    """
-    import os, sys
-    def comfy_init_port_guard(event, args, port=\(port)):
-        if event != "socket.bind" or not isinstance(args[1], tuple) or len(args[1]) < 2 or args[1][1] != port:
-            return
-        login = os.sep + os.path.join("custom_nodes", "\(Config.loginNodeName)", "__init__.py")
-        for module in list(sys.modules.values()):
-            if (getattr(module, "__file__", None) or "").endswith(login) and hasattr(module, "NODE_CLASS_MAPPINGS"):
+  /// The bind guard: with auth on, ComfyUI may open listening sockets on loopback only, whatever a custom
+  /// node, a flag or an in-place restart asks for. A `sitecustomize` on PYTHONPATH, so it is in place
+  /// again after ComfyUI-Manager's restart (`os.execv` keeps the environment, not our argv). It wraps
+  /// `socket.socket.bind` alone: nothing runs outside a bind (an audit hook would run on every audited
+  /// event, about +40 ms on `import torch`). Code that a custom node runs inside the server can undo it;
+  /// the gate, not this, is the boundary (docs/security.md).
+  static let bindGuard = """
+    # comfy-init's bind guard (written at every start; see Server.bindGuard in comfy-init's source).
+    import socket as _comfy_init_socket
+
+
+    def _comfy_init_is_loopback(host):
+        if not isinstance(host, str):
+            return False
+        host = host.split("%", 1)[0].lower()
+        return (host == "localhost" or host.startswith("127.") or host in ("::1", "0:0:0:0:0:0:0:1")
+                or host.startswith("::ffff:127."))
+
+
+    _comfy_init_plain_bind = _comfy_init_socket.socket.bind
+
+
+    def _comfy_init_guarded_bind(self, address):
+        if (self.family in (_comfy_init_socket.AF_INET, _comfy_init_socket.AF_INET6)
+                and isinstance(address, tuple) and not _comfy_init_is_loopback(address[0])):
+            raise PermissionError(
+                13, "\(Server.bindGuardRefusal) %r; clients come in through the gate on COMFYUI_PORT" % (address[0],))
+        return _comfy_init_plain_bind(self, address)
+
+
+    _comfy_init_socket.socket.bind = _comfy_init_guarded_bind
+
+
+    def _comfy_init_run_next_sitecustomize():
+        # This file stands first on PYTHONPATH: run the sitecustomize it hides (a venv's, a test's).
+        import os, sys
+        here = os.path.dirname(os.path.abspath(__file__))
+        for entry in sys.path:
+            candidate = os.path.join(entry or ".", "sitecustomize.py")
+            if os.path.abspath(entry or ".") != here and os.path.isfile(candidate):
+                import importlib.util
+                spec = importlib.util.spec_from_file_location("_comfy_init_next_sitecustomize", candidate)
+                spec.loader.exec_module(importlib.util.module_from_spec(spec))
                 return
-        sys.stderr.write("\(AuthGuard.portGuardRefusal) %d\\n" % port)
-        sys.stderr.flush()
-        os._exit(\(AuthGuard.portGuardExitCode))
-    sys.addaudithook(comfy_init_port_guard)
-    def comfy_init_run_main():
-        sys.argv = sys.argv[1:]
-        path = sys.argv[0]
-        sys.path[0] = os.path.dirname(os.path.abspath(path))
-        main = type(sys)("__main__")
-        main.__file__, main.__cached__, main.__builtins__ = path, None, __builtins__
-        sys.modules["__main__"] = main
-        with open(path, "rb") as f:
-            code = compile(f.read(), path, "exec")
-        exec(code, main.__dict__)
-    comfy_init_run_main()
+
+
+    _comfy_init_run_next_sitecustomize()
     """
+  static let bindGuardRefusal = "comfy-init bind guard: with auth on ComfyUI listens on loopback only, not"
+
+  /// Writes the bind guard into the state folder and returns the server's environment with it on
+  /// PYTHONPATH (first, so a venv's own sitecustomize cannot stand in for it; the guard then runs the
+  /// one it hides).
+  func environmentWithBindGuard() throws(InitError) -> [String: String] {
+    var env = config.serverEnvironment
+    guard config.auth == .login else { return env }
+    let layout = config.layout
+    do {
+      try FileSystem.makeDirectories(layout.bindGuardDir)
+      try FileSystem.writeAtomically(layout.bindGuardDir + "/sitecustomize.py", Server.bindGuard, durable: false)
+    } catch {
+      throw InitError(.filesystem, "cannot write the bind guard into \(layout.bindGuardDir): \(error)")
+    }
+    env["PYTHONPATH"] = [layout.bindGuardDir, env["PYTHONPATH"]].compactMap { $0 }.filter { !$0.isEmpty }
+      .joined(separator: ":")
+    return env
   }
 
   /// Runs the server until it exits; returns comfy-init's exit code.
@@ -64,7 +98,13 @@ public struct Server {
       return 0
     }
     let layout = config.layout
-    var options = SpawnOptions(environment: config.serverEnvironment)
+    let environment: [String: String]
+    do { environment = try environmentWithBindGuard() } catch {
+      Log.error(error.message)
+      Status.write(layout, phase: .failed, detail: error.message)
+      return error.code.rawValue
+    }
+    var options = SpawnOptions(environment: environment)
     options.directory = layout.comfyDir
     options.takeTerminal = true
     let argv = command(extraArgs: extraArgs)
@@ -82,18 +122,14 @@ public struct Server {
       return error.shellCode
     }
     Status.write(layout, phase: .serving, pid: pid)
-    Log.info("serve: started ComfyUI as pid \(pid) on \(config.listen):\(config.port)")
+    let address = config.auth == .login ? "127.0.0.1:\(config.gate.internalPort)" : "\(config.listen):\(config.port)"
+    Log.info("serve: started ComfyUI as pid \(pid) on \(address)")
     let policy = Supervisor.Policy(
       translate: [SIGTERM: config.stopSignal], stopTimeout: config.stopTimeout,
       repeatStopAfter: config.stopTimeout / 2)
     var unused = [UInt8]()
     let outcome = supervisor.wait(for: pid, policy: policy, collected: &unused, relays: relays, authGuard: authGuard)
-    var refused = outcome.refused
-    if config.auth == .login, refused == nil, outcome.status == .exited(Int32(AuthGuard.portGuardExitCode)) {
-      refused = AuthGuard.portGuardFailure
-      Log.error(refused!)
-    }
-    if let refused {
+    if let refused = outcome.refused {
       Status.write(layout, phase: .failed, detail: refused)
       return ExitCode.authNotEnforced.rawValue
     }

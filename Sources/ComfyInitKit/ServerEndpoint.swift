@@ -16,12 +16,34 @@ struct ServerEndpoint {
     default: host = first.contains(":") && !first.hasPrefix("[") ? "[\(first)]" : first
     }
     port = config.port
+    if config.auth == .login, let cert = config.gate.tlsCert {
+      scheme = "https"
+      pinnedCertificate = cert
+    }
     // ComfyUI-Login checks a bearer token only when the CORS origin is unset, "*", or the request's Origin.
     let cors = ServerFlags.value(of: "--enable-cors-header", in: config.serverArgs)
     origin = cors.flatMap { $0.isEmpty || $0 == "*" ? nil : $0 }
   }
 
-  var statsURL: String { "http://\(host):\(port)/system_stats" }
+  /// "http" or "https" (the gate with COMFYUI_TLS_CERT).
+  var scheme = "http"
+  /// The certificate an https endpoint is checked against (the gate's own).
+  var pinnedCertificate: String? = nil
+
+  /// ComfyUI itself: behind the gate (auth on) on 127.0.0.1:COMFYUI_INTERNAL_PORT, else where clients connect.
+  static func server(of config: Config) -> ServerEndpoint {
+    var endpoint = ServerEndpoint(config: config)
+    if config.auth == .login {
+      endpoint.host = "127.0.0.1"
+      endpoint.port = config.gate.internalPort
+      endpoint.scheme = "http"
+      endpoint.pinnedCertificate = nil
+    }
+    return endpoint
+  }
+
+  var base: String { "\(scheme)://\(host):\(port)" }
+  var statsURL: String { base + "/system_stats" }
 
   /// The largest answer read: /system_stats is a few KB, and a server must not make a check allocate more.
   static let answerLimit = 256 << 10
@@ -30,9 +52,10 @@ struct ServerEndpoint {
     var headers: [(name: String, value: String)] = []
     if let token { headers.append(("Authorization", "Bearer " + token)) }
     if let origin { headers.append(("Origin", origin)) }
-    return try HTTPClient.send(
-      HTTPRequest(
-        url: statsURL, headers: headers, timeout: timeout, connectTimeout: timeout, maxBodyBytes: Self.answerLimit))
+    var request = HTTPRequest(
+      url: statsURL, headers: headers, timeout: timeout, connectTimeout: timeout, maxBodyBytes: Self.answerLimit)
+    request.pinnedCertificate = pinnedCertificate
+    return try HTTPClient.send(request)
   }
 
   enum Enforcement: Equatable {

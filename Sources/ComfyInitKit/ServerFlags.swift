@@ -31,6 +31,9 @@ enum ServerFlags {
 
   /// With auth on, each of these lets ComfyUI start without ComfyUI-Login: it skips custom nodes, or
   /// looks for them somewhere else.
+  /// ComfyUI's own TLS: with the gate in front, the gate terminates TLS (ComfyUI's would make every
+  /// request from the gate and the probes fail).
+  static let servedByTheGate = ["--tls-keyfile", "--tls-certfile"]
   static let bypassingAuth = ["--disable-all-custom-nodes", "--whitelist-custom-nodes", "--base-directory"]
 
   /// The flag argparse takes `word` for: itself, or the one flag it is a unique prefix of (nil: not a flag,
@@ -66,6 +69,12 @@ enum ServerFlags {
       guard let flag = resolve(word) else { continue }
       if let owner = managed.first(where: { $0.flag == flag }) {
         throw InitError(.config, "\(source) sets \(flag) (as '\(word)'); use \(owner.variable) instead")
+      }
+      if auth == .login && servedByTheGate.contains(flag) {
+        throw InitError(
+          .config,
+          "\(source) sets \(flag) (as '\(word)'), but with auth on the gate serves clients and ComfyUI listens on loopback only; give the certificate to the gate with COMFYUI_TLS_CERT and COMFYUI_TLS_KEY"
+        )
       }
       if auth == .login && bypassingAuth.contains(flag) {
         throw InitError(

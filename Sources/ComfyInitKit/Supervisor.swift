@@ -43,6 +43,12 @@ public final class Supervisor {
   public private(set) var stopSignal: Int32? = nil
   private var stopDeadline: Instant? = nil
   private var stopTimeout: Double = 8
+  /// The gate (comfy-gateway), with auth on: its end stops whatever runs (see GateProcess).
+  private var gatePid: pid_t? = nil
+  /// How the gate ended, once it did.
+  public private(set) var gateEnded: ExitStatus? = nil
+  /// The gate ended while a child ran and the child has not been told to stop yet.
+  private var gateEndPending = false
 
   public init(signals: SignalChannel) {
     self.signals = signals
@@ -66,6 +72,9 @@ public final class Supervisor {
     checkSignals(timeoutMilliseconds: timeoutMilliseconds)
     if let signal = stopSignal { throw StopRequested(signal: signal) }
   }
+
+  /// Watches `pid` as the gate: when it ends, a stop as if SIGTERM had come, in any phase.
+  func watchGate(_ pid: pid_t) { gatePid = pid }
 
   /// Starts a child for `wait`: if comfy-init is killed outright (not PID 1), the child must not live
   /// on unsupervised, so it gets SIGKILL when comfy-init dies. A child that failed to exec is already
@@ -115,7 +124,12 @@ public final class Supervisor {
           killed = true
         }
       }
-      if let status = reapAll(watching: pid) {
+      let reaped = reapAll(watching: pid)
+      if gateEndPending, reaped == nil {
+        gateEndPending = false
+        signalGroup(of: pid, policy.translate[SIGTERM] ?? SIGTERM)
+      }
+      if let status = reaped {
         // Grandchildren may keep the pipe open: take what is buffered, do not wait for EOF.
         if outputFD >= 0 { _ = readAvailable(outputFD, into: &collected) }
         for relay in openRelays where relay.pump() { relay.flush() }
@@ -163,6 +177,13 @@ public final class Supervisor {
       let reaped = waitpid(-1, &status, WNOHANG)
       if reaped <= 0 { return watched }
       if reaped == pid { watched = ExitStatus(waitStatus: status) }
+      if reaped == gatePid, gateEnded == nil {
+        let ended = ExitStatus(waitStatus: status)
+        gateEnded = ended
+        gateEndPending = true
+        Log.error("the gate (comfy-gateway, pid \(reaped)) ended with \(ended.description); stopping: nothing may serve without it")
+        noteStop(SIGTERM)
+      }
     }
   }
 

@@ -52,6 +52,21 @@ public func pbkdf2SHA256(password: String, salt: String, iterations: Int32) -> [
   return output
 }
 
+/// HMAC-SHA256 (RFC 2104) on the plain SHA-256 above: the gate signs its session cookies and keys its
+/// cache of verified credentials with it.
+public func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8] {
+  let blockSize = 64
+  var block = key.count > blockSize ? SHA256.hash(key) : key
+  block += [UInt8](repeating: 0, count: blockSize - block.count)
+  let inner = SHA256()
+  inner.update(block.map { $0 ^ 0x36 })
+  inner.update(message)
+  let outer = SHA256()
+  outer.update(block.map { $0 ^ 0x5c })
+  outer.update(inner.finalize())
+  return outer.finalize()
+}
+
 /// Lower-case hexadecimal.
 public func hex(_ bytes: [UInt8]) -> String {
   let digits = Array("0123456789abcdef".utf8)
@@ -62,6 +77,29 @@ public func hex(_ bytes: [UInt8]) -> String {
     out.append(digits[Int(byte & 0xf)])
   }
   return String(decoding: out, as: UTF8.self)
+}
+
+/// The bytes of a hexadecimal text (either case), nil when it is not one.
+public func bytes(fromHex text: some StringProtocol) -> [UInt8]? {
+  func value(_ c: UInt8) -> UInt8? {
+    switch c {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+    default: return nil
+    }
+  }
+  let digits = Array(text.utf8)
+  guard digits.count % 2 == 0 else { return nil }
+  var out: [UInt8] = []
+  out.reserveCapacity(digits.count / 2)
+  var i = 0
+  while i < digits.count {
+    guard let high = value(digits[i]), let low = value(digits[i + 1]) else { return nil }
+    out.append(high << 4 | low)
+    i += 2
+  }
+  return out
 }
 
 /// Compares without an early exit, so timing does not reveal where two secrets differ.

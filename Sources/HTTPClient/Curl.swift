@@ -103,6 +103,9 @@ final class CurlEasy {
     var keepAlive = false
     /// "START-": ask for the bytes from START on.
     var range: String? = nil
+    /// A server's own certificate (the gate's, under COMFYUI_TLS_CERT) trusted instead of the CA bundle,
+    /// whatever host name it carries: the health check reaches the gate on loopback.
+    var pinnedCertificate: String? = nil
   }
 
   let handle: UnsafeMutableRawPointer
@@ -149,7 +152,12 @@ final class CurlEasy {
     if settings.keepAlive { _ = ccurl_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1) }
     _ = ccurl_setopt_long(handle, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)
     _ = ccurl_setopt_string(handle, CURLOPT_USERAGENT, "comfy-init")
-    if let bundle = Curl.caBundle() { _ = ccurl_setopt_string(handle, CURLOPT_CAINFO, bundle) }
+    if let pinned = settings.pinnedCertificate {
+      _ = ccurl_setopt_string(handle, CURLOPT_CAINFO, pinned)
+      _ = ccurl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0)
+    } else if let bundle = Curl.caBundle() {
+      _ = ccurl_setopt_string(handle, CURLOPT_CAINFO, bundle)
+    }
     if let range = settings.range { _ = ccurl_setopt_string(handle, CURLOPT_RANGE, range) }
     let me = Unmanaged.passUnretained(self).toOpaque()
     _ = ccurl_setopt_write(handle) { data, size, count, user in

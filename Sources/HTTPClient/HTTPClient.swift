@@ -16,6 +16,8 @@ public struct HTTPRequest: Sendable {
   public var followRedirects: Bool
   /// The most body bytes kept: a larger answer fails with `.tooLarge` instead of filling memory.
   public var maxBodyBytes: Int
+  /// A PEM certificate to trust for this request alone (its host name unchecked), nil: the CA bundle.
+  public var pinnedCertificate: String? = nil
 
   public init(
     method: String = "GET", url: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil,
@@ -75,7 +77,8 @@ public enum HTTPClient {
     easy.configure(
       CurlEasy.Settings(
         url: request.url, headers: request.headers.map { "\($0.name): \($0.value)" },
-        followRedirects: request.followRedirects, timeout: request.timeout, connectTimeout: request.connectTimeout))
+        followRedirects: request.followRedirects, timeout: request.timeout, connectTimeout: request.connectTimeout,
+        pinnedCertificate: request.pinnedCertificate))
     easy.setMethod(request.method, body: request.body)
     var body: [UInt8] = []
     var overflowed = false

@@ -1,0 +1,3 @@
+import GatewayKit
+
+await GatewayCommand.start()

@@ -1,0 +1,264 @@
+// The gate (comfy-gateway) in front of the stand-in ComfyUI and ComfyUI-Login, driven by the real
+// comfy-init: every row of issue 18's table, as an attacker would send it. The stand-ins keep the real
+// pair's holes (ComfyUI-Login skips any path ending in .js; ComfyUI serves user data under such names),
+// so without the gate these tests fail.
+import Foundation
+import Testing
+
+/// A request without credentials and what the gate must answer it.
+private struct Attempt: CustomStringConvertible {
+  var method: String
+  var path: String
+  var headers: [String] = []
+  var description: String { "\(method) \(path) \(headers)" }
+}
+
+/// `curl -X METHOD` with a body, returning the status and body.
+private func send(
+  _ method: String, _ url: String, headers: [String] = [], body: String? = nil, maxTime: Int = 10
+) throws -> CurlResult {
+  var args = ["/usr/bin/curl", "-s", "-o", "-", "-D", "/dev/stderr", "-w", "\n%{http_code}", "--max-time", "\(maxTime)"]
+  args += ["-X", method]
+  for h in headers { args += ["-H", h] }
+  if let body { args += ["--data-binary", body] }
+  args.append(url)
+  let r = try runProcess(args, environment: baseEnvironment(), timeout: 20)
+  var lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+  let code = Int(lines.popLast() ?? "") ?? 0
+  return CurlResult(status: code, headers: r.stderr, body: lines.joined(separator: "\n"))
+}
+
+/// The local addresses a process listens on (from /proc/PID/net/tcp and tcp6, its sockets' inodes).
+func listeningAddresses(of pid: Int32) -> [String] {
+  let fdDir = "/proc/\(pid)/fd"
+  let inodes = Set(
+    ((try? FileManager.default.contentsOfDirectory(atPath: fdDir)) ?? []).compactMap { fd -> String? in
+      guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: fdDir + "/" + fd),
+        target.hasPrefix("socket:[")
+      else { return nil }
+      return String(target.dropFirst(8).dropLast())
+    })
+  var found: [String] = []
+  for table in ["tcp", "tcp6"] {
+    let text = (try? String(contentsOfFile: "/proc/\(pid)/net/\(table)", encoding: .utf8)) ?? ""
+    for line in text.split(separator: "\n").dropFirst() {
+      let fields = line.split(separator: " ")
+      // local_address rem_address st ... inode: state 0A is LISTEN.
+      guard fields.count > 9, fields[3] == "0A", inodes.contains(String(fields[9])) else { continue }
+      found.append(String(fields[1]))
+    }
+  }
+  return found
+}
+
+@Suite(.serialized) struct GateTests {
+  /// Every request ComfyUI-Login lets through without credentials, and the malformed headers it answers
+  /// with 500: through the gate, each is refused with 401 (JSON) and never reaches ComfyUI.
+  @Test func everyRouteComfyUILoginLeavesOpenIsRefusedAtTheGate() throws {
+    let h = ComfyHome()
+    let server = try h.start()
+    defer { server.stop() }
+    #expect(h.waitUntilServing(server), "\(server.log)")
+    let userDir = h.home + "/ComfyUI/user/default"
+    try FileManager.default.createDirectory(atPath: userDir + "/workflows", withIntermediateDirectories: true)
+    try "{\"secret\": 1}".write(toFile: userDir + "/workflows/private.json", atomically: true, encoding: .utf8)
+    let attempts = [
+      Attempt(method: "POST", path: "/userdata/evil.js"),
+      Attempt(method: "POST", path: "/api/userdata/evil.js"),
+      Attempt(method: "POST", path: "/userdata/workflows%2Fprivate.json/move/stolen.js"),
+      Attempt(method: "POST", path: "/api/userdata/workflows%2Fprivate.json/move/stolen.js"),
+      Attempt(method: "GET", path: "/userdata/workflows%2Fprivate.json"),
+      Attempt(method: "GET", path: "/userdata/stolen.js"),
+      Attempt(method: "DELETE", path: "/userdata/private.js"),
+      Attempt(method: "GET", path: "/internal/logs"),
+      Attempt(method: "GET", path: "/object_info"),
+      Attempt(method: "POST", path: "/prompt"),
+      Attempt(method: "GET", path: "/style.css"),
+      Attempt(method: "GET", path: "/favicon.ico"),
+      Attempt(method: "GET", path: "/system_stats", headers: ["Authorization: Bearer"]),
+      Attempt(method: "GET", path: "/system_stats", headers: ["Authorization: Bearer a b"]),
+      Attempt(method: "GET", path: "/system_stats", headers: ["Authorization: Bearer wrong-token"]),
+      Attempt(method: "GET", path: "/system_stats", headers: ["Authorization: Basic !!!"]),
+      Attempt(method: "GET", path: "/system_stats", headers: ["Authorization: Basic YWRtaW46d3Jvbmc="]),
+      Attempt(method: "GET", path: "/system_stats?token=wrong"),
+      Attempt(method: "GET", path: "/system_stats", headers: ["Cookie: comfy_gate_session=v1.9999999999.00.forged"]),
+    ]
+    for attempt in attempts {
+      let r = try send(attempt.method, h.baseURL + attempt.path, headers: attempt.headers, body: "x")
+      #expect(r.status == 401, "\(attempt) answered \(r.status): \(r.body)")
+      #expect(r.body.contains("Authentication required"), "\(attempt): \(r.body)")
+    }
+    #expect(!FileManager.default.fileExists(atPath: userDir + "/evil.js"))
+    #expect(!FileManager.default.fileExists(atPath: userDir + "/stolen.js"))
+    #expect(FileManager.default.fileExists(atPath: userDir + "/workflows/private.json"))
+    // The same routes do exist behind the gate: with the token, the write goes through.
+    let written = try send(
+      "POST", h.baseURL + "/userdata/allowed.js", headers: ["Authorization: Bearer \(h.token)"], body: "ok")
+    #expect(written.status == 200, "\(written.body)")
+    #expect(FileManager.default.fileExists(atPath: userDir + "/allowed.js"))
+    // A browser is sent to the login page, as ComfyUI-Login sends it.
+    let browser = try send("GET", h.baseURL + "/", headers: ["Accept: text/html"])
+    #expect(browser.status == 302 && browser.headers.contains("ocation: /login"), "\(browser.headers)")
+    // The token never appears in the log, also when it came in the query.
+    _ = try send("GET", h.baseURL + "/system_stats?token=" + percentEncoded(h.token))
+    #expect(!server.log.contains(h.token))
+  }
+
+  /// ComfyUI listens on loopback only, at COMFYUI_INTERNAL_PORT; the gate alone at COMFYUI_PORT.
+  @Test func onlyTheGateListensWhereClientsConnect() throws {
+    let h = ComfyHome(["COMFYUI_PASSWORD": "correct-horse-battery-staple", "COMFYUI_LISTEN": "0.0.0.0"])
+    let internal = freePort()
+    h.extra["COMFYUI_INTERNAL_PORT"] = String(internal)
+    let server = try h.start()
+    defer { server.stop() }
+    #expect(h.waitUntilServing(server), "\(server.log)")
+    let python = try #require(serverPID(under: server.pid))
+    let gate = try #require(gatePID(under: server.pid))
+    let hexInternal = String(format: "%04X", internal)
+    let pythonListens = listeningAddresses(of: python)
+    #expect(pythonListens == ["0100007F:\(hexInternal)"], "the server listens on \(pythonListens)")
+    let gateListens = listeningAddresses(of: gate)
+    #expect(gateListens == [String(format: "00000000:%04X", h.port)], "the gate listens on \(gateListens)")
+    // The health check proves it from both sides.
+    let health = try runProcess([Paths.comfyInit, "health"], environment: h.environment)
+    #expect(health.status == 0, "\(health.stdout)")
+    #expect(health.stdout.contains("auth enforced by the gate"), "\(health.stdout)")
+  }
+
+  /// ComfyUI-Manager's restart (os.execv with the same argv) keeps the bind guard, because it comes
+  /// through the environment; a custom node cannot open a port outside loopback; and the gate still
+  /// refuses every request without credentials after the restart.
+  @Test func anInPlaceRestartKeepsTheBindGuardAndTheGate() throws {
+    let h = ComfyHome()
+    #expect(try h.bootstrap().status == 0)
+    let node = """
+      import os, socket, sys, server
+      routes = server.PromptServer.instance.routes
+
+      @routes.get("/test/bind")
+      def bind(request):
+          s = socket.socket()
+          try:
+              s.bind(("0.0.0.0", 0))
+              return server.json_response({"bound": True})
+          except PermissionError as e:
+              return server.json_response({"bound": False, "error": str(e)})
+          finally:
+              s.close()
+
+      @routes.get("/test/reboot")
+      def reboot(request):
+          os.execv(sys.executable, [sys.executable] + sys.argv)
+
+      NODE_CLASS_MAPPINGS = {}
+      """
+    try node.write(toFile: h.home + "/ComfyUI/custom_nodes/restart_probe.py", atomically: true, encoding: .utf8)
+    let server = try h.start()
+    defer { server.stop() }
+    #expect(h.waitUntilServing(server), "\(server.log)")
+    let auth = ["Authorization: Bearer \(h.token)"]
+    let before = try send("GET", h.baseURL + "/test/bind", headers: auth)
+    #expect(before.body.contains("\"bound\": false") && before.body.contains("bind guard"), "\(before.body)")
+    let python = try #require(serverPID(under: server.pid))
+    _ = try? send("GET", h.baseURL + "/test/reboot", headers: auth)
+    // Same pid after execv; wait until it answers again.
+    var answered = false
+    for _ in 0..<200 where !answered {
+      usleep(50_000)
+      answered = (try? send("GET", h.baseURL + "/system_stats", headers: auth))?.status == 200
+    }
+    #expect(answered, "\(server.log)")
+    #expect(serverPID(under: server.pid) == python, "the restart kept the pid (execv)")
+    let after = try send("GET", h.baseURL + "/test/bind", headers: auth)
+    #expect(after.body.contains("\"bound\": false") && after.body.contains("bind guard"), "\(after.body)")
+    #expect(try send("POST", h.baseURL + "/userdata/evil.js", body: "x").status == 401)
+    #expect(try send("GET", h.baseURL + "/object_info").status == 401)
+  }
+
+  /// The browser login: ComfyUI-Login's form contract, a signed cookie, and a password rotation ends
+  /// the session.
+  @Test func browserLoginThenARotationEndsTheSession() throws {
+    let h = ComfyHome()
+    var server = try h.start()
+    defer { server.stop() }
+    #expect(h.waitUntilServing(server), "\(server.log)")
+    let page = try send("GET", h.baseURL + "/login")
+    #expect(page.status == 200 && page.body.contains("name=\"password\""))
+    let wrong = try curl(h.baseURL + "/login", form: ["password": "nope"])
+    #expect(wrong.status == 302 && wrong.headers.contains("/login?wrong_password=1"), "\(wrong.headers)")
+    let jar = h.tmp.path + "/cookies"
+    let right = try curl(h.baseURL + "/login", form: ["password": "correct-horse-battery-staple"], cookieJar: jar)
+    #expect(right.status == 302 && right.headers.contains("ocation: /\r"), "\(right.headers)")
+    #expect(right.headers.contains("HttpOnly") && right.headers.contains("SameSite=Lax"), "\(right.headers)")
+    #expect(try curl(h.baseURL + "/system_stats", cookieJar: jar).status == 200)
+    server.stop()
+    h.extra["COMFYUI_PASSWORD"] = "a-new-password-after-rotation"
+    server = try h.start()
+    #expect(h.waitUntilServing(server), "\(server.log)")
+    #expect(try curl(h.baseURL + "/system_stats", cookieJar: jar).status == 401, "an old session outlived the rotation")
+  }
+
+  /// HTTP Basic with the user name and password, for requests and the WebSocket upgrade, as third-party
+  /// clients send it.
+  @Test func httpBasicWorksForRequestsAndTheWebSocket() throws {
+    let h = ComfyHome()
+    let server = try h.start()
+    defer { server.stop() }
+    #expect(h.waitUntilServing(server), "\(server.log)")
+    let basic = "Authorization: Basic " + Data("admin:correct-horse-battery-staple".utf8).base64EncodedString()
+    #expect(try send("GET", h.baseURL + "/system_stats", headers: [basic]).status == 200)
+    let upgrade = try send(
+      "GET", h.baseURL + "/ws?clientId=x",
+      headers: [basic, "Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+      ], maxTime: 2)
+    #expect(upgrade.headers.contains("101"), "\(upgrade.headers)")
+    let refused = try send(
+      "GET", h.baseURL + "/ws?clientId=x",
+      headers: ["Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="])
+    #expect(refused.status == 401, "\(refused.headers)")
+  }
+
+  /// COMFYUI_GUEST_MODE=1: guests get the explicit allow-list, never the log buffer or user data.
+  @Test func guestsGetTheAllowListOnly() throws {
+    let h = ComfyHome(["COMFYUI_PASSWORD": "correct-horse-battery-staple", "COMFYUI_GUEST_MODE": "1"])
+    let server = try h.start()
+    defer { server.stop() }
+    #expect(h.waitUntilServing(server), "\(server.log)")
+    #expect(try send("GET", h.baseURL + "/object_info").status == 200)
+    #expect(try send("GET", h.baseURL + "/api/queue").status == 200)
+    for (method, path) in [
+      ("GET", "/internal/logs"), ("GET", "/userdata/x.js"), ("POST", "/userdata/x.js"), ("GET", "/system_stats"),
+      ("POST", "/queue"), ("POST", "/free"), ("GET", "/api/../internal/logs"), ("GET", "/object%5finfo/../../internal/logs"),
+    ] {
+      #expect(try send(method, h.baseURL + path).status == 401, "\(method) \(path) was open to guests")
+    }
+  }
+
+  /// A gate that dies stops the container (exit 23); it is never restarted behind the server.
+  @Test func aGateThatDiesStopsEverything() throws {
+    let h = ComfyHome()
+    let server = try h.start()
+    defer { server.stop() }
+    #expect(h.waitUntilServing(server), "\(server.log)")
+    let gate = try #require(gatePID(under: server.pid))
+    let python = try #require(serverPID(under: server.pid))
+    kill(gate, SIGKILL)
+    let end = server.wait(timeout: 30)
+    #expect(end?.status == 23, "\(server.log)")
+    #expect(kill(python, 0) != 0, "the server outlived the gate")
+  }
+
+  /// A password guesser is slowed down per client, and never makes the gate run many bcrypts at once.
+  @Test func loginAttemptsAreThrottled() throws {
+    let h = ComfyHome()
+    let server = try h.start()
+    defer { server.stop() }
+    #expect(h.waitUntilServing(server), "\(server.log)")
+    var statuses: [Int] = []
+    for _ in 0..<14 { statuses.append(try curl(h.baseURL + "/login", form: ["password": "guess"]).status) }
+    #expect(statuses.prefix(10).allSatisfy { $0 == 302 }, "\(statuses)")
+    #expect(statuses.suffix(3).allSatisfy { $0 == 429 }, "\(statuses)")
+  }
+}
