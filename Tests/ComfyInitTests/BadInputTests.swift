@@ -219,7 +219,7 @@ private let nobody: uid_t = 65534
     // ComfyUI-Login logs its token; comfy-init cuts it out of the container log.
     #expect(!server.log.contains(h.token), "the token reached the log")
     #expect(server.log.contains("use token=<redacted>"), "\(server.log)")
-    let python = descendants(of: server.pid).first!
+    let python = try #require(serverPID(under: server.pid))
     let environ = try String(contentsOfFile: "/proc/\(python)/environ", encoding: .isoLatin1)
     #expect(!environ.contains("s3cret-never-logged"), "the server inherited the password")
     let cmdline = try String(contentsOfFile: "/proc/\(python)/cmdline", encoding: .isoLatin1)

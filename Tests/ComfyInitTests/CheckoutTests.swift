@@ -35,14 +35,6 @@ private func installerCalls(_ h: ComfyHome) -> [String] {
   h.recordedCalls.filter { !$0.hasPrefix("git ") && !$0.contains("main.py") }
 }
 
-/// The server process under comfy-init: the descendant running main.py.
-private func serverPID(under pid: Int32) -> Int32? {
-  descendants(of: pid).first { child in
-    let args = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(child)/cmdline"))) ?? Data()
-    return args.split(separator: 0).contains { String(decoding: $0, as: UTF8.self).hasSuffix("main.py") }
-  }
-}
-
 @Suite(.serialized) struct CheckoutTests {
   @Test func aCommitIdAsTheRefIsClonedWithoutACheckoutAndDetachedAtIt() throws {
     let h = ComfyHome()

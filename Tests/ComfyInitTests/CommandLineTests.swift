@@ -147,13 +147,13 @@ import Version
     let server = try h.start(environment, args: args)
     defer { server.stop() }
     #expect(h.waitUntilServing(server), "\(server.log)")
-    let python = try #require(descendants(of: server.pid).first)
-    // With auth on, python runs `-c GUARD main.py ARGS`; the guard hands main.py exactly ARGS.
+    let python = try #require(serverPID(under: server.pid))
+    // With auth on, python runs main.py on loopback at the internal port; the flags' address is the gate's.
     let argv = try commandLine(of: python)
     let main = try #require(argv.firstIndex(of: "main.py"), "\(argv)")
     #expect(
       Array(argv[main...]) == [
-        "main.py", "--listen", "127.0.0.1", "--port", String(h.port), "--cpu", "--output-directory", output,
+        "main.py", "--listen", "127.0.0.1", "--port", String(h.internalPort), "--cpu", "--output-directory", output,
         "--temp-directory", temp, "--max-upload-size", "50",
       ], "\(argv)")
     #expect(server.log.contains("Setting output directory to: \(output)"), "the server did not read the quoted word")
@@ -191,7 +191,7 @@ import Version
     let starting = try h.start(["STANDIN_IMPORT_DELAY": "60"], label: "starting")
     defer { starting.stop() }
     #expect(waitFor(timeout: 60) { h.phase == "serving" }, "\(starting.log)")
-    let child = descendants(of: starting.pid).first ?? -1
+    let child = serverPID(under: starting.pid) ?? -1
     try expectUnhealthy("starting: server pid \(child) up for ", "the server has not bound its port yet")
     starting.signal(SIGTERM)
     #expect(starting.wait(timeout: 20) != nil)
@@ -291,7 +291,7 @@ import Version
     let server = try h.start()
     defer { killTree(server) }
     #expect(h.waitUntilServing(server), "\(server.log)")
-    let python = try #require(descendants(of: server.pid).first)
+    let python = try #require(serverPID(under: server.pid))
     kill(server.pid, SIGKILL)
     _ = server.wait(timeout: 10)
     #expect(waitFor(timeout: 10) { hasEnded(python) }, "the server (pid \(python)) outlived comfy-init")

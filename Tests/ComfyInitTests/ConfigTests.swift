@@ -22,7 +22,7 @@ import Testing
       "COMFYUI_CUSTOM_NODES": ("https://example.com/owner/Node.git@v1", [:]),
       "COMFYUI_LOGIN_REPO": ("https://example.com/fork/ComfyUI-Login.git", [:]),
       "COMFYUI_LOGIN_REF": ("abc1234", [:]), "COMFYUI_AUTH": ("none", [:]), "COMFYUI_LOGIN_ENABLED": ("false", [:]),
-      "COMFYUI_USERNAME": ("alice", [:]), "COMFYUI_PASSWORD": ("a password", [:]),
+      "COMFYUI_USERNAME": ("alice", [:]), "COMFYUI_GUEST_MODE": ("1", [:]), "COMFYUI_PASSWORD": ("a password", [:]),
       "COMFYUI_PASSWORD_FILE": (files.path + "/password", [:]), "COMFYUI_PASSWORD_HASH": (hash, [:]),
       "COMFYUI_PASSWORD_HASH_FILE": (files.path + "/hash", [:]), "COMFYUI_LISTEN": ("127.0.0.1", [:]),
       "COMFYUI_PORT": ("9000", [:]), "COMFYUI_ARGS": ("--cpu", [:]), "COMFYUI_UPDATE": ("1", [:]),
@@ -39,6 +39,10 @@ import Testing
       "UV_DEFAULT_INDEX": (url, [:]), "UV_EXTRA_INDEX_URL": (url, [:]), "UV_INDEX": (url, [:]),
       "UV_FIND_LINKS": ("/wheels", [:]), "UV_NO_INDEX": ("1", [:]), "UV_PRERELEASE": ("allow", [:]),
       "UV_CONSTRAINT": ("/c.txt", [:]), "COMFYUI_TORCH_INDEX_URL": (url + "/cu128", [:]),
+      "COMFYUI_INTERNAL_PORT": ("19000", [:]), "COMFYUI_GATEWAY": ("/opt/gate/comfy-gateway", [:]),
+      "COMFYUI_TLS_CERT": ("/tls/cert.pem", ["COMFYUI_TLS_KEY": "/tls/key.pem"]),
+      "COMFYUI_TLS_KEY": ("/tls/key.pem", ["COMFYUI_TLS_CERT": "/tls/cert.pem"]),
+      "COMFYUI_TRUSTED_PROXIES": ("10.0.0.0/8", [:]), "COMFYUI_SESSION_MAX_AGE": ("3600", [:]),
     ]
   }
 

@@ -90,6 +90,11 @@ func listeningAddresses(of pid: Int32) -> [String] {
     }
     #expect(!FileManager.default.fileExists(atPath: userDir + "/evil.js"))
     #expect(!FileManager.default.fileExists(atPath: userDir + "/stolen.js"))
+    // Behind the gate the stand-ins are as open as the real pair: straight to ComfyUI (loopback only,
+    // reachable from inside the container alone), the same write needs no credential.
+    let direct = try send("POST", "http://127.0.0.1:\(h.internalPort)/userdata/evil.js", body: "x")
+    #expect(direct.status == 200, "the stand-in login is stricter than the real one: \(direct.status)")
+    try? FileManager.default.removeItem(atPath: userDir + "/evil.js")
     #expect(FileManager.default.fileExists(atPath: userDir + "/workflows/private.json"))
     // The same routes do exist behind the gate: with the token, the write goes through.
     let written = try send(
@@ -107,14 +112,12 @@ func listeningAddresses(of pid: Int32) -> [String] {
   /// ComfyUI listens on loopback only, at COMFYUI_INTERNAL_PORT; the gate alone at COMFYUI_PORT.
   @Test func onlyTheGateListensWhereClientsConnect() throws {
     let h = ComfyHome(["COMFYUI_PASSWORD": "correct-horse-battery-staple", "COMFYUI_LISTEN": "0.0.0.0"])
-    let internal = freePort()
-    h.extra["COMFYUI_INTERNAL_PORT"] = String(internal)
     let server = try h.start()
     defer { server.stop() }
     #expect(h.waitUntilServing(server), "\(server.log)")
     let python = try #require(serverPID(under: server.pid))
     let gate = try #require(gatePID(under: server.pid))
-    let hexInternal = String(format: "%04X", internal)
+    let hexInternal = String(format: "%04X", h.internalPort)
     let pythonListens = listeningAddresses(of: python)
     #expect(pythonListens == ["0100007F:\(hexInternal)"], "the server listens on \(pythonListens)")
     let gateListens = listeningAddresses(of: gate)
@@ -217,7 +220,8 @@ func listeningAddresses(of pid: Int32) -> [String] {
       "GET", h.baseURL + "/ws?clientId=x",
       headers: ["Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13",
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="])
-    #expect(refused.status == 401, "\(refused.headers)")
+    // HummingbirdWebSocket answers a refused upgrade 400 and closes: never 101, never ComfyUI's socket.
+    #expect(refused.status == 400 && !refused.headers.contains("101"), "\(refused.headers)")
   }
 
   /// COMFYUI_GUEST_MODE=1: guests get the explicit allow-list, never the log buffer or user data.
@@ -260,5 +264,31 @@ func listeningAddresses(of pid: Int32) -> [String] {
     for _ in 0..<14 { statuses.append(try curl(h.baseURL + "/login", form: ["password": "guess"]).status) }
     #expect(statuses.prefix(10).allSatisfy { $0 == 302 }, "\(statuses)")
     #expect(statuses.suffix(3).allSatisfy { $0 == 429 }, "\(statuses)")
+  }
+
+  /// A real third-party client from PyPI (comfy-api-simplified: HTTP Basic on every request and on the
+  /// /ws upgrade) queues a workflow and receives its images through the gate.
+  @Test func aThirdPartyClientWithHTTPBasicGetsItsImagesThroughTheGate() throws {
+    let h = ComfyHome()
+    let server = try h.start()
+    defer { server.stop() }
+    let venv = h.tmp.path + "/client-venv"
+    #expect(try runProcess(["/usr/bin/env", "python3", "-m", "venv", venv], environment: baseEnvironment()).status == 0)
+    let install = try runProcess(
+      [venv + "/bin/pip", "install", "-q", "--no-index", "--find-links", Paths.wheels, "comfy-api-simplified"],
+      environment: baseEnvironment(), timeout: 300)
+    #expect(install.status == 0, "\(install.stderr)")
+    #expect(h.waitUntilServing(server), "\(server.log)")
+    let out = h.tmp.path + "/images"
+    let run = try runProcess(
+      [venv + "/bin/python", Paths.fixtures + "/clients/comfy-api-simplified.py", h.baseURL, "admin",
+        "correct-horse-battery-staple", out], environment: baseEnvironment(), timeout: 120)
+    #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)\n\(server.log)")
+    #expect(run.stdout.contains("2 image(s)") && run.stdout.contains("png=True"), "\(run.stdout)")
+    // The same client with a wrong password gets nothing.
+    let refused = try runProcess(
+      [venv + "/bin/python", Paths.fixtures + "/clients/comfy-api-simplified.py", h.baseURL, "admin", "wrong", out],
+      environment: baseEnvironment(), timeout: 120)
+    #expect(refused.status != 0 && refused.stderr.contains("401"), "\(refused.stderr)")
   }
 }

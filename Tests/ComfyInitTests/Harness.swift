@@ -6,6 +6,8 @@ import Testing
 final class ComfyHome: @unchecked Sendable {
   let tmp = TempDir("home")
   let port = freePort()
+  /// ComfyUI's own port behind the gate: one per home, so that `health` checks the right one.
+  let internalPort = freePort()
   var extra: [String: String]
   var home: String { tmp.path + "/home" }
   var calls: String { tmp.path + "/calls.log" }
@@ -18,7 +20,7 @@ final class ComfyHome: @unchecked Sendable {
   }
 
   var environment: [String: String] {
-    var env = comfyEnvironment(home: home, port: port, extra: extra)
+    var env = comfyEnvironment(home: home, port: port, extra: ["COMFYUI_INTERNAL_PORT": String(internalPort)].merging(extra) { $1 })
     // Shims first on PATH; the sitecustomize hook sees every Python process, pip included.
     env["COMFY_TEST_REAL_PATH"] = env["PATH"]
     env["PATH"] = Paths.fixtures + "/shims:" + env["PATH"]!
@@ -70,6 +72,22 @@ final class ComfyHome: @unchecked Sendable {
   var phase: String? {
     guard let text = try? String(contentsOfFile: home + "/.comfy-init/status", encoding: .utf8) else { return nil }
     return text.split(separator: "\n").first { $0.hasPrefix("phase=") }.map { String($0.dropFirst(6)) }
+  }
+}
+
+/// The server process under comfy-init: the descendant running main.py (the gate is another one).
+func serverPID(under pid: Int32) -> Int32? {
+  descendants(of: pid).first { child in
+    let args = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(child)/cmdline"))) ?? Data()
+    return args.split(separator: 0).contains { String(decoding: $0, as: UTF8.self).hasSuffix("main.py") }
+  }
+}
+
+/// The gate (comfy-gateway) under comfy-init.
+func gatePID(under pid: Int32) -> Int32? {
+  descendants(of: pid).first { child in
+    let args = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(child)/cmdline"))) ?? Data()
+    return args.split(separator: 0).first.map { String(decoding: $0, as: UTF8.self).hasSuffix("comfy-gateway") } ?? false
   }
 }
 

@@ -16,7 +16,8 @@ import Testing
     let h = ComfyHome()
     #expect(try h.bootstrap().status == 0)
     for module in ["torch", "Crypto", "cryptography", "jinja2", "bcrypt"] {
-      let watcher = PortWatcher(port: h.port)
+      // ComfyUI's own port: the gate listens on h.port from the start.
+      let watcher = PortWatcher(port: h.internalPort)
       defer { _ = watcher.stop() }  // also when start throws: the watcher's thread ends
       let server = try h.start(["STANDIN_LOGIN_BREAK": "missing:\(module)"], label: "missing-\(module)")
       defer { server.stop() }
