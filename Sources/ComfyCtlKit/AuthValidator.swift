@@ -93,6 +93,12 @@ public struct AuthValidator {
     let wrong = SecretsStore.randomPassword(length: 20)
     let bad = probe.post(baseURL + "/login", form: ["username": credential.username, "password": wrong])
     rows.append(probe.expect("POST /login, wrong password", bad, status: 302, location: "/login?wrong_password=1"))
+    // ComfyUI-Login's guest button (with login/GUEST_MODE present) opened every GET, /internal/logs and
+    // its token included: through the gate a guest form opens nothing unless COMFYUI_GUEST_MODE=1.
+    let guest = probe.post(baseURL + "/login", form: ["guest_mode": "1", "password": ""])
+    let guestCookie = guest.response.map(cookieHeader) ?? ""
+    let guestLogs = probe.get(baseURL + "/internal/logs", headers: guestCookie.isEmpty ? [] : [("Cookie", guestCookie)])
+    rows.append(probe.expect("a guest login, then GET /internal/logs", guestLogs, status: 401))
     return rows
   }
 
@@ -165,11 +171,30 @@ public struct AuthProbe: Sendable {
   public func checkAnonymousAccess() -> [ValidationRow] {
     let stats = baseURL + "/system_stats"
     let html = get(stats, headers: [("Accept", "text/html,application/xhtml+xml")])
-    return [
+    var rows = [
       expect("GET /system_stats without credentials", get(stats), status: 401),
       expect("GET /system_stats without credentials (Accept: text/html)", html, status: 302, location: "/login"),
     ]
+    for (method, path, headers) in AuthProbe.loginNodeHoles {
+      let name = "\(method) \(path) without credentials" + (headers.isEmpty ? "" : " (\(headers[0].value))")
+      rows.append(expect(name, send(method, baseURL + path, headers: headers), status: 401))
+    }
+    return rows
   }
+
+  /// What the real ComfyUI-Login lets through or answers with 500 (its check skips every path ending in
+  /// .js, .css, .css.map or .ico, whatever the method; ComfyUI serves and moves user data under such
+  /// names; its log buffer holds the token; a one- or three-word Bearer header raises). The gate must
+  /// refuse each with 401. Harmless names: a hole would write or move nothing of a user's.
+  static let loginNodeHoles: [(String, String, [(name: String, value: String)])] = [
+    ("POST", "/userdata/comfyctl-validate.js", []),
+    ("GET", "/api/userdata/comfyctl-validate.js", []),
+    ("DELETE", "/userdata/comfyctl-validate.js", []),
+    ("POST", "/api/userdata/comfyctl-validate%2Ejson/move/comfyctl-validate.js", []),
+    ("GET", "/internal/logs", []),
+    ("GET", "/system_stats", [("Authorization", "Bearer")]),
+    ("GET", "/system_stats", [("Authorization", "Bearer a b")]),
+  ]
 
   struct Outcome {
     var response: HTTPResponse?
@@ -178,6 +203,10 @@ public struct AuthProbe: Sendable {
 
   func get(_ url: String, headers: [(name: String, value: String)] = []) -> Outcome {
     send(HTTPRequest(url: url, headers: headers, timeout: timeout))
+  }
+
+  func send(_ method: String, _ url: String, headers: [(name: String, value: String)] = []) -> Outcome {
+    send(HTTPRequest(method: method, url: url, headers: headers, body: method == "POST" ? [] : nil, timeout: timeout))
   }
 
   func post(_ url: String, form: [String: String]) -> Outcome {

@@ -90,6 +90,7 @@ func isGone(_ pid: pid_t) -> Bool {
 final class HostComfyUI: @unchecked Sendable {
   let tmp = TempDir("host-comfyui", prefix: "comfyctl")
   let port = freePort()
+  let internalPort = freePort()
   var url: String { "http://127.0.0.1:\(port)" }
   private(set) var server: BackgroundChild?
   private var starts = 0
@@ -119,6 +120,8 @@ final class HostComfyUI: @unchecked Sendable {
     env["COMFYUI_LOGIN_REF"] = "v1.0-standin"
     env["COMFYUI_LISTEN"] = "127.0.0.1"
     env["COMFYUI_PORT"] = String(port)
+    // ComfyUI's own port behind the gate: never the shared default, which another server may hold.
+    env["COMFYUI_INTERNAL_PORT"] = String(internalPort)
     env["COMFYUI_ARGS"] = "--cpu"
     env["COMFYUI_INSTALLER"] = "pip"
     env["COMFYUI_PASSWORD_HASH_FILE"] = hashFile

@@ -84,7 +84,7 @@ import Testing
     let text = try validate([])
     #expect(text.status == CtlExitCode.checkFailed.rawValue)
     #expect(text.stdout.contains("FAIL  GET /system_stats without credentials "), "\(text.stdout)")
-    #expect(text.stderr == "comfyctl: \(failed.count) of 11 auth checks failed at \(host.url)\n", "\(text.all)")
+    #expect(text.stderr == "comfyctl: \(failed.count) of 19 auth checks failed at \(host.url)\n", "\(text.all)")
 
     // No server: one line and its own code, not ten failed rows.
     host.stop()

@@ -93,6 +93,7 @@ struct SecretsRotate: ParsableCommand {
     let store = SecretsStore(project: project)
     let stack = try Stack(project: project)  // a bad project name stops us before anything rotates
     let username = try store.usernameForRotation()
+    let old = try? store.load()
     let password = passwordStdin ? try SecretsStore.readPasswordFromStandardInput() : nil
     let credential = try SecretsStore.makeCredential(username: username, password: password)
     try store.save(credential)
@@ -103,8 +104,14 @@ struct SecretsRotate: ParsableCommand {
     if running.isEmpty {
       console.say("secrets: the stack is not running; the new token applies at the next `comfyctl up`")
     } else if restart {
+      // A browser session opened with the old password must not outlive the rotation (the gate signs
+      // sessions with a key tied to the password hash): one is opened now and tried after the restart.
+      let sessions = old.map { SessionProbe.open(stack: stack, credential: $0) } ?? []
       let services = try stack.restartRunning(timeout: waitTimeout, console: console)
-      console.say("secrets: restarted \(services.joined(separator: ", ")); the server accepts only the new token now")
+      try SessionProbe.requireEnded(sessions)
+      console.say(
+        "secrets: restarted \(services.joined(separator: ", ")); the server accepts only the new token now"
+          + (sessions.isEmpty ? "" : ", and every earlier browser session has ended"))
     } else {
       console.say(
         "secrets: restart needed: the running server still accepts only the old token; run `comfyctl restart`")
@@ -166,5 +173,39 @@ struct SecretsKubernetes: ParsableCommand {
   func run() throws {
     let credential = try SecretsStore(project: try options.project()).load()
     print(try KubernetesSecret.manifest(credential, name: name, namespace: namespace), terminator: "")
+  }
+}
+
+/// Browser sessions opened before a rotation, to prove the restart ended them.
+enum SessionProbe {
+  struct Opened {
+    var url: String
+    var cookie: String
+  }
+
+  /// Logs in with `credential` on every instance that answers; a failed login is left out.
+  static func open(stack: Stack, credential: Credential) -> [Opened] {
+    stack.runningContainers().compactMap { container -> Opened? in
+      guard let instance = stack.instance(for: container.service) else { return nil }
+      let url = stack.settings.url(of: instance)
+      let probe = AuthProbe(baseURL: url)
+      let login = probe.post(url + "/login", form: ["username": credential.username, "password": credential.password])
+      let cookie =
+        login.response?.headers(named: "Set-Cookie").compactMap { $0.split(separator: ";").first.map(String.init) }
+        .joined(separator: "; ") ?? ""
+      return cookie.isEmpty ? nil : Opened(url: url, cookie: cookie)
+    }
+  }
+
+  static func requireEnded(_ sessions: [Opened]) throws(CtlError) {
+    for session in sessions {
+      let answer = AuthProbe(baseURL: session.url).get(session.url + "/queue", headers: [("Cookie", session.cookie)])
+      if let status = answer.response?.status, status != 401 {
+        throw CtlError(
+          .authNotEnforced,
+          "a browser session opened before the rotation still gets \(status) from GET /queue at \(session.url); run `comfyctl down` and check the image's comfy-gateway"
+        )
+      }
+    }
   }
 }
