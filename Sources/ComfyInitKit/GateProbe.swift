@@ -50,7 +50,8 @@ struct GateProbe {
   /// than loopback (it must listen on 127.0.0.1 only, behind the gate); nil when none does.
   static func serverReachableOutsideLoopback(port: Int) -> String? {
     for address in nonLoopbackIPv4Addresses() where acceptsConnection(address, port: port) {
-      return "exposed: ComfyUI's own port \(port) answers on \(address), outside loopback; only the gate may listen there"
+      return
+        "exposed: ComfyUI's own port \(port) answers on \(address), outside loopback; only the gate may listen there"
     }
     return nil
   }
@@ -75,7 +76,8 @@ struct GateProbe {
 
   /// A TCP connect with a 300 ms limit.
   static func acceptsConnection(_ address: String, port: Int) -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    let fd = socket(
+      AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { return false }
     defer { close(fd) }
     var target = sockaddr_in()
@@ -83,7 +85,9 @@ struct GateProbe {
     target.sin_port = in_port_t(UInt16(port).bigEndian)
     guard inet_pton(AF_INET, address, &target.sin_addr) == 1 else { return false }
     let started = withUnsafePointer(to: &target) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
     }
     if started == 0 { return true }
     guard errno == EINPROGRESS else { return false }

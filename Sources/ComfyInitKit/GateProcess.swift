@@ -108,7 +108,9 @@ final class GateProcess {
     let fingerprint = SHA256.hexHash(hash)
     if let text = FileSystem.readState(layout.gateSessionKey) {
       let words = text.split(separator: " ")
-      if words.count == 2, words[0] == fingerprint, let key = bytes(fromHex: String(words[1]).trimmingWhitespace()), key.count == 32 {
+      if words.count == 2, words[0] == fingerprint, let key = bytes(fromHex: String(words[1]).trimmingWhitespace()),
+        key.count == 32
+      {
         return key
       }
     }

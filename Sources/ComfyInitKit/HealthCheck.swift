@@ -61,7 +61,8 @@ public struct HealthCheck {
           if let exposed = GateProbe.serverReachableOutsideLoopback(port: config.gate.internalPort) {
             return (1, exposed)
           }
-          guarded = ", auth enforced by the gate (\(GateProbe.routes.count + 1) routes refused without credentials; ComfyUI on loopback only)"
+          guarded =
+            ", auth enforced by the gate (\(GateProbe.routes.count + 1) routes refused without credentials; ComfyUI on loopback only)"
         }
         let version = jsonString(response.text, key: "comfyui_version") ?? "?"
         return (0, "ok: ComfyUI \(version) answers on port \(endpoint.port)\(guarded)")

@@ -17,7 +17,9 @@ private struct Attempt: CustomStringConvertible {
 private func send(
   _ method: String, _ url: String, headers: [String] = [], body: String? = nil, maxTime: Int = 10
 ) throws -> CurlResult {
-  var args = ["/usr/bin/curl", "-s", "-o", "-", "-D", "/dev/stderr", "-w", "\n%{http_code}", "--max-time", "\(maxTime)"]
+  var args = [
+    "/usr/bin/curl", "-s", "-o", "-", "-D", "/dev/stderr", "-w", "\n%{http_code}", "--max-time", "\(maxTime)",
+  ]
   args += ["-X", method]
   for h in headers { args += ["-H", h] }
   if let body { args += ["--data-binary", body] }
@@ -212,14 +214,17 @@ func listeningAddresses(of pid: Int32) -> [String] {
     #expect(try send("GET", h.baseURL + "/system_stats", headers: [basic]).status == 200)
     let upgrade = try send(
       "GET", h.baseURL + "/ws?clientId=x",
-      headers: [basic, "Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13",
+      headers: [
+        basic, "Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13",
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
       ], maxTime: 2)
     #expect(upgrade.headers.contains("101"), "\(upgrade.headers)")
     let refused = try send(
       "GET", h.baseURL + "/ws?clientId=x",
-      headers: ["Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13",
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="])
+      headers: [
+        "Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+      ])
     // HummingbirdWebSocket answers a refused upgrade 400 and closes: never 101, never ComfyUI's socket.
     #expect(refused.status == 400 && !refused.headers.contains("101"), "\(refused.headers)")
   }
@@ -234,7 +239,8 @@ func listeningAddresses(of pid: Int32) -> [String] {
     #expect(try send("GET", h.baseURL + "/api/queue").status == 200)
     for (method, path) in [
       ("GET", "/internal/logs"), ("GET", "/userdata/x.js"), ("POST", "/userdata/x.js"), ("GET", "/system_stats"),
-      ("POST", "/queue"), ("POST", "/free"), ("GET", "/api/../internal/logs"), ("GET", "/object%5finfo/../../internal/logs"),
+      ("POST", "/queue"), ("POST", "/free"), ("GET", "/api/../internal/logs"),
+      ("GET", "/object%5finfo/../../internal/logs"),
     ] {
       #expect(try send(method, h.baseURL + path).status == 401, "\(method) \(path) was open to guests")
     }
@@ -273,7 +279,8 @@ func listeningAddresses(of pid: Int32) -> [String] {
     let server = try h.start()
     defer { server.stop() }
     let venv = h.tmp.path + "/client-venv"
-    #expect(try runProcess(["/usr/bin/env", "python3", "-m", "venv", venv], environment: baseEnvironment()).status == 0)
+    #expect(
+      try runProcess(["/usr/bin/env", "python3", "-m", "venv", venv], environment: baseEnvironment()).status == 0)
     let install = try runProcess(
       [venv + "/bin/pip", "install", "-q", "--no-index", "--find-links", Paths.wheels, "comfy-api-simplified"],
       environment: baseEnvironment(), timeout: 300)
@@ -281,8 +288,10 @@ func listeningAddresses(of pid: Int32) -> [String] {
     #expect(h.waitUntilServing(server), "\(server.log)")
     let out = h.tmp.path + "/images"
     let run = try runProcess(
-      [venv + "/bin/python", Paths.fixtures + "/clients/comfy-api-simplified.py", h.baseURL, "admin",
-        "correct-horse-battery-staple", out], environment: baseEnvironment(), timeout: 120)
+      [
+        venv + "/bin/python", Paths.fixtures + "/clients/comfy-api-simplified.py", h.baseURL, "admin",
+        "correct-horse-battery-staple", out,
+      ], environment: baseEnvironment(), timeout: 120)
     #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)\n\(server.log)")
     #expect(run.stdout.contains("2 image(s)") && run.stdout.contains("png=True"), "\(run.stdout)")
     // The same client with a wrong password gets nothing.

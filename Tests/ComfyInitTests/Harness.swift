@@ -20,7 +20,8 @@ final class ComfyHome: @unchecked Sendable {
   }
 
   var environment: [String: String] {
-    var env = comfyEnvironment(home: home, port: port, extra: ["COMFYUI_INTERNAL_PORT": String(internalPort)].merging(extra) { $1 })
+    var env = comfyEnvironment(
+      home: home, port: port, extra: ["COMFYUI_INTERNAL_PORT": String(internalPort)].merging(extra) { $1 })
     // Shims first on PATH; the sitecustomize hook sees every Python process, pip included.
     env["COMFY_TEST_REAL_PATH"] = env["PATH"]
     env["PATH"] = Paths.fixtures + "/shims:" + env["PATH"]!
@@ -87,7 +88,8 @@ func serverPID(under pid: Int32) -> Int32? {
 func gatePID(under pid: Int32) -> Int32? {
   descendants(of: pid).first { child in
     let args = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(child)/cmdline"))) ?? Data()
-    return args.split(separator: 0).first.map { String(decoding: $0, as: UTF8.self).hasSuffix("comfy-gateway") } ?? false
+    return args.split(separator: 0).first.map { String(decoding: $0, as: UTF8.self).hasSuffix("comfy-gateway") }
+      ?? false
   }
 }
 

@@ -101,7 +101,8 @@ struct Gate: HTTPResponder {
       let wrong = target.query?.split(separator: "&").contains { $0.hasPrefix("wrong_password=") } ?? false
       var response = Response(
         status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-        body: ResponseBody(byteBuffer: ByteBuffer(string: LoginPage.html(wrongPassword: wrong, guestMode: settings.guestMode))))
+        body: ResponseBody(
+          byteBuffer: ByteBuffer(string: LoginPage.html(wrongPassword: wrong, guestMode: settings.guestMode))))
       response.headers[.init("X-Frame-Options")!] = "DENY"
       return response
     }
@@ -116,7 +117,8 @@ struct Gate: HTTPResponder {
     case .user:
       var response = Gate.redirect(to: "/")
       let value = SessionCookie.issue(signingKey: current.signingKey, maxAge: settings.sessionMaxAge)
-      response.headers[.setCookie] = SessionCookie.setCookie(value, maxAge: settings.sessionMaxAge, secure: client.https)
+      response.headers[.setCookie] = SessionCookie.setCookie(
+        value, maxAge: settings.sessionMaxAge, secure: client.https)
       log.info("login: \(user) logged in from \(client.address)")
       return response
     case .throttled(let seconds):

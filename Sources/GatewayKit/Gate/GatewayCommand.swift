@@ -96,7 +96,8 @@ struct GateCommand: AsyncParsableCommand {
         guard !hash.isEmpty else { throw ValidationError("\(passwordHashFile) holds no hash on its first line") }
         let key =
           try sessionKeyFile.flatMap {
-            bytes(fromHex: try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))
+            bytes(
+              fromHex: try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))
           } ?? randomBytes(32)
         store.install(Credential(user: name.isEmpty ? "admin" : name, hash: hash), sessionKey: key)
       }
@@ -136,7 +137,8 @@ struct GateCommand: AsyncParsableCommand {
     // Bounded headers (ComfyUI-Login's own cookie is about 200 bytes), idle connections closed.
     let http1 = HTTP1Channel.Configuration(
       idleTimeout: .seconds(120),
-      httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 64 * 1024, maxHeaderFieldCount: 200))
+      httpDecoderConfiguration: .init(
+        maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 64 * 1024, maxHeaderFieldCount: 200))
     var server = HTTPServerBuilder.http1WebSocketUpgrade(
       configuration: .init(http1: http1, ws: .init(maxFrameSize: 1 << 26))
     ) { head, channel, _ in

@@ -7,7 +7,8 @@ enum OriginRule {
     guard let host = host?.lowercased(), let origin = origin?.lowercased(), !host.isEmpty, !origin.isEmpty else {
       return nil
     }
-    let originNetloc = origin.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first.map(String.init) ?? ""
+    let originNetloc =
+      origin.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first.map(String.init) ?? ""
     guard isLoopback(hostname(of: host)) else { return nil }
     let same: Bool
     if !hasPort(originNetloc) {

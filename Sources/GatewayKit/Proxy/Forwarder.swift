@@ -42,7 +42,9 @@ struct Forwarder: Sendable {
     }
     for field in request.headers where !dropped.contains(field.name.canonicalName) {
       if field.name == .cookie {
-        if let kept = SessionCookie.withoutOurs(field.value) { upstreamRequest.headers.add(name: "Cookie", value: kept) }
+        if let kept = SessionCookie.withoutOurs(field.value) {
+          upstreamRequest.headers.add(name: "Cookie", value: kept)
+        }
       } else {
         upstreamRequest.headers.add(name: field.name.rawName, value: field.value)
       }

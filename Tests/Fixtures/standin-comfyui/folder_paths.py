@@ -89,6 +89,25 @@ def get_user_directory():
     return user_directory
 
 
+# As the real folder_paths.py (v0.8.0 :143, :177-202): "System Users" ("__" prefix) are never reachable over HTTP.
+SYSTEM_USER_PREFIX = "__"
+
+
+def get_public_user_directory(user_id):
+    """<user directory>/<user_id>, or None for an empty id or a System User."""
+    if not user_id or not isinstance(user_id, str):
+        return None
+    if user_id.startswith(SYSTEM_USER_PREFIX):
+        return None
+    return os.path.join(get_user_directory(), user_id)
+
+
+def get_directory_by_type(type_name):
+    # used by /internal/files: only these three
+    return {"output": get_output_directory(), "temp": get_temp_directory(),
+            "input": get_input_directory()}.get(type_name)
+
+
 def add_model_folder_path(folder_name, full_folder_path, is_default=False):
     folder_name = map_legacy(folder_name)
     if folder_name in folder_names_and_paths:

@@ -8,6 +8,9 @@
 # /ws is a real RFC 6455 websocket (text frames out, masked frames in, ping, close) that goes through the
 # middlewares like any route; /prompt, /queue, /history, /view, /interrupt run prompts on the stand-in's
 # nodes through execution.py. docs/comfyui-api.md has the real server's answers this copies.
+# Also as the real v0.8.0: the /userdata, /v2/userdata and /users routes of app/user_manager.py (with their
+# path rules and status codes) and the /internal routes (internal_routes.py: the log buffer), a sub-app there,
+# so not copied under /api; routes are matched as aiohttp >= 3.10 matches them (Request.path_safe).
 import base64
 import errno
 import hashlib
@@ -18,6 +21,7 @@ import logging
 import mimetypes
 import os
 import re
+import shutil
 import socket
 import socketserver
 import struct
@@ -30,23 +34,37 @@ import uuid
 from email.parser import BytesParser
 from http.cookies import SimpleCookie
 
+import app.logger
 import execution
 import folder_paths
 import nodes
 from comfy.cli_args import args
 from comfyui_version import __version__
+from app.user_manager import UserManager
 
 _REASONS = {code: phrase for code, (phrase, _) in http.server.BaseHTTPRequestHandler.responses.items()}
 
 
 # ---------------------------------------------------------------- requests and responses
 
+def _path_safe(raw_path):
+    """yarl's URL.path_safe: percent-decoded except %2F and %25, which stay encoded (upper case)."""
+    pieces = re.split(r"(%2[fF]|%25)", raw_path)
+    return "".join(p.upper() if i % 2 else urllib.parse.unquote(p) for i, p in enumerate(pieces))
+
+
+def _unquote_path_safe(value):
+    """aiohttp's web_urldispatcher._unquote_path_safe: what a {name} in a route gets from path_safe."""
+    return value.replace("%2F", "/").replace("%25", "%")
+
+
 class Request:
     def __init__(self, method, raw_path, headers, body=b"", remote=None, app=None):
         split = urllib.parse.urlsplit(raw_path)
         self.method = method.upper()
         self.raw_path = raw_path
-        self.path = urllib.parse.unquote(split.path)
+        self.path = urllib.parse.unquote(split.path)  # aiohttp's request.path: fully decoded
+        self.path_safe = _path_safe(split.path)  # what aiohttp's router matches (yarl's URL.path_safe)
         self.query_string = split.query
         self.query = {}
         for k, v in urllib.parse.parse_qsl(split.query, keep_blank_values=True):
@@ -131,6 +149,31 @@ class Response:
 def json_response(data, status=200, headers=None):
     return Response(body=json.dumps(data).encode("utf-8"), status=status, headers=headers,
                     content_type="application/json", charset="utf-8")
+
+
+class FileResponse(Response):
+    """aiohttp's web.FileResponse, without ranges or ETags: the file's bytes, Content-Type from its name; a path
+    that is not a regular file -> 403, a missing one -> 404. (Not a web.Response for aiohttp_session: no cookie.)"""
+
+    def __init__(self, path, status=200, headers=None):
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            super().__init__(status=404, text="404: Not Found")
+            return
+        except PermissionError:
+            super().__init__(status=403, text="403: Forbidden")
+            return
+        if not os.path.isfile(path):
+            super().__init__(status=403, text="403: Forbidden")
+            return
+        with open(path, "rb") as f:
+            body = f.read()
+        content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        super().__init__(body=body, status=status, headers=headers)
+        self.headers["Content-Type"] = content_type
+        self.headers["Last-Modified"] = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(st.st_mtime))
+        self.headers["Accept-Ranges"] = "bytes"
 
 
 class HTTPException(Response, Exception):
@@ -324,7 +367,7 @@ class Router:
             if not match:
                 continue
             if m == method or (m == "GET" and method == "HEAD") or m == "*":
-                return handler, match.groupdict(), allowed
+                return handler, {k: _unquote_path_safe(v) for k, v in match.groupdict().items()}, allowed
             allowed.add(m)
         return None, {}, allowed
 
@@ -343,6 +386,26 @@ class App:
 
 
 # ---------------------------------------------------------------- ComfyUI's own middlewares
+
+_IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
+def cache_control(request, handler):
+    """middleware/cache_middleware.py: Cache-Control for scripts, styles, index*.json and images."""
+    response = handler(request)
+    name = request.path.rsplit("/", 1)[-1]
+    if request.path.endswith(".js") or request.path.endswith(".css") or (
+            name.startswith("index") and name.endswith(".json")):
+        response.headers.setdefault("Cache-Control", "no-cache")
+    elif request.path.lower().endswith(_IMG_EXTENSIONS):
+        if response.status == 404:
+            response.headers.setdefault("Cache-Control", "public, max-age=3600")
+        elif response.status in (200, 201, 202, 203, 204, 205, 206, 301, 308):
+            response.headers.setdefault("Cache-Control", "public, max-age=86400")
+        elif response.status in (302, 303, 307):
+            response.headers.setdefault("Cache-Control", "no-cache")
+    return response
+
 
 def create_cors_middleware(allowed_origin):
     def cors_middleware(request, handler):
@@ -430,6 +493,10 @@ class PromptServer:
 
     def __init__(self, loop=None):
         PromptServer.instance = self
+        mimetypes.init()
+        mimetypes.add_type("application/javascript; charset=utf-8", ".js")
+        mimetypes.add_type("image/webp", ".webp")
+        self.user_manager = UserManager()  # creates the user directory, as the real one
         self.app = App()
         self.middlewares = self.app.middlewares
         self.routes = RouteTableDef()
@@ -440,6 +507,7 @@ class PromptServer:
         self.sockets = {}
         self.prompt_queue = execution.PromptQueue(self)
         self._servers = []
+        self.app.middlewares.append(cache_control)  # first, as the real list (server.py:213)
         if args.enable_cors_header:
             self.app.middlewares.append(create_cors_middleware(args.enable_cors_header))
         else:
@@ -661,7 +729,39 @@ class PromptServer:
                 self.prompt_queue.delete_history_item(id_to_delete)
             return Response(status=200)
 
+    def internal_routes(self):
+        """api_server/routes/internal/internal_routes.py: a sub-app at /internal (the app's middlewares still
+        apply to it, as aiohttp's do to a sub-app)."""
+        routes = RouteTableDef()
+
+        @routes.get("/internal/logs")
+        def get_logs(request):
+            return json_response("".join([(entry["t"] + " - " + entry["m"]) for entry in app.logger.get_logs()]))
+
+        @routes.get("/internal/logs/raw")
+        def get_raw_logs(request):
+            size = shutil.get_terminal_size((80, 24))
+            return json_response({"entries": list(app.logger.get_logs()),
+                                  "size": {"cols": size.columns, "rows": size.lines}})
+
+        @routes.get("/internal/folder_paths")
+        def get_folder_paths(request):
+            return json_response({k: v[0] for k, v in folder_paths.folder_names_and_paths.items()})
+
+        @routes.get("/internal/files/{directory_type}")
+        def get_files(request):
+            directory_type = request.match_info["directory_type"]
+            if directory_type not in ("output", "input", "temp"):
+                return json_response({"error": "Invalid directory type"}, status=400)
+            directory = folder_paths.get_directory_by_type(directory_type)
+            entries = [e for e in os.scandir(directory) if e.is_file() and not e.name.startswith(".")]
+            return json_response([e.name for e in sorted(entries, key=lambda e: -e.stat().st_mtime)])
+
+        return routes
+
     def add_routes(self):
+        self.user_manager.add_routes(self.routes)
+        self.app.add_routes(self.internal_routes())
         # like the real server: every route also under /api (api copies first), then the plain ones
         api_routes = RouteTableDef()
         for route in self.routes:
@@ -720,7 +820,7 @@ class PromptServer:
 
     def handle(self, request):
         request.app = self.app
-        handler, match_info, allowed = self.app.router.resolve(request.method, request.path)
+        handler, match_info, allowed = self.app.router.resolve(request.method, request.path_safe)
         request.match_info = match_info
         if handler is None:
             if allowed:
@@ -739,9 +839,15 @@ class PromptServer:
         except HTTPException as exc:
             return exc
         except Exception:
+            # aiohttp's web_protocol.handle_error: logged, a plain (or, for a browser, HTML) 500, connection closed
             logging.error("Error handling request\n" + traceback.format_exc())
-            return Response(status=500, text="500 Internal Server Error\n\nServer got itself in trouble",
-                            content_type="text/plain")
+            title, msg = "500 Internal Server Error", "Server got itself in trouble"
+            if "text/html" in (request.headers.get("Accept") or ""):
+                return Response(status=500, content_type="text/html", headers={"Connection": "close"},
+                                text=f"<html><head><title>{title}</title></head><body>\n<h1>{title}</h1>\n"
+                                     f"{msg}\n</body></html>\n")
+            return Response(status=500, text=title + "\n\n" + msg, content_type="text/plain",
+                            headers={"Connection": "close"})
 
     # -------------------------------------------------------------- binding and serving
 
@@ -800,10 +906,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.send_header(k, v)
         for c in response.cookies:
             self.send_header("Set-Cookie", c)
-        if response.status != 101:
+        if response.status not in (101, 204, 304):  # no body and no Content-Length for these, as aiohttp
             self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command != "HEAD" and response.status not in (204, 304):
             self.wfile.write(response.body)
         if isinstance(response, WebSocketResponse) and response.status == 101:
             self.wfile.flush()

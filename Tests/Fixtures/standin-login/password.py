@@ -1,17 +1,36 @@
-# STAND-IN for ComfyUI-Login's password.py: the same rules, on the stand-in server's plain-function API.
-#   - PASSWORD lives in <dir of folder_paths.py>/login/PASSWORD (not under --base-directory).
-#     Line 1: bcrypt hash, compared as raw bytes (a CR before the newline breaks every login);
-#     line 2 (optional): username, which the real node shows but never checks.
-#   - The API token is the hash itself: read once at import (text mode, stripped); while it is empty
-#     (no PASSWORD yet) every request re-reads it. `Authorization: Bearer <hash>` or `?token=<hash>`
-#     open the API, only when --enable-cors-header is unset, '*', or equal to the request's Origin.
-#     A one-word Authorization header raises (500). With no PASSWORD, `?token=` (empty) matches too.
-#   - Otherwise: 401 {"error": "Authentication required."}, or 302 /login when Accept has text/html.
-#     Exempt: /login and paths ending in .js, .css, .css.map, .ico.
-#   - POST /login: with no PASSWORD the first POST sets it (hash + "\n" + username) and logs in:
-#     whoever comes first owns the server. Otherwise bcrypt.checkpw -> 302 / with a session cookie,
-#     or 302 /login?wrong_password=1.
-#   - login/GUEST_MODE enables a guest login (GET anything, POST only /prompt and /upload/image).
+# STAND-IN for ComfyUI-Login's password.py (liusida/ComfyUI-Login 69109257): the same rules, on the stand-in
+# server's plain-function API. "L:N" below is a line of the real password.py.
+#   - Files (L:15-19): PASSWORD and GUEST_MODE in <dir of folder_paths.py>/login/ (the ComfyUI checkout, not
+#     --base-directory); .secret-key.txt in this node's folder. login/ is created at import (L:176-178) and an old
+#     <checkout>/PASSWORD is moved into it (L:182-184).
+#   - PASSWORD (L:27-44): line 1 the bcrypt hash, compared as raw bytes (a CR before the newline breaks every
+#     login); line 2 (optional) the username, shown but never checked. Read once, then cached for the process.
+#   - The API token is the hash itself (L:166-174): read at import (text mode, stripped) and logged at INFO as
+#     "For direct API calls, use token=<hash>" (so it is also in /internal/logs); while it is empty (no PASSWORD)
+#     every guarded request re-reads it, and `?token=` with an empty value matches it.
+#   - check_login_status (L:195-243), in this order:
+#       1. skipped, whatever the method: request.path (percent-decoded) == "/login" or ending in ".css",
+#          ".css.map", ".js", ".ico" (so POST/DELETE /userdata/x.js and .../move/y.js pass without credentials);
+#       2. a session with logged_in -> the handler;
+#       3. a guest session: any GET -> the handler, POST only to exactly /prompt or /upload/image, anything else
+#          -> 200 {} without the handler;
+#       4. only when --enable-cors-header is unset, "*", or equal to the Origin header: `Authorization` split on
+#          whitespace into exactly two words (else ValueError: 500), "Bearer" + the token; then ?token=;
+#       5. else 302 /login when the Accept header contains "text/html", otherwise 401
+#          {"error": "Authentication required."}.
+#     A handled request to "/" gets Cache-Control: no-cache (L:188-193).
+#   - GET /login (L:80-102) form: hidden guest_mode, username (first time or no username line), password.
+#     POST /login (L:104-146): no password field -> 500 (also for a guest); guest_mode=1 with GUEST_MODE -> guest
+#     session, 302 /; with PASSWORD: bcrypt.checkpw -> logged_in session, 302 /, else 302 /login?wrong_password=1;
+#     without PASSWORD the first POST sets it (hash + "\n" + username) and logs in: whoever comes first owns the
+#     server (no username field: the file is truncated, then 500: an empty PASSWORD).
+#     GET /logout (L:148-156, guarded): {logged_in: false}, 302 /login. GET /guest_mode (L:158-164, guarded).
+#   - Session (L:47-78): aiohttp_session's EncryptedCookieStorage, cookie AIOHTTP_SESSION (Path=/, HttpOnly, no
+#     Max-Age, no Secure, no SameSite), JSON {"created", "session"}, never expiring server-side; saved only when
+#     the session changed, deleted when it is empty, never into a file or websocket response. Its key is in
+#     .secret-key.txt ("<urlsafe-b64 of 32 random bytes>,<isoformat time>", written with plain open(): 0666 &
+#     ~umask), replaced only at import when older than 30 days; a key file that does not parse fails the import.
+#     Here the cookie is HMAC-signed with that key instead of Fernet-encrypted (no cryptography in the test venv).
 # The real module's imports first, in its order (the stand-in uses none of the aiohttp ones: it runs on the
 # stand-in server's plain-function API; they are here so that a missing one fails the import as for real).
 import server
@@ -98,17 +117,23 @@ def get_or_refresh_key():
 
 
 class Session(dict):
-    def __init__(self, data=None, new=True):
+    def __init__(self, data=None, new=True, created=None):
         super().__init__(data or {})
         self.new = new
         self.changed = False
+        self.created = int(time.time()) if new or created is None else created
 
     def __setitem__(self, k, v):
         super().__setitem__(k, v)
         self.changed = True
 
-    def pop(self, k, *default):
+    def __delitem__(self, k):
+        super().__delitem__(k)
         self.changed = True
+
+    def pop(self, k, *default):
+        if k in self:  # as MutableMapping.pop: only a key that is there changes the session
+            self.changed = True
         return super().pop(k, *default)
 
 
@@ -123,7 +148,7 @@ def _load_session(request):
         if payload and hmac.compare_digest(sig, _sign(payload)):
             try:
                 data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-                return Session(data.get("session", {}), new=False)
+                return Session(data.get("session", {}), new=False, created=data.get("created"))
             except Exception:
                 pass
         logging.warning("Cannot decrypt cookie value, create a new fresh session")
@@ -131,7 +156,10 @@ def _load_session(request):
 
 
 def _save_session(response, session):
-    data = json.dumps({"created": int(time.time()), "session": dict(session)}, separators=(",", ":"))
+    if not session:  # an empty session deletes the cookie
+        response.del_cookie(COOKIE_NAME, path="/")
+        return
+    data = json.dumps({"created": session.created, "session": dict(session)}, separators=(",", ":"))
     payload = base64.urlsafe_b64encode(data.encode("utf-8")).decode("ascii").rstrip("=")
     response.set_cookie(COOKIE_NAME, payload + "." + _sign(payload), path="/", httponly=True)
 
@@ -150,6 +178,8 @@ def session_middleware(request, handler):
         response = handler(request)
     except server.HTTPException as exc:
         response = raised = exc
+    if isinstance(response, (server.FileResponse, server.WebSocketResponse)):
+        return response  # not a web.Response: aiohttp_session leaves it alone
     session = getattr(request, "aiohttp_session", None)
     if session is not None and session.changed:
         _save_session(response, session)
@@ -339,5 +369,9 @@ def check_login_status(request, handler):
 
 
 app.middlewares.append(check_login_status)
+
+# L:247-248: the node's old stylesheet (reachable without credentials anyway: it ends in .css)
+old_css_path = os.path.join(node_dir, "old_css")
+app.router.add_static("/old_css/", old_css_path)
 
 NODE_CLASS_MAPPINGS = {}
