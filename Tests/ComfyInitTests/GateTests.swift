@@ -15,12 +15,14 @@ private struct Attempt: CustomStringConvertible {
 
 /// `curl -X METHOD` with a body, returning the status and body.
 private func send(
-  _ method: String, _ url: String, headers: [String] = [], body: String? = nil, maxTime: Int = 10
+  _ method: String, _ url: String, headers: [String] = [], body: String? = nil, maxTime: Int = 10,
+  trustAnyCertificate: Bool = false
 ) throws -> CurlResult {
   var args = [
     "/usr/bin/curl", "-s", "-o", "-", "-D", "/dev/stderr", "-w", "\n%{http_code}", "--max-time", "\(maxTime)",
   ]
   args += ["-X", method]
+  if trustAnyCertificate { args.append("-k") }
   for h in headers { args += ["-H", h] }
   if let body { args += ["--data-binary", body] }
   args.append(url)
@@ -299,5 +301,66 @@ func listeningAddresses(of pid: Int32) -> [String] {
       [venv + "/bin/python", Paths.fixtures + "/clients/comfy-api-simplified.py", h.baseURL, "admin", "wrong", out],
       environment: baseEnvironment(), timeout: 120)
     #expect(refused.status != 0 && refused.stderr.contains("401"), "\(refused.stderr)")
+  }
+
+  /// COMFYUI_TLS_CERT/KEY: the gate serves HTTPS (ComfyUI's own TLS flags are refused), its cookie is
+  /// Secure, and `health` checks it with the gate's own certificate. Behind a TLS-terminating proxy,
+  /// X-Forwarded-Proto counts only from COMFYUI_TRUSTED_PROXIES.
+  @Test func tlsAtTheGateAndForwardedProtoOnlyFromTrustedProxies() throws {
+    let tls = TempDir("tls")
+    let made = try runProcess(
+      [
+        "/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=comfy.example",
+        "-keyout", tls.path + "/key.pem", "-out", tls.path + "/cert.pem",
+      ], environment: baseEnvironment())
+    #expect(made.status == 0, "\(made.stderr)")
+    let refused = ComfyHome([
+      "COMFYUI_PASSWORD": "correct-horse-battery-staple", "COMFYUI_ARGS": "--cpu --tls-keyfile /k --tls-certfile /c",
+    ])
+    let flags = try refused.bootstrap()
+    #expect(flags.status == 10 && flags.stderr.contains("COMFYUI_TLS_CERT"), "\(flags.stderr)")
+
+    let h = ComfyHome([
+      "COMFYUI_PASSWORD": "correct-horse-battery-staple", "COMFYUI_TLS_CERT": tls.path + "/cert.pem",
+      "COMFYUI_TLS_KEY": tls.path + "/key.pem",
+    ])
+    let server = try h.start()
+    defer { server.stop() }
+    let https = "https://127.0.0.1:\(h.port)"
+    var up = false
+    for _ in 0..<600 where !up && server.isRunning {
+      usleep(100_000)
+      up =
+        (try? send(
+          "GET", https + "/system_stats", headers: ["Authorization: Bearer \(h.token)"], trustAnyCertificate: true))?
+        .status == 200
+    }
+    #expect(up, "\(server.log)")
+    #expect(try send("GET", https + "/system_stats", trustAnyCertificate: true).status == 401)
+    let login = try runProcess(
+      [
+        "/usr/bin/curl", "-sk", "-D", "-", "-o", "/dev/null", "--data", "password=correct-horse-battery-staple",
+        https + "/login",
+      ],
+      environment: baseEnvironment())
+    #expect(login.stdout.contains("; Secure"), "\(login.stdout)")
+    let health = try runProcess([Paths.comfyInit, "health"], environment: h.environment)
+    #expect(health.status == 0, "\(health.stdout)")
+    server.stop()
+
+    // Plain HTTP behind a proxy: X-Forwarded-Proto: https from an untrusted peer changes nothing; from a
+    // trusted one the cookie becomes Secure.
+    for (trusted, secure) in [("", false), ("127.0.0.1", true)] {
+      let plain = ComfyHome(["COMFYUI_PASSWORD": "correct-horse-battery-staple", "COMFYUI_TRUSTED_PROXIES": trusted])
+      let proxied = try plain.start()
+      defer { proxied.stop() }
+      #expect(plain.waitUntilServing(proxied), "\(proxied.log)")
+      let answer = try runProcess(
+        [
+          "/usr/bin/curl", "-s", "-D", "-", "-o", "/dev/null", "-H", "X-Forwarded-Proto: https", "--data",
+          "password=correct-horse-battery-staple", plain.baseURL + "/login",
+        ], environment: baseEnvironment())
+      #expect(answer.stdout.contains("; Secure") == secure, "trusted '\(trusted)': \(answer.stdout)")
+    }
   }
 }
