@@ -52,16 +52,20 @@ let package = Package(
       swiftSettings: [.unsafeFlags(["-Xcc", "-I", "-Xcc", curlPrefix + "/include"])]
     ),
     .target(name: "Spawn", dependencies: ["CInit"]),
+    // The requests the gate must refuse, asked by comfy-init's health and comfyctl's validate.
+    .target(name: "AuthContract"),
     // The version number and commit, shared by both programs.
     .target(name: "Version", dependencies: ["CVersion"]),
-    .target(name: "ComfyInitKit", dependencies: ["CInit", "Spawn", "Bcrypt", "Digest", "HTTPClient", "Version"]),
+    .target(
+      name: "ComfyInitKit",
+      dependencies: ["AuthContract", "CInit", "Spawn", "Bcrypt", "Digest", "HTTPClient", "Version"]),
     .executableTarget(name: "comfy-init", dependencies: ["ComfyInitKit"]),
 
     // The host tool may use Foundation and swift-argument-parser.
     .target(
       name: "ComfyCtlKit",
       dependencies: [
-        "Bcrypt", "Digest", "HTTPClient", "Spawn", "CZlib", "Version",
+        "AuthContract", "Bcrypt", "Digest", "HTTPClient", "Spawn", "CZlib", "Version",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

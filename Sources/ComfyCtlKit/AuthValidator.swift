@@ -1,6 +1,7 @@
 // `comfyctl validate`: the whole auth matrix against a running server, through the same libcurl
 // module as comfy-init. Each row says what it expected and what it saw; every row must pass. Its
 // first rows (AuthProbe.checkAnonymousAccess) are also `up`'s gate before it calls the stack healthy.
+import AuthContract
 import Foundation
 import HTTPClient
 
@@ -175,26 +176,14 @@ public struct AuthProbe: Sendable {
       expect("GET /system_stats without credentials", get(stats), status: 401),
       expect("GET /system_stats without credentials (Accept: text/html)", html, status: 302, location: "/login"),
     ]
-    for (method, path, headers) in AuthProbe.loginNodeHoles {
-      let name = "\(method) \(path) without credentials" + (headers.isEmpty ? "" : " (\(headers[0].value))")
-      rows.append(expect(name, send(method, baseURL + path, headers: headers), status: 401))
+    // What the real ComfyUI-Login leaves open: the gate must refuse each.
+    for hole in LoginNodeHoles.requests(stem: "comfyctl-validate") {
+      let name = "\(hole.method) \(hole.path) without credentials" + (hole.authorization.map { " (\($0))" } ?? "")
+      let headers = hole.authorization.map { [(name: "Authorization", value: $0)] } ?? []
+      rows.append(expect(name, send(hole.method, baseURL + hole.path, headers: headers), status: 401))
     }
     return rows
   }
-
-  /// What the real ComfyUI-Login lets through or answers with 500 (its check skips every path ending in
-  /// .js, .css, .css.map or .ico, whatever the method; ComfyUI serves and moves user data under such
-  /// names; its log buffer holds the token; a one- or three-word Bearer header raises). The gate must
-  /// refuse each with 401. Harmless names: a hole would write or move nothing of a user's.
-  static let loginNodeHoles: [(String, String, [(name: String, value: String)])] = [
-    ("POST", "/userdata/comfyctl-validate.js", []),
-    ("GET", "/api/userdata/comfyctl-validate.js", []),
-    ("DELETE", "/userdata/comfyctl-validate.js", []),
-    ("POST", "/api/userdata/comfyctl-validate%2Ejson/move/comfyctl-validate.js", []),
-    ("GET", "/internal/logs", []),
-    ("GET", "/system_stats", [("Authorization", "Bearer")]),
-    ("GET", "/system_stats", [("Authorization", "Bearer a b")]),
-  ]
 
   struct Outcome {
     var response: HTTPResponse?

@@ -1,8 +1,7 @@
-// What `health` asks the gate besides /system_stats, with auth on: the requests that get through the
-// real ComfyUI-Login without credentials (its check skips any path ending in .js, .css, .css.map or
-// .ico, whatever the method; ComfyUI serves user data under such names), ComfyUI's /api copies, the
-// log buffer that holds the token, and a malformed header (ComfyUI-Login answers 500). Each must be
-// refused. And from the other side: ComfyUI itself must not answer outside loopback.
+// What `health` asks the gate besides /system_stats, with auth on: every request the real ComfyUI-Login
+// leaves open (LoginNodeHoles) must be refused. And from the other side: ComfyUI itself must not answer
+// outside loopback.
+import AuthContract
 import HTTPClient
 
 #if canImport(Glibc)
@@ -13,26 +12,18 @@ struct GateProbe {
   let endpoint: ServerEndpoint
   let timeout: Double
 
-  /// Method, target and extra headers; harmless names, so a hole would write or move nothing of a user's.
-  static let routes: [(method: String, target: String, headers: [(name: String, value: String)])] = [
-    ("GET", "/userdata/comfy-init-health.js", []),
-    ("POST", "/userdata/comfy-init-health.js", []),
-    ("DELETE", "/userdata/comfy-init-health.js", []),
-    ("POST", "/api/userdata/comfy-init-health%2Ejson/move/comfy-init-health.js", []),
-    ("GET", "/api/userdata/comfy-init-health.js", []),
-    ("GET", "/internal/logs", []),
-    ("GET", "/system_stats", [("Authorization", "Bearer")]),
-    ("GET", "/system_stats", [("Authorization", "Bearer a b")]),
-  ]
+  static let routes = LoginNodeHoles.requests(stem: "comfy-init-health")
 
   /// The first route answered without credentials, as a line for `health`; nil when all were refused.
   func firstOpenRoute() -> String? {
     for route in GateProbe.routes {
       var request = HTTPRequest(
-        method: route.method, url: endpoint.base + route.target, headers: route.headers, body: nil, timeout: timeout,
-        connectTimeout: timeout, maxBodyBytes: ServerEndpoint.answerLimit)
+        method: route.method, url: endpoint.base + route.path,
+        headers: route.authorization.map { [("Authorization", $0)] } ?? [], body: route.method == "POST" ? [] : nil,
+        timeout: timeout, connectTimeout: timeout, maxBodyBytes: ServerEndpoint.answerLimit)
       request.pinnedCertificate = endpoint.pinnedCertificate
-      let shown = "\(route.method) \(route.target)" + (route.headers.isEmpty ? "" : " with a malformed Authorization")
+      let shown =
+        "\(route.method) \(route.path)" + (route.authorization == nil ? "" : " with a malformed Authorization")
       do {
         let response = try HTTPClient.send(request)
         let refused =

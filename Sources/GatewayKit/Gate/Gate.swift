@@ -81,14 +81,8 @@ struct Gate: HTTPResponder {
       return Gate.refusal(accept: request.headers[values: .accept])
     case .malformed, .wrong:
       return Gate.json(.unauthorized, #"{"error": "Authentication required."}"#)
-    case .throttled(let seconds):
-      var response = Gate.json(.tooManyRequests, #"{"error": "Too many login attempts; wait and try again."}"#)
-      response.headers[.retryAfter] = String(seconds)
-      return response
-    case .busy:
-      var response = Gate.json(.serviceUnavailable, #"{"error": "Busy checking passwords; try again."}"#)
-      response.headers[.retryAfter] = "1"
-      return response
+    case .throttled(let seconds): return Gate.retryLater(.tooManyRequests, after: seconds, "Too many login attempts")
+    case .busy: return Gate.retryLater(.serviceUnavailable, after: 1, "Busy checking passwords")
     }
   }
 
@@ -121,14 +115,8 @@ struct Gate: HTTPResponder {
         value, maxAge: settings.sessionMaxAge, secure: client.https)
       log.info("login: \(user) logged in from \(client.address)")
       return response
-    case .throttled(let seconds):
-      var response = Gate.json(.tooManyRequests, #"{"error": "Too many login attempts; wait and try again."}"#)
-      response.headers[.retryAfter] = String(seconds)
-      return response
-    case .busy:
-      var response = Gate.json(.serviceUnavailable, #"{"error": "Busy checking passwords; try again."}"#)
-      response.headers[.retryAfter] = "1"
-      return response
+    case .throttled(let seconds): return Gate.retryLater(.tooManyRequests, after: seconds, "Too many login attempts")
+    case .busy: return Gate.retryLater(.serviceUnavailable, after: 1, "Busy checking passwords")
     default:
       log.info("login: wrong user name or password from \(client.address)")
       return Gate.redirect(to: "/login?wrong_password=1")
@@ -175,6 +163,13 @@ struct Gate: HTTPResponder {
   static func refusal(accept: [String]) -> Response {
     if accept.contains(where: { $0.contains("text/html") }) { return redirect(to: "/login") }
     return json(.unauthorized, #"{"error": "Authentication required."}"#)
+  }
+
+  /// 429 or 503 with Retry-After: the client may try again, later.
+  static func retryLater(_ status: HTTPResponse.Status, after seconds: Int, _ why: String) -> Response {
+    var response = json(status, #"{"error": ""# + why + #"; wait and try again."}"#)
+    response.headers[.retryAfter] = String(seconds)
+    return response
   }
 
   static func redirect(to location: String) -> Response {
