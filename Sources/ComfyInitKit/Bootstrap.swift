@@ -14,8 +14,9 @@ public struct Bootstrap {
 
   public init(config: Config, supervisor: Supervisor) {
     self.config = config
-    self.runner = ToolRunner(
-      supervisor: supervisor, environment: config.childEnvironment, searchPath: config.searchPath)
+    var runner = ToolRunner(supervisor: supervisor, environment: config.childEnvironment, searchPath: config.searchPath)
+    runner.ledger = ToolLedger(layout: config.layout)
+    self.runner = runner
   }
 
   public func run() throws {
@@ -32,10 +33,18 @@ public struct Bootstrap {
     let started = Instant.now()
     let layout = config.layout
     // The status file is the lock holder's: an instance waiting for the lock reports nothing yet.
-    let lock = try phase(.lock, reportFirst: false) {
-      try HomeLock(path: layout.lockFile, supervisor: runner.supervisor)
+    let lock = try phase(.lock, reportFirst: false) { () throws -> HomeLock in
+      let lock = try HomeLock(path: layout.lockFile, supervisor: runner.supervisor)
+      do { try ToolLedger.endLeftovers(layout, supervisor: runner.supervisor) } catch {
+        lock.release()
+        throw error
+      }
+      return lock
     }
-    defer { lock.release() }
+    defer {
+      runner.ledger?.release(supervisor: runner.supervisor)
+      lock.release()
+    }
     try phase(.source) { () throws -> String in
       let checkout = GitCheckout(
         runner: runner, layout: layout, offline: config.offline, update: config.update, failure: .git,
@@ -57,11 +66,15 @@ public struct Bootstrap {
       try venv.ensure()
       return "installed"
     }
+    // ComfyUI-Login's guest switch goes (or stays, asked for) whether or not the auth phase waits.
+    if config.auth == .login { try LoginNodeFiles.applyGuestMode(config) }
     if deferAuthWithoutCredential && PasswordFile.wouldBeClaimable(config) {
       Log.info("auth: deferred: no credential at bootstrap time; `run` writes login/PASSWORD or refuses to serve")
     } else if config.auth == .login {
       try phase(.auth) { () throws -> String in
-        switch try PasswordFile(config: config).ensure() {
+        let result = try PasswordFile(config: config).ensure()
+        LoginNodeFiles.secureSessionKey(layout, renew: result == .written)
+        switch result {
         case .kept: return "login/PASSWORD unchanged (token stable)"
         case .keptExisting: return "using the existing login/PASSWORD"
         case .written: return "wrote login/PASSWORD"
@@ -232,6 +245,7 @@ public struct Bootstrap {
         .privileges,
         "PUID=\(uid) needs comfy-init to start as root (it runs as uid \(getuid())); drop PUID or start as root")
     }
+    try requireStatePathRootOnly(config.layout, uid: uid, gid: gid)
     try prepareHome(config)
     let layout = config.layout
     let home = layout.home
@@ -250,6 +264,42 @@ public struct Bootstrap {
     }
     try become(uid: uid, gid: gid)
     config.giveChildrenWritablePlaces()
+  }
+
+  /// Root makes a state folder outside the home and hands it over (opening its parent by path): a
+  /// folder on the way to that parent that PUID can change (its own, or one it may write to) would let
+  /// PUID swap what follows for a link, and root would chown whatever it points at (`STATE=/x/run/state`
+  /// with `/x` PUID's: `run` a link to `/usr`, and `/usr/state`... or `lib` for a name). Refused before
+  /// root touches the path. The state folder itself and its parent may be PUID's: the last step is
+  /// opened without following a link. (COMFYUI_HOME's own path is the administrator's, as given.)
+  static func requireStatePathRootOnly(_ layout: HomeLayout, uid: uid_t, gid: gid_t) throws(InitError) {
+    guard layout.hasSeparateStateDir else { return }
+    let parent = FileSystem.parent(of: layout.stateDir)
+    var paths = [parent]
+    if let resolved = realpath(parent, nil) {
+      paths.append(String(cString: resolved))
+      free(resolved)
+    }
+    for path in paths {
+      // Each folder whose entry leads on: "/" for "x" in /x/run/state, "/x" for "run".
+      var folder = "/"
+      for name in path.split(separator: "/").map(String.init) {
+        defer { folder = folder == "/" ? "/" + name : folder + "/" + name }
+        var st = stat()
+        guard stat(folder, &st) == 0 else { break }
+        var entry = stat()
+        let entryIsPUIDs = lstat(folder == "/" ? "/" + name : folder + "/" + name, &entry) == 0 && entry.st_uid == uid
+        let writable = (st.st_gid == gid && st.st_mode & 0o020 != 0) || st.st_mode & 0o002 != 0
+        // A sticky folder (/tmp) lets PUID rename only its own entries.
+        let sticky = st.st_mode & S_ISVTX != 0
+        guard st.st_uid == uid || (writable && (!sticky || entryIsPUIDs)) else { continue }
+        let why = st.st_uid == uid ? "owns it" : "may write to it"
+        throw InitError(
+          .privileges,
+          "COMFYUI_STATE_DIR=\(layout.stateDir) is below \(folder), which uid \(uid) (PUID) can change (it \(why)): root makes and hands over the state folder and would follow whatever uid \(uid) puts there; use a folder whose path only root can change (the image's /run/comfy-init) or leave COMFYUI_STATE_DIR unset"
+        )
+      }
+    }
   }
 
   /// setgroups(0), setgid, setuid: for good (real, effective and saved ids), capabilities gone.

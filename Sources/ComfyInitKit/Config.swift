@@ -111,14 +111,18 @@ public struct Config: Equatable, Sendable {
   public var loginRef: String? = Config.defaultLoginRef
   public var auth = AuthMode.login
   public var username = "admin"
+  /// COMFYUI_GUEST_MODE: ComfyUI-Login's guest switch (login/GUEST_MODE) stays; else it is removed.
+  public var guestMode = false
   public var credential: Credential? = nil
   /// Where the credential came from (for the redacted log line).
   public var credentialSource = "none"
   /// For a credential read from a file: that file's identity and change times, never its content. A
   /// restart whose file is unchanged need not check the password against login/PASSWORD again.
   public var credentialFingerprint: String? = nil
+  /// Where clients connect: with auth on the gate listens there and ComfyUI on 127.0.0.1:gate.internalPort.
   public var listen = "0.0.0.0"
   public var port = 8188
+  public var gate = GateSettings()
   public var serverArgs: [String] = []
   public var update = false
   public var offline = false
@@ -351,6 +355,7 @@ extension Config {
       }
       c.port = number
     }
+    if c.auth == .login { try loadGate(into: &c, env: env) }
     if let args = env["COMFYUI_ARGS"] {
       do {
         c.serverArgs = try ShellWords.split(args)
@@ -359,6 +364,7 @@ extension Config {
       }
       try ServerFlags.validate(c.serverArgs, auth: c.auth, source: "COMFYUI_ARGS")
     }
+    if let guests = value("COMFYUI_GUEST_MODE") { c.guestMode = try bool(guests, variable: "COMFYUI_GUEST_MODE") }
     if let update = value("COMFYUI_UPDATE") { c.update = try bool(update, variable: "COMFYUI_UPDATE") }
     if let offline = value("COMFYUI_OFFLINE") { c.offline = try bool(offline, variable: "COMFYUI_OFFLINE") }
     if let redact = value("COMFYUI_REDACT_LOGS") {
@@ -419,6 +425,54 @@ extension Config {
       throw InitError(.config, "PGID is set without PUID; set both, e.g. PUID=1000 PGID=1000")
     }
     return c
+  }
+
+  /// The gate's settings (auth on only: without auth there is no gate).
+  private static func loadGate(into c: inout Config, env: [String: String]) throws(InitError) {
+    func value(_ name: String) -> String? { env[name].flatMap { $0.isEmpty ? nil : $0.trimmingWhitespace() } }
+    guard !c.listen.contains(",") else {
+      throw InitError(
+        .config,
+        "COMFYUI_LISTEN='\(c.listen)' names several addresses, but the gate listens on one; use 0.0.0.0 (IPv4) or :: (both)"
+      )
+    }
+    if let port = value("COMFYUI_INTERNAL_PORT") {
+      guard let number = Int(port), (1...65535).contains(number) else {
+        throw InitError(
+          .config, "COMFYUI_INTERNAL_PORT='\(port)' is not a port; use a number from 1 to 65535, e.g. 18188")
+      }
+      c.gate.internalPort = number
+    }
+    guard c.gate.internalPort != c.port else {
+      throw InitError(
+        .config,
+        "COMFYUI_INTERNAL_PORT=\(c.gate.internalPort) is COMFYUI_PORT too: the gate and ComfyUI need two ports; pick another internal port"
+      )
+    }
+    if let binary = value("COMFYUI_GATEWAY") {
+      guard binary.hasPrefix("/") else {
+        throw InitError(.config, "COMFYUI_GATEWAY='\(binary)' must be an absolute path to comfy-gateway")
+      }
+      c.gate.binary = binary
+    }
+    c.gate.tlsCert = value("COMFYUI_TLS_CERT")
+    c.gate.tlsKey = value("COMFYUI_TLS_KEY")
+    guard (c.gate.tlsCert == nil) == (c.gate.tlsKey == nil) else {
+      throw InitError(.config, "COMFYUI_TLS_CERT and COMFYUI_TLS_KEY go together: set both (PEM files) or neither")
+    }
+    for proxy in (value("COMFYUI_TRUSTED_PROXIES") ?? "").split(whereSeparator: { $0 == "," || $0 == " " }) {
+      guard proxy.allSatisfy({ $0.isHexDigit || ".:/".contains($0) }), proxy.contains(where: { $0.isNumber }) else {
+        throw InitError(.config, "COMFYUI_TRUSTED_PROXIES: '\(proxy)' is not an address or CIDR range, e.g. 10.0.0.0/8")
+      }
+      c.gate.trustedProxies.append(String(proxy))
+    }
+    if let age = value("COMFYUI_SESSION_MAX_AGE") {
+      guard let seconds = Int(age), seconds >= 60 else {
+        throw InitError(
+          .config, "COMFYUI_SESSION_MAX_AGE='\(age)' is not a number of seconds of 60 or more, e.g. 604800")
+      }
+      c.gate.sessionMaxAge = seconds
+    }
   }
 
   private static func loadCredential(into c: inout Config, env: [String: String]) throws(InitError) {

@@ -52,12 +52,26 @@ extension Config {
     Variable("COMFYUI_AUTH", "--auth", .value, "login", "login or none"),
     Variable("COMFYUI_LOGIN_ENABLED", "--login-enabled", .value, "", "legacy: true/false for COMFYUI_AUTH"),
     Variable("COMFYUI_USERNAME", "--username", .value, "admin", "line 2 of login/PASSWORD"),
+    Variable(
+      "COMFYUI_GUEST_MODE", "--guest-mode", .switch, "0",
+      "1 keeps (or makes) login/GUEST_MODE: guests get in; else it is removed"),
     Variable("COMFYUI_PASSWORD", "--password", .secret, "", "the password (prefer COMFYUI_PASSWORD_FILE)"),
     Variable("COMFYUI_PASSWORD_FILE", "--password-file", .secretPath, "", "a file holding the password"),
     Variable("COMFYUI_PASSWORD_HASH", "--password-hash", .secret, "", "a bcrypt hash, written verbatim"),
     Variable("COMFYUI_PASSWORD_HASH_FILE", "--password-hash-file", .secretPath, "", "a file holding the hash"),
-    Variable("COMFYUI_LISTEN", "--listen", .value, "0.0.0.0", "the server's --listen"),
-    Variable("COMFYUI_PORT", "--port", .value, "8188", "the server's --port"),
+    Variable(
+      "COMFYUI_LISTEN", "--listen", .value, "0.0.0.0", "where clients connect: the gate's (auth on) or the server's"),
+    Variable("COMFYUI_PORT", "--port", .value, "8188", "the published port: the gate's (auth on) or the server's"),
+    Variable(
+      "COMFYUI_INTERNAL_PORT", "--internal-port", .value, "18188",
+      "with auth on: ComfyUI's own port, on 127.0.0.1 only (the gate has COMFYUI_PORT)"),
+    Variable("COMFYUI_GATEWAY", "--gateway", .value, "beside comfy-init", "the comfy-gateway binary (the gate)"),
+    Variable("COMFYUI_TLS_CERT", "--tls-cert", .value, "", "PEM certificate chain: the gate serves HTTPS"),
+    Variable("COMFYUI_TLS_KEY", "--tls-key", .secretPath, "", "its PEM private key"),
+    Variable(
+      "COMFYUI_TRUSTED_PROXIES", "--trusted-proxies", .value, "",
+      "addresses or CIDR ranges whose X-Forwarded-For/-Proto the gate believes"),
+    Variable("COMFYUI_SESSION_MAX_AGE", "--session-max-age", .value, "604800", "seconds a browser login lasts"),
     Variable("COMFYUI_ARGS", "--args", .value, "", "more server flags, split like a shell would"),
     Variable("COMFYUI_UPDATE", "--update", .switch, "0", "1 moves a checkout at another ref (changes stashed)"),
     Variable("COMFYUI_OFFLINE", "--offline", .switch, "0", "never touch the network"),

@@ -10,7 +10,8 @@ enum CustomNodes {
   /// A node pinned to a ref (ComfyUI-Login always is, COMFYUI_CUSTOM_NODES entries with @REF) is
   /// moved back to it at start, local changes stashed: the server never imports a node at another
   /// ref than the one asked for (a stale ComfyUI-Login in an old volume may fail to import, and the
-  /// server would then run without auth). Unpinned nodes move only with COMFYUI_UPDATE=1.
+  /// server would then run without auth). Unpinned nodes move only with COMFYUI_UPDATE=1. A pinned
+  /// node's files are checked too (GitCheckout.checksFiles): edited or added files are stashed.
   static func ensure(config: Config, runner: ToolRunner) throws {
     let layout = config.layout
     let loginDir = layout.customNode(Config.loginNodeName)
@@ -22,7 +23,7 @@ enum CustomNodes {
     for node in config.wantedNodes {
       let checkout = GitCheckout(
         runner: runner, layout: layout, offline: config.offline, update: config.update || node.ref != nil,
-        failure: .customNode, follow: config.update)
+        failure: .customNode, follow: config.update, checksFiles: node.ref != nil)
       _ = try checkout.ensure(
         url: node.url, ref: node.ref, at: layout.customNode(node.name), stamp: layout.nodeCheckoutStamp(node.name),
         label: "custom node \(node.name)")

@@ -97,15 +97,15 @@ public enum FileSystem {
   /// out inside rename(), 0.3 ms idle and 3 to 8 ms on a busy disk, per write. After a power cut a
   /// non-durable file may be empty or stale; its readers treat that as no file.
   public static func writeAtomically(
-    _ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, durable: Bool = true
+    _ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, durable: Bool = true,
+    temporaryName: (String) -> String = FileSystem.randomTemporaryName(for:)
   ) throws(SystemError) {
     // A new file under a random name, never through a link: a name planted in a folder someone
     // else can write to (a link to any file) is skipped, not followed, truncated or re-moded.
-    var random = SystemRandomNumberGenerator()
     var temp = ""
     var fd: Int32 = -1
     for _ in 0..<8 where fd < 0 {
-      temp = path + ".tmp-\(random.next() as UInt64)"
+      temp = temporaryName(path)
       fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
       if fd < 0 && errno != EEXIST { break }
     }
@@ -152,6 +152,12 @@ public enum FileSystem {
     if durable { syncDirectory(containing: path) }
   }
 
+  /// Where writeAtomically writes before it renames: "PATH.tmp-RANDOM", a name no one can plant ahead.
+  public static func randomTemporaryName(for path: String) -> String {
+    var random = SystemRandomNumberGenerator()
+    return path + ".tmp-\(random.next() as UInt64)"
+  }
+
   /// Renames `path` (never followed if it is a link) to a free "path.suffix[-N]" beside it;
   /// returns the new name, nil when it cannot be moved.
   public static func moveAside(_ path: String, suffix: String = "broken") -> String? {
@@ -196,7 +202,7 @@ public enum FileSystem {
   }
 
   /// The names a folder stream holds, then closes it.
-  private static func names(_ dir: OpaquePointer) -> [String] {
+  static func names(_ dir: OpaquePointer) -> [String] {
     defer { closedir(dir) }
     var names = [String]()
     while let entry = readdir(dir) {

@@ -1,6 +1,8 @@
 // Git checkouts (ComfyUI and custom nodes) that are never half there: a clone goes into a
 // temporary sibling and is renamed into place. A stamp remembers what was checked out, so a
 // restart decides "nothing to do" from two small files, without running git.
+import Digest
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -11,16 +13,21 @@ struct CheckoutStamp: Equatable {
   var commit: String
   /// "pinned": at the wanted ref; "diverged": left alone at another commit or with local changes.
   var state: String
+  /// A checkout whose files are checked (a pinned node): what its files looked like once git found
+  /// them clean (GitCheckout.filesFingerprint). nil: not recorded.
+  var files: String? = nil
 
   static func read(_ path: String) -> CheckoutStamp? {
     guard let text = FileSystem.readState(path) else { return nil }
     let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
     guard lines.count >= 4, ["pinned", "diverged"].contains(lines[3]) else { return nil }
-    return CheckoutStamp(url: lines[0], ref: lines[1], commit: lines[2], state: lines[3])
+    let files = lines.count > 4 && lines[4].hasPrefix("files ") ? String(lines[4].dropFirst(6)) : nil
+    return CheckoutStamp(url: lines[0], ref: lines[1], commit: lines[2], state: lines[3], files: files)
   }
 
   func write(_ path: String) throws(SystemError) {
-    try FileSystem.writeAtomically(path, [url, ref, commit, state].joined(separator: "\n") + "\n")
+    let lines = [url, ref, commit, state] + (files.map { ["files " + $0] } ?? [])
+    try FileSystem.writeAtomically(path, lines.joined(separator: "\n") + "\n")
   }
 }
 
@@ -34,6 +41,11 @@ struct GitCheckout {
   /// COMFYUI_UPDATE=1: a branch or tag may have moved in the repository since the checkout was
   /// made; the stamp cannot tell, so the ref is fetched and the checkout moved to where it points.
   var follow = false
+  /// A pinned node: its files must be the commit's too, not only its HEAD. A file edited in place, or
+  /// one git does not track (ignored ones included: ComfyUI-Login's .gitignore hides `*.so`, and Python
+  /// imports `password.cpython-*.so` before `password.py`), is stashed like any local change; only the
+  /// node's run-time files (HomeLayout.nodeRunTimeFiles, nodeRunTimeFolders) stay.
+  var checksFiles = false
 
   enum Result: Equatable { case unchanged, cloned, updated, leftAlone }
 
@@ -52,14 +64,17 @@ struct GitCheckout {
           "\(label) at \(dest) is not at \(wantedRef) or has local changes; left alone (COMFYUI_UPDATE=1 moves it)")
         return .leftAlone
       }
-      if stamp.state != "diverged" { return .unchanged }
+      // The files as git last found them clean: a stat walk, no git. Anything else asks git below.
+      if stamp.state != "diverged" && (!checksFiles || stamp.files == GitCheckout.filesFingerprint(of: dest)) {
+        return .unchanged
+      }
     }
     if !FileSystem.exists(dest + "/.git") {
       guard !FileSystem.exists(dest) || FileSystem.isDirectory(dest) else {
         throw InitError(failure, "\(dest) is a file, not a checkout of \(label); move it away")
       }
       let commit = try clone(url: url, ref: ref, into: dest, label: label)
-      try writeStamp(CheckoutStamp(url: url, ref: wantedRef, commit: commit, state: "pinned"), stampPath)
+      try writeStamp(pinnedStamp(url: url, ref: wantedRef, commit: commit, dest: dest), stampPath)
       return .cloned
     }
     return try reconcile(url: url, ref: ref, at: dest, label: label, stampPath: stampPath, refetch: refetch)
@@ -71,9 +86,7 @@ struct GitCheckout {
   ) throws -> Result {
     let wantedRef = ref ?? "HEAD"
     let head = try git(["rev-parse", "HEAD"], in: dest, capture: true, explain: "cannot read the commit of \(dest)")
-    let changes = try git(
-      ["status", "--porcelain", "--untracked-files=no"], in: dest, capture: true,
-      explain: "cannot read the state of \(dest)")
+    let changes = try localChanges(in: dest)
     // The commit the ref names: where the repository has it now when it may have moved, else
     // where the checkout already knows it.
     var wanted: String?
@@ -85,7 +98,7 @@ struct GitCheckout {
     }
     let atWanted = (ref == nil && !refetch) || wanted == head
     if atWanted && changes.isEmpty {
-      try writeStamp(CheckoutStamp(url: url, ref: wantedRef, commit: head, state: "pinned"), stampPath)
+      try writeStamp(pinnedStamp(url: url, ref: wantedRef, commit: head, dest: dest), stampPath)
       return .unchanged
     }
     let why = changes.isEmpty ? "is at \(head.prefix(12)), not \(wantedRef)" : "has local changes"
@@ -94,13 +107,26 @@ struct GitCheckout {
       try writeStamp(CheckoutStamp(url: url, ref: wantedRef, commit: head, state: "diverged"), stampPath)
       return .leftAlone
     }
-    Log.warn("\(label) at \(dest) \(why); moving it to \(wantedRef)")
+    Log.warn("\(label) at \(dest) \(why); \(atWanted ? "putting back the files of" : "moving it to") \(wantedRef)")
+    if checksFiles && !changes.isEmpty {
+      Log.warn("\(label): files that are not the commit's: \(GitCheckout.describe(changes))")
+    }
     if !changes.isEmpty {
-      // Local edits are kept in the stash, never thrown away.
+      // Local edits are kept in the stash, never thrown away: a checked node's untracked and ignored
+      // files too (--all), but for its run-time files.
+      let files = checksFiles ? ["--all", "--"] + GitCheckout.runTimeExclusions : []
       try git(
-        ["stash", "push", "--quiet", "-m", "comfy-init: local changes before moving to \(wantedRef)"], in: dest,
+        [
+          "-c", "user.name=comfy-init", "-c", "user.email=comfy-init@localhost", "stash", "push", "--quiet", "-m",
+          "comfy-init: local changes before moving to \(wantedRef)",
+        ] + files, in: dest,
         explain: "cannot stash the local changes in \(dest)")
       Log.warn("\(label): local changes saved with `git stash` in \(dest) (see `git stash list`)")
+    }
+    if atWanted {
+      try writeStamp(pinnedStamp(url: url, ref: wantedRef, commit: head, dest: dest), stampPath)
+      Log.info("\(label): \(dest) is at \(wantedRef) (\(head.prefix(12))) with the commit's files again")
+      return .updated
     }
     // A pinned commit the checkout already has needs no network; anything else is fetched.
     var target = ref.flatMap { GitCheckout.looksLikeCommit($0) ? wanted : nil }
@@ -111,9 +137,104 @@ struct GitCheckout {
     try git(
       ["checkout", "--quiet", "--detach", target!], in: dest, explain: "cannot check out \(wantedRef) in \(dest)")
     let commit = try git(["rev-parse", "HEAD"], in: dest, capture: true, explain: "cannot read the commit of \(dest)")
-    try writeStamp(CheckoutStamp(url: url, ref: wantedRef, commit: commit, state: "pinned"), stampPath)
+    try writeStamp(pinnedStamp(url: url, ref: wantedRef, commit: commit, dest: dest), stampPath)
     Log.info("\(label): moved \(dest) from \(head.prefix(12)) to \(wantedRef) (\(commit.prefix(12)))")
     return .updated
+  }
+
+  /// The stamp of a checkout git found at the wanted ref and clean; a checked node's also records
+  /// its files as they are now.
+  private func pinnedStamp(url: String, ref: String, commit: String, dest: String) -> CheckoutStamp {
+    CheckoutStamp(
+      url: url, ref: ref, commit: commit, state: "pinned",
+      files: checksFiles ? GitCheckout.filesFingerprint(of: dest) : nil)
+  }
+
+  /// git's list of what differs from HEAD (`git status --porcelain -z` entries). A checked node's
+  /// untracked and ignored files count, but for its run-time files.
+  private func localChanges(in dest: String) throws -> [String] {
+    var args = ["status", "--porcelain", "-z"]
+    args += checksFiles ? ["--ignored", "--untracked-files=all"] : ["--untracked-files=no"]
+    let output = try git(args, in: dest, capture: true, explain: "cannot read the state of \(dest)")
+    var entries: [String] = []
+    var renamed = false
+    for entry in output.split(separator: "\0") {
+      // A rename's entry is followed by its old path, which is not a change of its own.
+      if renamed {
+        renamed = false
+        continue
+      }
+      let path = String(entry.dropFirst(3))
+      renamed = entry.first == "R" || entry.first == "C"
+      if !GitCheckout.isRunTimeFile(path) { entries.append(String(entry)) }
+    }
+    return entries
+  }
+
+  /// Up to three of git's entries, for a log line ("?? password/__init__.py, !! password.cpython-311.so").
+  static func describe(_ changes: [String]) -> String {
+    let shown = changes.prefix(3).joined(separator: ", ")
+    return changes.count > 3 ? shown + " and \(changes.count - 3) more" : shown
+  }
+
+  /// A path (relative to the checkout) a node writes at run time: under a `__pycache__` folder, or a
+  /// known file at its top.
+  static func isRunTimeFile(_ path: String) -> Bool {
+    let parts = path.split(separator: "/")
+    return parts.dropLast().contains { HomeLayout.nodeRunTimeFolders.contains(String($0)) }
+      || (parts.count == 1 && HomeLayout.nodeRunTimeFiles.contains(path))
+      || (path.hasSuffix("/") && parts.last.map { HomeLayout.nodeRunTimeFolders.contains(String($0)) } == true)
+  }
+
+  /// The same files as pathspecs that `git stash push --all` leaves where they are.
+  static let runTimeExclusions: [String] =
+    HomeLayout.nodeRunTimeFolders.sorted().map { ":(exclude,glob)**/\($0)/**" }
+    + HomeLayout.nodeRunTimeFiles.sorted().map { ":(exclude,top)\($0)" }
+
+  /// What a checkout's files look like, without reading them: SHA-256 over every entry but `.git`
+  /// and the run-time files, each with its path, type, mode, size, inode and modification and change
+  /// times. An edit changes the change time (ctime), which no one but the kernel sets: even a file
+  /// written back with its old size and modification time shows. One `fstatat` per entry relative to
+  /// its open folder (36 for ComfyUI-Login), instead of a git process. nil when the folder cannot be read.
+  static func filesFingerprint(of dir: String) -> String? {
+    let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    let hasher = SHA256()
+    hasher.updateField("comfy-init files v1")
+    fingerprint(fd, relative: "", into: hasher)
+    return hex(hasher.finalize())
+  }
+
+  /// Hashes the entries of the open folder `fd` (closed here) and of its subfolders, in name order.
+  private static func fingerprint(_ fd: Int32, relative: String, into hasher: SHA256) {
+    defer { close(fd) }
+    let listing = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard listing >= 0 else { return }
+    guard let stream = fdopendir(listing) else {
+      close(listing)
+      return
+    }
+    for name in FileSystem.names(stream) {
+      if relative.isEmpty && (name == ".git" || HomeLayout.nodeRunTimeFiles.contains(name)) { continue }
+      var st = stat()
+      guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+      let isFolder = (st.st_mode & S_IFMT) == S_IFDIR
+      if isFolder && HomeLayout.nodeRunTimeFolders.contains(name) { continue }
+      hasher.updateField(relative + name)
+      // A folder's own times change when Python adds its __pycache__: only its name and mode count.
+      let record: [Int64] =
+        isFolder
+        ? [Int64(st.st_mode)]
+        : [
+          Int64(st.st_mode), Int64(st.st_size), Int64(bitPattern: UInt64(st.st_ino)), Int64(st.st_mtim.tv_sec),
+          Int64(st.st_mtim.tv_nsec), Int64(st.st_ctim.tv_sec), Int64(st.st_ctim.tv_nsec),
+        ]
+      record.withUnsafeBytes { hasher.update($0) }
+      if isFolder {
+        let sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        if sub >= 0 { fingerprint(sub, relative: relative + name + "/", into: hasher) }
+      }
+    }
   }
 
   /// `ref` (nil: the default branch) from `url` into FETCH_HEAD.
@@ -121,10 +242,11 @@ struct GitCheckout {
     let wantedRef = ref ?? "HEAD"
     try requireNetwork(url, label: label, dest: dest)
     try git(
-      ["fetch", "--quiet", "--", url, wantedRef], in: dest, trusting: GitCheckout.localPath(url),
+      ["fetch", "--quiet"] + GitCheckout.uploadPack(for: url) + ["--", url, wantedRef], in: dest,
+      trusting: GitCheckout.localPath(url),
       explain:
-        "cannot fetch \(wantedRef) from \(redactURL(url)) into \(dest); \(label) must be at \(wantedRef) before the server starts: check the network and the URL"
-    )
+        "cannot fetch \(wantedRef) from \(redactURL(url)) into \(dest); \(label) must be at \(wantedRef) before the server starts: "
+        + (GitCheckout.ownershipProblem(of: url) ?? "check the network and the URL"))
   }
 
   private func clone(url: String, ref: String?, into dest: String, label: String) throws -> String {
@@ -137,16 +259,15 @@ struct GitCheckout {
     let leftover = FileSystem.exists(temp)
     FileSystem.removeTree(temp)
     if leftover { Log.info("\(label): removed \(temp), a clone an earlier start did not finish (crash or stop)") }
-    var args = ["clone", "--quiet", "--recurse-submodules", "--shallow-submodules"]
+    var args = ["clone", "--quiet", "--recurse-submodules", "--shallow-submodules"] + GitCheckout.uploadPack(for: url)
     let isCommit = ref.map(GitCheckout.looksLikeCommit) ?? false
     if let ref, !isCommit { args += ["--depth", "1", "--branch", ref] }
     if isCommit { args.append("--no-checkout") }
     args += ["--", url, temp]
     try git(
       args, in: nil, trusting: GitCheckout.localPath(url),
-      explain:
-        "cannot clone \(label) from \(redactURL(url)) at \(ref ?? "its default branch"); check the URL, the ref and the network"
-    )
+      explain: "cannot clone \(label) from \(redactURL(url)) at \(ref ?? "its default branch"); "
+        + (GitCheckout.ownershipProblem(of: url) ?? "check the URL, the ref and the network"))
     if let ref, isCommit {
       try git(["checkout", "--quiet", "--detach", ref], in: temp, explain: "commit \(ref) is not in \(redactURL(url))")
     }
@@ -241,6 +362,28 @@ struct GitCheckout {
       guard stat(path, &st) == 0, st.st_uid != geteuid() else { return [] }
       return ["-c", "safe.directory=\(path)"]
     }
+  }
+
+  /// A local repository that root owns, cloned or fetched by PUID: git refuses it ("dubious
+  /// ownership"), and `-c safe.directory` does not reach the `upload-pack` that serves a local
+  /// repository (git runs it with a cleaned configuration). Root is the more trusted owner (it
+  /// could as well have made the clone itself), so that upload-pack alone, which serves only this
+  /// repository, is told to trust it. A repository of any other uid is not trusted: ownershipProblem.
+  static func uploadPack(for url: String) -> [String] {
+    guard let path = localPath(url), geteuid() != 0 else { return [] }
+    var st = stat()
+    guard stat(path, &st) == 0, st.st_uid == 0 else { return [] }
+    return ["--upload-pack=git -c 'safe.directory=*' upload-pack"]
+  }
+
+  /// Why git refused a local repository, when another uid than ours or root's owns it: said after a
+  /// failed clone or fetch, instead of blaming the URL, the ref and the network.
+  static func ownershipProblem(of url: String) -> String? {
+    guard let path = localPath(url) else { return nil }
+    var st = stat()
+    guard stat(path, &st) == 0, st.st_uid != 0, st.st_uid != geteuid() else { return nil }
+    return
+      "\(path) belongs to uid \(st.st_uid) and git runs as uid \(geteuid()): git refuses a repository another user owns (dubious ownership) unless safe.directory lists it; chown it to uid \(geteuid()) or root, or list it in safe.directory of a global git config (GIT_CONFIG_GLOBAL); else check the ref"
   }
 
   /// The checked-out commit, read from .git without running git (detached, or a branch ref).

@@ -181,7 +181,9 @@ public final class Supervisor {
         let ended = ExitStatus(waitStatus: status)
         gateEnded = ended
         gateEndPending = true
-        Log.error("the gate (comfy-gateway, pid \(reaped)) ended with \(ended.description); stopping: nothing may serve without it")
+        Log.error(
+          "the gate (comfy-gateway, pid \(reaped)) ended with \(ended.description); stopping: nothing may serve without it"
+        )
         noteStop(SIGTERM)
       }
     }

@@ -11,6 +11,8 @@ public struct ToolRunner {
   public let environment: [String: String]
   /// Where `which` looks (Config.searchPath: the PATH children get).
   public let searchPath: String
+  /// Marks every tool, so that none outlives the start's hold on the home (ToolLedger); nil: unmarked.
+  var ledger: ToolLedger? = nil
 
   public init(supervisor: Supervisor, environment: [String: String], searchPath: String) {
     self.supervisor = supervisor
@@ -31,7 +33,8 @@ public struct ToolRunner {
     unsetting: [String] = [], capture: Bool = false, failure: ExitCode
   ) throws -> Result {
     try supervisor.throwIfStopped()
-    var variables = environment.merging(extraEnvironment) { $1 }
+    try ledger?.recordBeforeFirstTool()
+    var variables = environment.merging(extraEnvironment) { $1 }.merging(ledger?.environment ?? [:]) { $1 }
     for name in unsetting { variables.removeValue(forKey: name) }
     var options = SpawnOptions(environment: variables)
     options.directory = directory

@@ -9,7 +9,9 @@ import Testing
 
 @testable import ComfyCtlKit
 
-/// Sends `GET /system_stats` without credentials every 20 ms and keeps every HTTP status it got.
+/// Sends `GET /system_stats` without credentials every 20 ms and keeps what every attempt got: the
+/// HTTP status, 0 when nothing answered (refused, reset, timed out), -1 when curl could not even run.
+/// An empty list means the poller never polled: no check may pass on it.
 final class UnauthenticatedPoller: @unchecked Sendable {
   private let url: String
   private let lock = NSLock()
@@ -22,14 +24,26 @@ final class UnauthenticatedPoller: @unchecked Sendable {
     Thread.detachNewThread { [self] in
       while lock.withLock({ running }) {
         let r = try? runTool(["/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "2", url])
-        if let code = Int(r?.stdout ?? ""), code > 0 { lock.withLock { statuses.append(code) } }
+        // curl prints 000 when nothing answered (and exits non-zero).
+        let code = r.flatMap { Int($0.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? -1
+        lock.withLock { statuses.append(code) }
         usleep(20_000)
       }
       done.signal()
     }
   }
 
-  /// Stops polling; every status seen, in order.
+  /// Waits (up to `timeout` seconds) until an attempt got `status`; true when one did.
+  func waitUntilSeen(_ status: Int, timeout: TimeInterval) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+      if lock.withLock({ statuses.contains(status) }) { return true }
+      usleep(20_000)
+    }
+    return lock.withLock { statuses.contains(status) }
+  }
+
+  /// Stops polling; what every attempt got, in order.
   func stop() -> [Int] {
     lock.withLock { running = false }
     done.wait()
@@ -71,7 +85,9 @@ final class UnauthenticatedPoller: @unchecked Sendable {
     let aStatuses = aPoller.stop()
     #expect(run.status == 21, "\(run.all.suffix(2000))")
     #expect(run.all.contains("auth is on but ComfyUI-Login did not load (ImportError"), "\(run.all.suffix(2000))")
-    #expect(aStatuses.isEmpty, "the server answered without credentials: \(aStatuses)")
+    // Polled throughout, and nothing ever answered.
+    #expect(!aStatuses.isEmpty, "the poller never polled")
+    #expect(aStatuses.allSatisfy { $0 == 0 }, "the server answered without credentials: \(aStatuses)")
 
     // B. A first deployment, then its custom_nodes volume holds an old ComfyUI-Login.
     let up = try ctl(["up", "--cpu", "--wait-timeout", "180"])
@@ -93,15 +109,46 @@ final class UnauthenticatedPoller: @unchecked Sendable {
 
     let bPoller = UnauthenticatedPoller(url: "http://127.0.0.1:\(names.port)/system_stats")
     let again = try ctl(["up", "--cpu", "--wait-timeout", "180"])
+    let answered = bPoller.waitUntilSeen(401, timeout: 10)
     let bStatuses = bPoller.stop()
     #expect(again.status == 0, "\(again.all)")
+    // From nothing listening (0) to 401, and never anything else: the poller saw the server serve.
+    #expect(answered, "the poller never saw the server answer: \(bStatuses)")
     #expect(!bStatuses.contains(200), "a request without credentials got 200 during the start: \(bStatuses)")
-    #expect(bStatuses.allSatisfy { $0 == 401 }, "\(bStatuses)")
+    #expect(bStatuses.allSatisfy { $0 == 0 || $0 == 401 }, "\(bStatuses)")
     let logs = try runTool(["/usr/bin/env", "docker", "logs", container])
     #expect(logs.all.contains("custom node ComfyUI-Login at"), "\(logs.all.suffix(3000))")
     #expect(logs.all.contains("moving it to v1.0-standin"), "\(logs.all.suffix(3000))")
     let validate = try ctl(["validate"])
     #expect(validate.status == 0, "\(validate.all)")
+  }
+
+  /// The poller itself, without Docker: a port where nothing listens gives one 0 per attempt (an empty
+  /// list would pass "nothing answered"), and a server's answer is recorded as its status.
+  @Test func thePollerRecordsEveryAttemptAlsoWhenNothingAnswers() throws {
+    let silent = UnauthenticatedPoller(url: "http://127.0.0.1:\(freePort())/system_stats")
+    usleep(300_000)
+    let none = silent.stop()
+    #expect(none.count >= 3, "\(none)")
+    #expect(none.allSatisfy { $0 == 0 }, "\(none)")
+
+    let tmp = TempDir("poller")
+    let port = freePort()
+    try """
+    import http.server, sys
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(401); self.send_header("Content-Length", "0"); self.end_headers()
+        def log_message(self, *a): pass
+    http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+    """.write(toFile: tmp.path + "/server.py", atomically: true, encoding: .utf8)
+    let server = try BackgroundChild(
+      ["/usr/bin/env", "python3", tmp.path + "/server.py", String(port)], environment: HostComfyUI.baseEnvironment,
+      log: tmp.path + "/server.log")
+    defer { kill(server.pid, SIGKILL); _ = server.wait(timeout: 10) }
+    let poller = UnauthenticatedPoller(url: "http://127.0.0.1:\(port)/system_stats")
+    #expect(poller.waitUntilSeen(401, timeout: 20), "\(server.log)")
+    #expect(poller.stop().allSatisfy { $0 == 0 || $0 == 401 })
   }
 
   /// The container of a compose service started from `projectDir`, whatever the project is named.

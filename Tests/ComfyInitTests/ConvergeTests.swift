@@ -73,6 +73,37 @@ enum VenvKillPoint: String, CaseIterable, CustomTestStringConvertible, Sendable 
   }
 }
 
+/// Where comfy-init alone is killed while `python3 -m venv` runs its ensurepip (a grandchild).
+enum LoneKillPoint: String, CaseIterable, CustomTestStringConvertible, Sendable {
+  case ensurepipStarts = "ensurepip starts"
+  case pipFolder = "site-packages/pip appears"
+  case pipHalfway = "site-packages/pip/_internal appears"
+  case late = "half a second after pip/_internal appears"
+
+  var testDescription: String { "comfy-init alone killed when \(rawValue)" }
+
+  /// Waits for the point; false when the bootstrap ended first.
+  func wait(for process: BackgroundProcess, venv: String) -> Bool {
+    switch self {
+    case .ensurepipStarts:
+      return waitUntil(process) {
+        descendants(of: process.pid).contains { arguments(of: $0).contains("ensurepip") }
+      }
+    case .pipFolder: return waitUntil(process) { VenvKillPoint.pipFolder.reached(venv: venv) }
+    case .pipHalfway: return waitUntil(process) { VenvKillPoint.pipHalfway.reached(venv: venv) }
+    case .late:
+      guard waitUntil(process, { VenvKillPoint.pipHalfway.reached(venv: venv) }) else { return false }
+      usleep(500_000)
+      return process.isRunning
+    }
+  }
+}
+
+/// A process's command line, its arguments joined by spaces; empty when it is gone.
+private func arguments(of pid: Int32) -> String {
+  ((try? commandLine(of: pid)) ?? []).joined(separator: " ")
+}
+
 /// A state file comfy-init keeps, and what a start must leave there once it has converged.
 enum StateFile: String, CaseIterable, CustomTestStringConvertible, Sendable {
   case venvStamp = "venv/.comfy-init-stamp"
@@ -218,6 +249,57 @@ final class GarbageHome: @unchecked Sendable {
     if let first = aside.first {
       #expect(FileManager.default.fileExists(atPath: h.home + "/" + first + "/pyvenv.cfg"), "\(first) lost files")
     }
+    // Converged for good: the next start runs nothing.
+    h.resetCalls()
+    let warm = try h.bootstrap()
+    #expect(warm.status == 0 && warm.stderr.contains("venv: up to date"), "\(warm.stderr)")
+    #expect(!h.recordedCalls.contains { $0.hasPrefix("python") }, "\(h.recordedCalls)")
+  }
+
+  /// comfy-init killed alone (not PID 1: outside a container, or a supervisor that kills only its pid):
+  /// `python3 -m venv` dies with it (its parent-death signal), but not the ensurepip it runs, which once
+  /// went on writing pip into the venv while the next start moved that venv aside and made a new one
+  /// (whose pip came out broken: `No module named pip.__main__`). The next start ends every tool the
+  /// killed one left before it repairs anything, and the venv converges with a working pip.
+  @Test(arguments: LoneKillPoint.allCases)
+  func aKillOfComfyInitAloneDuringVenvCreationLeavesNoToolWritingIntoTheNextStart(_ point: LoneKillPoint) throws {
+    let h = ComfyHome()
+    let venv = h.home + "/venv"
+    let doomed = try h.start(args: ["bootstrap"], label: "doomed")
+    defer { doomed.stop() }
+    let reached = point.wait(for: doomed, venv: venv)
+    let tools = descendants(of: doomed.pid)
+    kill(doomed.pid, SIGKILL)
+    _ = doomed.wait(timeout: 10)
+    try #require(reached, "never reached '\(point.rawValue)': \(doomed.log)")
+    #expect(tools.contains { arguments(of: $0).contains("ensurepip") }, "no ensurepip ran when killed: \(tools)")
+    defer { for pid in tools where !hasEnded(pid) { kill(pid, SIGKILL) } }  // cleanup of a failed run only
+    let survivors = tools.filter { !hasEnded($0) }
+
+    // The next start, at once: by the time it moves the interrupted venv aside, none of the killed
+    // start's tools may still run.
+    let next = try h.start(args: ["bootstrap"], label: "next")
+    defer { next.stop() }
+    let moved = "venv at \(venv): its creation did not finish"
+    var aliveAtRepair: [Int32] = []
+    let repaired = waitUntil(next) {
+      guard next.log.contains(moved) else { return false }
+      aliveAtRepair = tools.filter { !hasEnded($0) }
+      return true
+    }
+    let end = next.wait(timeout: 300)
+    #expect(repaired, "the next start did not move the interrupted venv aside: \(next.log)")
+    #expect(
+      aliveAtRepair.isEmpty,
+      "tools of the killed start still ran when the next one repaired the venv: \(aliveAtRepair.map { "\($0) \(arguments(of: $0))" })"
+    )
+    #expect(end?.status == 0 && end?.signaled == false, "\(next.log)")
+    if !survivors.isEmpty {
+      #expect(next.log.contains("lock: ended"), "survivors \(survivors) were not ended by the lock: \(next.log)")
+    }
+    let pip = try venvPipWorks(h.home)
+    #expect(pip.status == 0, "the venv's pip does not work: \(pip.stderr)")
+    #expect(tools.allSatisfy(hasEnded), "tools of the killed start outlived the next one")
     // Converged for good: the next start runs nothing.
     h.resetCalls()
     let warm = try h.bootstrap()

@@ -105,6 +105,12 @@ func listeningAddresses(of pid: Int32) -> [String] {
       "POST", h.baseURL + "/userdata/allowed.js", headers: ["Authorization: Bearer \(h.token)"], body: "ok")
     #expect(written.status == 200, "\(written.body)")
     #expect(FileManager.default.fileExists(atPath: userDir + "/allowed.js"))
+    // A CORS preflight needs no credential (ComfyUI answers it before any handler); any other OPTIONS does.
+    let preflight = try send(
+      "OPTIONS", h.baseURL + "/prompt",
+      headers: ["Origin: http://127.0.0.1:\(h.port)", "Access-Control-Request-Method: POST"])
+    #expect(preflight.status == 200, "\(preflight.headers)")
+    #expect(try send("OPTIONS", h.baseURL + "/prompt").status == 401)
     // A browser is sent to the login page, as ComfyUI-Login sends it.
     let browser = try send("GET", h.baseURL + "/", headers: ["Accept: text/html"])
     #expect(browser.status == 302 && browser.headers.contains("ocation: /login"), "\(browser.headers)")

@@ -97,15 +97,6 @@ struct RootSafetyTests {
     #expect(canary.now == canary.was)
     unlink(state + "/lock")
 
-    // Temporary files under the names the old code used (NAME.tmp-PID), for the next 300 pids.
-    let next = Int(try String(contentsOfFile: "/proc/sys/kernel/ns_last_pid", encoding: .utf8).trimmed)! + 1
-    let targets = [state + "/status", state + "/auth.stamp", h.passwordFile, state + "/ComfyUI.checkout"]
-    for target in targets { for pid in next..<(next + 300) { symlink(canary.path, "\(target).tmp-\(pid)") } }
-    let rewritten = try h.bootstrap(["COMFYUI_PASSWORD": "a new password"])
-    #expect(rewritten.status == 0, "\(rewritten.stderr)")
-    #expect(canary.now == canary.was)
-    for target in targets { for pid in next..<(next + 300) { unlink("\(target).tmp-\(pid)") } }
-
     // PASSWORD, a link to a file holding the right hash but readable by all: not re-moded through it.
     let hash = h.token
     let shared = try Canary(file: h.tmp.path + "/shared-password", hash + "\nadmin")
@@ -138,6 +129,113 @@ struct RootSafetyTests {
       #expect(!health.all.contains("SECRET-CANARY"))
     }
     #expect(token.now == token.was)
+  }
+
+  /// The temporary file of every state write (the status, the stamps, PASSWORD, the session key):
+  /// a link planted at the very name it is about to use is skipped, never written through. The name is
+  /// random (nobody can plant it ahead), so the test hands writeAtomically its names.
+  @Test func aLinkAtTheTemporaryNameIsSkippedNeverWrittenThrough() throws {
+    let tmp = TempDir("tempname")
+    let canary = try Canary(file: tmp.path + "/canary", "canary\n")
+    let target = tmp.path + "/PASSWORD"
+    var names = [target + ".tmp-planted", target + ".tmp-free"]
+    #expect(symlink(canary.path, names[0]) == 0)
+    try FileSystem.writeAtomically(
+      target, Array("hash\nadmin".utf8), mode: 0o600, temporaryName: { _ in names.removeFirst() })
+    #expect(canary.now == canary.was, "the write went through the planted link")
+    #expect(try String(contentsOfFile: target, encoding: .utf8) == "hash\nadmin")
+    var st = stat()
+    #expect(lstat(target, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && (st.st_mode & 0o777) == 0o600)
+    #expect(lstat(target + ".tmp-planted", &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK, "the plant was removed")
+    #expect(names.isEmpty, "the free name was not tried")
+  }
+
+  /// Root makes and hands over COMFYUI_STATE_DIR: on a path that PUID can change, PUID would choose
+  /// what root hands over. Here PUID's folder holds `run`, a link to a root folder with a `state`.
+  @Test func aStateFolderBelowAFolderPUIDCanChangeIsRefused() throws {
+    let h = try rootHome()
+    let owned = h.tmp.path + "/owned"
+    try FileManager.default.createDirectory(atPath: owned, withIntermediateDirectories: true)
+    chown(owned, puid, puid)
+    let victim = try Canary(folder: h.tmp.path + "/victim")
+    try FileManager.default.createDirectory(atPath: victim.path + "/state", withIntermediateDirectories: true)
+    try "root's\n".write(toFile: victim.path + "/state/file", atomically: false, encoding: .utf8)
+    let victimWas = Canary.describe(victim.path)
+    #expect(symlink(victim.path, owned + "/run") == 0)
+    let refused = try h.bootstrap(["COMFYUI_STATE_DIR": owned + "/run/state"])
+    #expect(refused.status == 19, "\(refused.stderr)")
+    let errors = refused.stderr.split(separator: "\n").filter { $0.contains("comfy-init: error:") }
+    #expect(errors.count == 1, "\(refused.stderr)")
+    #expect(
+      errors.first?.contains(
+        "COMFYUI_STATE_DIR=\(owned)/run/state is below \(owned), which uid 4242 (PUID) can change (it owns it)")
+        == true,
+      "\(errors)")
+    #expect(errors.first?.contains("use a folder whose path only root can change") == true, "\(errors)")
+    #expect(Canary.describe(victim.path) == victimWas, "root handed PUID's choice over")
+    #expect(!FileManager.default.fileExists(atPath: h.home + "/ComfyUI"), "the start went on")
+
+    // A folder PUID may write to counts too (here: everyone may, not sticky).
+    let open = h.tmp.path + "/open"
+    try FileManager.default.createDirectory(atPath: open + "/sub", withIntermediateDirectories: true)
+    chmod(open, 0o777)
+    let writable = try h.bootstrap(["COMFYUI_STATE_DIR": open + "/sub/state"])
+    #expect(writable.status == 19, "\(writable.stderr)")
+    #expect(writable.stderr.contains("is below \(open), which uid 4242 (PUID) can change (it may write to it)"))
+
+    // A path only root can change: accepted, the state folder itself handed over.
+    let rootOnly = h.tmp.path + "/root-only/run/state"
+    let accepted = try h.bootstrap(["COMFYUI_STATE_DIR": rootOnly])
+    #expect(accepted.status == 0, "\(accepted.stderr)")
+    #expect(owner(rootOnly) == puid && owner(rootOnly + "/lock") == puid)
+    #expect(owner(h.tmp.path + "/root-only/run") == 0)
+  }
+
+  /// A local source repository (file://) that root owns: git as PUID refuses it ("dubious ownership"),
+  /// even with `-c safe.directory` (it does not reach the upload-pack of a local clone). Root is the
+  /// more trusted owner: trusted for that command. No git configuration is given here.
+  @Test func aRootOwnedLocalSourceIsClonedAndFetchedAsPUID() throws {
+    let h = try rootHome()
+    h.extra["GIT_CONFIG_GLOBAL"] = nil
+    #expect(owner(StandinRepos.dir + "/comfyui.git-src") == 0 && owner(StandinRepos.dir + "/login-src") == 0)
+    let first = try h.bootstrap()
+    #expect(first.status == 0, "\(first.stderr)")
+    #expect(!first.stderr.contains("dubious ownership"), "\(first.stderr)")
+    let login = h.home + "/ComfyUI/custom_nodes/ComfyUI-Login"
+    #expect(owner(login + "/__init__.py") == puid)
+
+    // The pinned node at another commit: comfy-init fetches its ref from the root-owned source.
+    let pinned = try git(["-C", StandinRepos.dir + "/login-src", "rev-parse", StandinRepos.loginRef + "^{commit}"])
+    let config = h.tmp.path + "/puid-gitconfig"
+    try "[safe]\n\tdirectory = *\n".write(toFile: config, atomically: false, encoding: .utf8)
+    let asPUID = ["/usr/bin/setpriv", "--reuid=\(puid)", "--regid=\(puid)", "--clear-groups", "--", "/usr/bin/git"]
+    var env = baseEnvironment()
+    env["GIT_CONFIG_GLOBAL"] = config
+    env["HOME"] = h.home
+    for args in [
+      ["-C", login, "fetch", "--quiet", "file://" + StandinRepos.dir + "/login-src", "tag", "v0.9-standin"],
+      ["-C", login, "-c", "advice.detachedHead=false", "checkout", "--quiet", "v0.9-standin"],
+    ] {
+      let moved = try runProcess(asPUID + args, environment: env)
+      try #require(moved.status == 0, "\(moved.stderr)")
+    }
+    let second = try h.bootstrap()
+    #expect(second.status == 0, "\(second.stderr)")
+    #expect(try git(["-c", "safe.directory=*", "-C", login, "rev-parse", "HEAD"]) == pinned, "\(second.stderr)")
+    #expect(second.stderr.contains("moving it to \(StandinRepos.loginRef)"), "\(second.stderr)")
+
+    // Another uid's repository is not trusted, and the message says why instead of blaming the network.
+    let foreign = h.tmp.path + "/ForeignNode"
+    try git(["clone", "--quiet", StandinRepos.dir + "/login-src", foreign])
+    _ = try runProcess(["/bin/chown", "-R", "4343:4343", foreign], environment: baseEnvironment())
+    let refused = try h.bootstrap(["COMFYUI_CUSTOM_NODES": "file://" + foreign])
+    #expect(refused.status == 18, "\(refused.stderr)")
+    let errors = refused.stderr.split(separator: "\n").filter { $0.contains("comfy-init: error:") }
+    #expect(errors.count == 1, "\(refused.stderr)")
+    #expect(
+      errors.first?.contains(
+        "\(foreign) belongs to uid 4343 and git runs as uid 4242: git refuses a repository another user owns") == true,
+      "\(errors)")
   }
 
   @Test func theHandOverFollowsNoLinkAndEntersNoOtherMount() throws {
@@ -294,8 +392,4 @@ private func credentials(of pid: Int32) throws -> (uid: [String], gid: [String],
     return line.dropFirst(name.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
   }
   return (field("Uid"), field("Gid"), field("Groups"))
-}
-
-extension String {
-  fileprivate var trimmed: String { trimmingCharacters(in: .whitespacesAndNewlines) }
 }

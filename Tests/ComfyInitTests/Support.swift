@@ -56,6 +56,8 @@ func comfyEnvironment(home: String, port: Int, extra: [String: String] = [:]) ->
   env["COMFYUI_LOGIN_REF"] = StandinRepos.loginRef
   env["COMFYUI_LISTEN"] = "127.0.0.1"
   env["COMFYUI_PORT"] = String(port)
+  // ComfyUI's own port behind the gate: never the shared default, which another test's server may hold.
+  env["COMFYUI_INTERNAL_PORT"] = String(freePort())
   env["COMFYUI_ARGS"] = "--cpu"
   env["COMFYUI_INSTALLER"] = "pip"
   env["PIP_FIND_LINKS"] = Paths.wheels
