@@ -102,7 +102,10 @@ public enum CLI {
       Log.error("bootstrap takes no server arguments; pass them to `comfy-init run -- ARGS`")
       return ExitCode.usage.rawValue
     }
-    do { try ServerFlags.validate(serverArgs, auth: config.auth, source: "the server argument list after --") } catch {
+    do {
+      try ServerFlags.validate(serverArgs, auth: config.auth, source: "the server argument list after --")
+      if config.auth == .login { try config.gate.validate() }
+    } catch {
       Log.error(error.message)
       return error.code.rawValue
     }

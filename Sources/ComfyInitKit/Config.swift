@@ -457,9 +457,6 @@ extension Config {
     }
     c.gate.tlsCert = value("COMFYUI_TLS_CERT")
     c.gate.tlsKey = value("COMFYUI_TLS_KEY")
-    guard (c.gate.tlsCert == nil) == (c.gate.tlsKey == nil) else {
-      throw InitError(.config, "COMFYUI_TLS_CERT and COMFYUI_TLS_KEY go together: set both (PEM files) or neither")
-    }
     for proxy in (value("COMFYUI_TRUSTED_PROXIES") ?? "").split(whereSeparator: { $0 == "," || $0 == " " }) {
       guard proxy.allSatisfy({ $0.isHexDigit || ".:/".contains($0) }), proxy.contains(where: { $0.isNumber }) else {
         throw InitError(.config, "COMFYUI_TRUSTED_PROXIES: '\(proxy)' is not an address or CIDR range, e.g. 10.0.0.0/8")

@@ -14,6 +14,14 @@ public struct GateSettings: Equatable, Sendable {
   public var trustedProxies: [String] = []
   public var sessionMaxAge = 7 * 24 * 3600
 
+  /// What one variable alone cannot say: asked by `run` right after the configuration is read, before
+  /// anything touches the disk.
+  public func validate() throws(InitError) {
+    guard (tlsCert == nil) == (tlsKey == nil) else {
+      throw InitError(.config, "COMFYUI_TLS_CERT and COMFYUI_TLS_KEY go together: set both (PEM files) or neither")
+    }
+  }
+
   /// The gate's binary: COMFYUI_GATEWAY, else the file beside the running comfy-init.
   public var binaryPath: String {
     if let binary { return binary }

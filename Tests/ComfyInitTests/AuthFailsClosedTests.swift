@@ -136,6 +136,170 @@ final class DescendantWatcher: @unchecked Sendable {
     #expect(h.recordedCalls.contains { $0.contains("main.py") }, "\(h.recordedCalls)")
   }
 
+  @Test func aLoginNodeThatEnforcesNothingIsStoppedWhenTheServerFirstAnswers() throws {
+    let h = ComfyHome()
+    #expect(try h.bootstrap().status == 0)
+    let server = try h.start(["STANDIN_LOGIN_BREAK": "noenforce"])
+    defer { server.stop() }
+    #expect(server.wait(timeout: 60)?.status == 21, "\(server.log)")
+    #expect(
+      server.log.contains(
+        "auth is on but the server answered GET /system_stats without credentials with 200; the server was stopped"),
+      "\(server.log)")
+  }
+
+  @Test func aWorkingLoginIsVerifiedAndHealthChecksBothSides() throws {
+    let h = ComfyHome()
+    let server = try h.start()
+    defer { server.stop() }
+    #expect(h.waitUntilServing(server), "\(server.log)")
+    #expect(waitFor { server.log.contains("auth: verified:") }, "\(server.log)")
+    let health = try runProcess([Paths.comfyInit, "health"], environment: h.environment)
+    #expect(health.status == 0 && health.stdout.contains("auth enforced"), "\(health.stdout)")
+  }
+
+  /// The health check alone, against a server nobody guards (started by hand): the token works, and so
+  /// does no token, which must be unhealthy.
+  @Test func healthIsUnhealthyWhenARequestWithoutCredentialsGetsIn() throws {
+    let h = ComfyHome()
+    #expect(try h.bootstrap().status == 0)
+    var env = h.environment
+    env["STANDIN_LOGIN_BREAK"] = "noenforce"
+    let server = try startBare(h, env: env, label: "bare")
+    defer { server.stop() }
+    #expect(waitForHTTP(h.baseURL + "/system_stats", while: server) != nil, "\(server.log)")
+    let health = try runProcess([Paths.comfyInit, "health"], environment: h.environment)
+    #expect(health.status == 1, "\(health.stdout)")
+    #expect(health.stdout.contains("auth not enforced: GET /system_stats without credentials answered 200"))
+  }
+
+  /// ComfyUI-Login checks a bearer token only when the request's Origin matches --enable-cors-header.
+  @Test func healthSendsTheOriginThatTheCorsFlagNames() throws {
+    let h = ComfyHome()
+    h.extra["COMFYUI_ARGS"] = "--cpu --enable-cors-header https://studio.example"
+    let server = try h.start()
+    defer { server.stop() }
+    #expect(waitFor { server.log.contains("auth: verified:") }, "\(server.log)")
+    let health = try runProcess([Paths.comfyInit, "health"], environment: h.environment)
+    #expect(health.status == 0, "\(health.stdout) \(server.log)")
+  }
+
+  @Test func aStaleLoginNodeInAVolumeIsMovedBackToItsPinnedRef() throws {
+    let h = ComfyHome()
+    #expect(try h.bootstrap().status == 0)
+    let login = h.home + "/ComfyUI/custom_nodes/ComfyUI-Login"
+    let pinned = try git(["-C", login, "rev-parse", "HEAD"])
+    // What an old volume holds: the node at an older, incompatible commit, with a local edit on top.
+    try checkOutOldLogin(in: login)
+    try "# my note\n".write(toFile: login + "/requirements.txt", atomically: true, encoding: .utf8)
+    let server = try h.start()
+    defer { server.stop() }
+    #expect(h.waitUntilServing(server), "\(server.log)")
+    #expect(try git(["-C", login, "rev-parse", "HEAD"]) == pinned)
+    #expect(server.log.contains("moving it to \(StandinRepos.loginRef)"), "\(server.log)")
+    #expect(server.log.contains("local changes saved with `git stash`"), "\(server.log)")
+    #expect(try git(["-C", login, "stash", "list"]).contains("comfy-init: local changes"))
+    let open = try curl(h.baseURL + "/system_stats")
+    #expect(open.status == 401)
+  }
+
+  @Test func aPinnedCustomNodeIsMovedBackAndAnUnpinnedOneIsLeftAlone() throws {
+    let h = ComfyHome()
+    h.extra["COMFYUI_CUSTOM_NODES"] =
+      "file://\(StandinRepos.dir)/pinned.git@v1.0-standin,file://\(StandinRepos.dir)/loose.git"
+    for name in ["pinned", "loose"] {
+      _ = try git(["clone", "--quiet", "--bare", StandinRepos.dir + "/login-src", StandinRepos.dir + "/\(name).git"])
+    }
+    #expect(try h.bootstrap().status == 0)
+    let nodes = h.home + "/ComfyUI/custom_nodes/"
+    for name in ["pinned", "loose"] { try checkOutOldLogin(in: nodes + name) }
+    let second = try h.bootstrap()
+    #expect(second.status == 0, "\(second.stderr)")
+    let v1 = try git(["-C", StandinRepos.dir + "/login-src", "rev-parse", "v1.0-standin"])
+    let v09 = try git(["-C", StandinRepos.dir + "/login-src", "rev-parse", "v0.9-standin"])
+    #expect(try git(["-C", nodes + "pinned", "rev-parse", "HEAD"]) == v1)
+    #expect(try git(["-C", nodes + "loose", "rev-parse", "HEAD"]) == v09)
+    #expect(second.stderr.contains("custom node pinned at"), "\(second.stderr)")
+    #expect(!second.stderr.contains("custom node loose"), "an unpinned node may be at any commit")
+  }
+
+  @Test func theHubTokenAndCredentialPathsNeverReachTheServer() throws {
+    let secrets = TempDir("secrets")
+    try "hf_secret_token_file".write(toFile: secrets.path + "/hf", atomically: true, encoding: .utf8)
+    try "a password\n".write(toFile: secrets.path + "/password", atomically: true, encoding: .utf8)
+    let h = ComfyHome([
+      "COMFYUI_PASSWORD": "", "COMFYUI_PASSWORD_FILE": secrets.path + "/password", "HF_TOKEN": "hf_secret_token_value",
+      "HF_API_TOKEN": "hf_secret_api", "HF_TOKEN_FILE": secrets.path + "/hf",
+    ])
+    let server = try h.start()
+    defer { server.stop() }
+    #expect(h.waitUntilServing(server), "\(server.log)")
+    let python = try #require(serverPID(under: server.pid))
+    let environ = try String(contentsOfFile: "/proc/\(python)/environ", encoding: .isoLatin1)
+    for name in ["HF_TOKEN=", "HF_API_TOKEN=", "HF_TOKEN_FILE=", "COMFYUI_PASSWORD_FILE=", "COMFYUI_PASSWORD="] {
+      #expect(!environ.contains(name), "\(name) reached the server")
+    }
+    #expect(!environ.contains("hf_secret"))
+  }
+
+  /// A server that keeps its output pipe full must not keep comfy-init from a stop: it ends within the grace.
+  @Test func aServerThatNeverStopsWritingStillStopsOnSIGTERM() throws {
+    let h = ComfyHome()
+    #expect(try h.bootstrap().status == 0)
+    // The flood goes to /dev/null: hundreds of MB a second would fill a log file.
+    let server = try BackgroundProcess(
+      [Paths.comfyInit, "run"],
+      environment: h.environment.merging(["STANDIN_FLOOD": "1", "COMFYUI_STOP_TIMEOUT": "6"]) { $1 },
+      log: "/dev/null")
+    defer { server.stop() }
+    #expect(h.waitUntilServing(server))
+    // The flood fills the pipe: wait until the server has written several times its 1 MiB.
+    let python = try #require(serverPID(under: server.pid), "no server process")
+    #expect(waitFor { bytesWritten(by: python) > 8 << 20 }, "the server never flooded its output")
+    let asked = Date()
+    server.signal(SIGTERM)
+    let end = server.wait(timeout: 20)
+    let took = Date().timeIntervalSince(asked)
+    #expect(end?.status == 0 && end?.signaled == false, "\(String(describing: end))")
+    #expect(took < 6, "the stop took \(took) s, past the grace period: the relay starved the loop")
+  }
+
+  /// A server that answers the health check with a huge body: the check reads a capped amount and fails.
+  @Test func aHugeHealthAnswerIsCapped() throws {
+    let tmp = TempDir("huge")
+    let port = freePort()
+    let script = """
+      import http.server, sys
+      class H(http.server.BaseHTTPRequestHandler):
+          def do_GET(self):
+              self.send_response(200); self.send_header("Content-Length", str(64 << 20)); self.end_headers()
+              chunk = b"x" * (1 << 20)
+              try:
+                  for _ in range(64): self.wfile.write(chunk)
+              except Exception: pass
+          def log_message(self, *a): pass
+      http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+      """
+    try script.write(toFile: tmp.path + "/huge.py", atomically: true, encoding: .utf8)
+    let server = try BackgroundProcess(
+      ["/usr/bin/env", "python3", tmp.path + "/huge.py", String(port)], environment: baseEnvironment(),
+      log: tmp.path + "/huge.log")
+    defer { server.stop() }
+    #expect(waitFor { (try? curl("http://127.0.0.1:\(port)/x", headers: ["Range: bytes=0-0"]))?.status ?? 0 > 0 })
+    var env = baseEnvironment()
+    env["COMFYUI_HOME"] = tmp.path + "/home"
+    env["COMFYUI_AUTH"] = "none"
+    env["COMFYUI_LISTEN"] = "127.0.0.1"
+    env["COMFYUI_PORT"] = String(port)
+    let health = try runProcess(["/usr/bin/time", "-f", "maxrss=%M", Paths.comfyInit, "health"], environment: env)
+    #expect(health.status == 1, "\(health.stdout)")
+    #expect(health.stdout.contains("is larger than 262144 bytes"), "\(health.stdout)")
+    let rss = health.stderr.split(separator: "=").last.flatMap {
+      Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+    #expect((rss ?? Int.max) < 64 * 1024, "health used \(rss ?? -1) KB")
+  }
+
   /// The server runs as comfy-init's uid when comfy-init is not root: it must still not read comfy-init's
   /// environment (COMFYUI_PASSWORD given there) through /proc.
   @Test(.needs(.root)) func comfyInitsEnvironmentIsUnreadableToItsOwnUid() throws {  // to switch to another uid

@@ -55,6 +55,21 @@ let badInputs: [BadInput] = [
     name: "abbreviated port inside args", env: ["COMFYUI_ARGS": "--cpu --liste 0.0.0.0"], code: 10,
     says: "sets --listen (as '--liste'); use COMFYUI_LISTEN instead", fix: "use COMFYUI_LISTEN instead"),
   BadInput(
+    name: "ComfyUI's own TLS with the gate", env: ["COMFYUI_ARGS": "--cpu --tls-certfile /c.pem"], code: 10,
+    says: "but with auth on the gate serves clients", fix: "COMFYUI_TLS_CERT and COMFYUI_TLS_KEY"),
+  BadInput(
+    name: "a certificate without its key", env: ["COMFYUI_TLS_CERT": "/c.pem"], code: 10,
+    says: "COMFYUI_TLS_CERT and COMFYUI_TLS_KEY go together", fix: "set both (PEM files) or neither"),
+  BadInput(
+    name: "the gate on several addresses", env: ["COMFYUI_LISTEN": "127.0.0.1,::1"], code: 10,
+    says: "but the gate listens on one", fix: "use 0.0.0.0 (IPv4) or :: (both)"),
+  BadInput(
+    name: "the gate's port twice", env: ["COMFYUI_INTERNAL_PORT": "8188", "COMFYUI_PORT": "8188"], code: 10,
+    says: "is COMFYUI_PORT too", fix: "pick another internal port"),
+  BadInput(
+    name: "the gate is missing", env: ["COMFYUI_GATEWAY": "/nonexistent/comfy-gateway"], args: ["run"], code: 23,
+    says: "is not an executable comfy-gateway", fix: "install it beside comfy-init or set COMFYUI_GATEWAY"),
+  BadInput(
     name: "args that skip custom nodes", env: ["COMFYUI_ARGS": "--disable-all-custom-nodes"], code: 10,
     says: "would start ComfyUI without ComfyUI-Login; remove it, or set COMFYUI_AUTH=none",
     fix: "remove it, or set COMFYUI_AUTH=none"),
@@ -197,7 +212,7 @@ private let nobody: uid_t = 65534
     #expect(errors.first?.contains(input.fix) == true, "\(input.name): no '\(input.fix)' in \(errors)")
     #expect(FileManager.default.fileExists(atPath: models + "/mine.safetensors"), "user data was deleted")
     // Usage, configuration and credential errors come before the disk is touched.
-    if [2, 10, 11].contains(input.code) {
+    if [2, 10, 11, 23].contains(input.code) {
       for made in ["/.comfy-init", "/ComfyUI/.git", "/ComfyUI/main.py", "/venv"] {
         #expect(!FileManager.default.fileExists(atPath: h.home + made), "\(input.name): \(made) made")
       }

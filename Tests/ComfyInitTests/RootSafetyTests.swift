@@ -34,14 +34,19 @@ struct RootSafetyTests {
       log: h.tmp.path + "/run.log")
     defer { server.stop() }
     #expect(h.waitUntilServing(server), "\(server.log)")
-    for pid in [server.pid] + descendants(of: server.pid) {
+    // The gate runs as a uid of its own (65534): the server's code cannot signal it or read its memory.
+    let gate = try #require(gatePID(under: server.pid), "no gate under comfy-init")
+    let gateIDs = try credentials(of: gate)
+    #expect(gateIDs.uid == ["65534", "65534", "65534", "65534"], "the gate: \(gateIDs)")
+    #expect(gateIDs.groups.isEmpty, "the gate has supplementary groups \(gateIDs.groups)")
+    for pid in [server.pid] + descendants(of: server.pid) where pid != gate {
       let ids = try credentials(of: pid)
       #expect(ids.uid == ["4242", "4242", "4242", "4242"], "pid \(pid): \(ids)")
       #expect(ids.gid == ["4242", "4242", "4242", "4242"], "pid \(pid): \(ids)")
       #expect(ids.groups.isEmpty, "pid \(pid) has supplementary groups \(ids.groups)")
     }
     // Root's HOME (/root) is not PUID's: the children get COMFYUI_HOME instead.
-    let python = try #require(descendants(of: server.pid).first)
+    let python = try #require(serverPID(under: server.pid))
     let environ = try String(contentsOfFile: "/proc/\(python)/environ", encoding: .isoLatin1)
     #expect(environ.split(separator: "\0").contains { $0 == "HOME=\(h.home)" }, "\(environ)")
     // After setuid the kernel makes comfy-init non-dumpable: the server (PUID) cannot read its
