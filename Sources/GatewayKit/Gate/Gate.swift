@@ -69,6 +69,14 @@ struct Gate: HTTPResponder {
       return response
     default: break
     }
+    // A CORS preflight carries no credential by design. ComfyUI answers every OPTIONS in its outermost
+    // middleware (cors_middleware with --enable-cors-header, else origin_only_middleware) before any
+    // handler or ComfyUI-Login runs: it goes up without the gate's token, so it can open nothing.
+    if request.method == .options, request.headers[.origin] != nil,
+      request.headers[.accessControlRequestMethod] != nil
+    {
+      return await forwarder.forward(request, target: target, token: nil)
+    }
     let verdict = await authenticator.verdict(
       authorization: request.headers[values: .authorization], queryToken: target.token,
       cookies: request.headers[values: .cookie], client: client.address)
