@@ -186,6 +186,11 @@ func listeningAddresses(of pid: Int32) -> [String] {
     #expect(after.body.contains("\"bound\": false") && after.body.contains("bind guard"), "\(after.body)")
     #expect(try send("POST", h.baseURL + "/userdata/evil.js", body: "x").status == 401)
     #expect(try send("GET", h.baseURL + "/object_info").status == 401)
+    // The stand-in's handler threads exec, and a thread's exec drops the parent-death signal (the real
+    // ComfyUI-Manager restarts from the event loop's main thread, which keeps it): stop as Docker does.
+    server.signal(SIGTERM)
+    #expect(server.wait(timeout: 20)?.status == 0, "\(server.log)")
+    #expect(kill(python, 0) != 0, "the restarted server outlived comfy-init")
   }
 
   /// The browser login: ComfyUI-Login's form contract, a signed cookie, and a password rotation ends
