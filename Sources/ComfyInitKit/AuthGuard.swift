@@ -28,12 +28,15 @@ final class AuthGuard {
   }
 
   /// One line of the server's output (stdout or stderr), before redaction.
+  /// Read for the server's whole life, not only until the first verification: an in-place restart
+  /// (ComfyUI-Manager's os.execv) imports the nodes again, and a login node broken by then must stop it too.
   func observe(_ bytes: ArraySlice<UInt8>) {
-    guard failure == nil, !verified, !bytes.isEmpty else { return }
+    guard failure == nil, !bytes.isEmpty else { return }
     let line = String(decoding: bytes, as: UTF8.self)
     if AuthGuard.isExceptionLine(line) { lastException = line }
     if line.rangeOfSubstring("To see the GUI go to:") != nil {
-      // ComfyUI has just opened its port: probe now rather than at the next tick.
+      // ComfyUI has just opened its port (again, after a restart): probe now rather than at the next tick.
+      verified = false
       nextProbe = Instant.now()
       return
     }

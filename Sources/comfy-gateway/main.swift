@@ -1,3 +1,3 @@
 import GatewayKit
 
-await GatewayCommand.start()
+GatewayCommand.start()

@@ -374,4 +374,90 @@ func listeningAddresses(of pid: Int32) -> [String] {
       #expect(answer.stdout.contains("; Secure") == secure, "trusted '\(trusted)': \(answer.stdout)")
     }
   }
+
+  /// Clients without good manners (no credential needed to try): half a request head, an idle keep-alive
+  /// connection, more connections than one client may hold, an authenticated CONNECT (it crashed the
+  /// gate once: its host:port became part of the upstream URL). The limits are the gate's flags, set low
+  /// here through a wrapper; an upgraded WebSocket is not an idle HTTP connection.
+  @Test func connectionsThatNeverFinishARequestAreClosedAndConnectIsRefused() throws {
+    let h = ComfyHome()
+    let wrapper = h.tmp.path + "/comfy-gateway"
+    try """
+    #!/bin/sh
+    exec \(Paths.comfyInit.replacingOccurrences(of: "/comfy-init", with: "/comfy-gateway")) "$@" \
+      --header-deadline 2 --idle-timeout 3 --max-connections-per-client 6
+    """.write(toFile: wrapper, atomically: true, encoding: .utf8)
+    chmod(wrapper, 0o755)
+    h.extra["COMFYUI_GATEWAY"] = wrapper
+    let server = try h.start()
+    defer { server.stop() }
+    #expect(h.waitUntilServing(server), "\(server.log)")
+    let run = try runProcess(
+      [
+        "/usr/bin/env", "python3", Paths.fixtures + "/clients/connection-abuse.py", "127.0.0.1", String(h.port),
+        h.token, "6",
+      ],
+      environment: baseEnvironment().merging(["IDLE_WAIT": "6"]) { $1 }, timeout: 120)
+    #expect(run.status == 0, "\(run.stderr)")
+    let seen = Dictionary(
+      uniqueKeysWithValues: run.stdout.split(separator: "\n").compactMap { line -> (String, String)? in
+        let parts = line.split(separator: " ", maxSplits: 1)
+        return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+      })
+    let partial = Double(seen["partial-head"] ?? "")
+    #expect(partial != nil && partial! < 6, "half a head held the connection: \(run.stdout)")
+    let idle = Double(seen["idle-http"] ?? "")
+    #expect(idle != nil && idle! < 8, "an idle connection stayed: \(run.stdout)")
+    #expect(seen["idle-ws"] == "open 101", "the idle WebSocket was closed: \(run.stdout)")
+    #expect(seen["over-limit"] == "closed", "\(run.stdout)")
+    #expect(
+      seen["connect"]?.hasPrefix("HTTP/1.1 400") == true && seen["connect"]?.hasSuffix("alive") == true, "\(run.stdout)"
+    )
+    #expect(server.isRunning, "\(server.log)")
+  }
+
+  /// A client that has guessed wrong too often gets no password checked, not even the right one from
+  /// the cache of verified credentials (which once let 2,000 guesses through in 0.7 s).
+  @Test func aThrottledClientGetsNoAnswerEvenForTheRightPassword() throws {
+    let h = ComfyHome()
+    let server = try h.start()
+    defer { server.stop() }
+    #expect(h.waitUntilServing(server), "\(server.log)")
+    let right = "Authorization: Basic " + Data("admin:correct-horse-battery-staple".utf8).base64EncodedString()
+    let wrong = "Authorization: Basic " + Data("admin:guess".utf8).base64EncodedString()
+    #expect(try send("GET", h.baseURL + "/system_stats", headers: [right]).status == 200)  // now cached
+    var statuses: [Int] = []
+    for _ in 0..<12 { statuses.append(try send("GET", h.baseURL + "/system_stats", headers: [wrong]).status) }
+    #expect(statuses.prefix(10).allSatisfy { $0 == 401 } && statuses.last == 429, "\(statuses)")
+    let after = try send("GET", h.baseURL + "/system_stats", headers: [right])
+    #expect(after.status == 429 && after.headers.contains("Retry-After"), "\(after.status) \(after.headers)")
+    // The token is no password: it is never throttled.
+    #expect(try send("GET", h.baseURL + "/system_stats", headers: ["Authorization: Bearer \(h.token)"]).status == 200)
+  }
+
+  /// An in-place restart that comes back with a ComfyUI-Login that does not import is a broken
+  /// deployment: comfy-init reads the server's output for its whole life and stops it (21).
+  @Test func aLoginNodeBrokenByAnInPlaceRestartStopsTheServer() throws {
+    let h = ComfyHome()
+    #expect(try h.bootstrap().status == 0)
+    let node = """
+      import os, sys, server
+      routes = server.PromptServer.instance.routes
+
+      @routes.get("/test/reboot-broken")
+      def reboot(request):
+          os.environ["STANDIN_LOGIN_BREAK"] = "import"
+          os.execv(sys.executable, [sys.executable] + sys.argv)
+
+      NODE_CLASS_MAPPINGS = {}
+      """
+    try node.write(toFile: h.home + "/ComfyUI/custom_nodes/restart_probe.py", atomically: true, encoding: .utf8)
+    let server = try h.start()
+    defer { server.stop() }
+    #expect(h.waitUntilServing(server), "\(server.log)")
+    _ = try? send("GET", h.baseURL + "/test/reboot-broken", headers: ["Authorization: Bearer \(h.token)"], maxTime: 2)
+    let end = server.wait(timeout: 60)
+    #expect(end?.status == 21, "\(server.log)")
+    #expect(server.log.contains("auth is on but ComfyUI-Login did not load"), "\(server.log)")
+  }
 }

@@ -68,16 +68,23 @@ struct Authenticator: Sendable {
   func passwordVerdict(user: String, password: String, client: String) async -> Verdict {
     guard let current = store.value else { return .anonymous }
     let generation = store.changeCount
-    guard constantTimeEqualStrings(user, current.credential.user) else { return .wrong }
+    // A client that has guessed wrong too often gets no answer at all, not even from the cache of
+    // verified passwords: otherwise its guesses would stay free once the right one had been used.
+    if let wait = throttle.waitFor(client) { return .throttled(wait) }
+    guard constantTimeEqualStrings(user, current.credential.user), password.utf8.count <= 72 else {
+      throttle.recordFailure(for: client)
+      return .wrong
+    }
     if verified.contains(user: user, password: password, generation: generation) { return .user }
-    if let wait = throttle.take(for: client) { return .throttled(wait) }
-    guard password.utf8.count <= 72 else { return .wrong }
     let hash = current.credential.hash
     let matched = await throttle.withSlot {
       try? await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password: password, hash: hash) }
     }
     guard let matched else { return .busy }
-    guard matched == true else { return .wrong }
+    guard matched == true else {
+      throttle.recordFailure(for: client)
+      return .wrong
+    }
     verified.insert(user: user, password: password, generation: generation)
     return .user
   }

@@ -4,11 +4,16 @@
 // dot segment is never a guest's.
 enum GuestPolicy {
   /// Read-only pages and API routes the web UI needs to show and run a workflow.
+  /// (The web UI also loads user.css, its user list and settings at start: found by trying the real UI's
+  /// routes, not yet in a browser. /system_stats stays out: `health` proves the gate refuses it.)
   static let exactGets: Set<String> = [
     "/", "/index.html", "/favicon.ico", "/object_info", "/prompt", "/queue", "/history", "/view", "/ws",
-    "/extensions", "/embeddings",
+    "/extensions", "/embeddings", "/user.css", "/users", "/settings", "/i18n",
+    "/workflow_templates",
   ]
-  static let getPrefixes = ["/object_info/", "/history/", "/assets/", "/extensions/", "/templates/", "/fonts/"]
+  static let getPrefixes = [
+    "/object_info/", "/history/", "/assets/", "/extensions/", "/templates/", "/fonts/", "/settings/",
+  ]
   static let posts: Set<String> = ["/prompt", "/upload/image"]
 
   static func allows(method: String, target: RequestTarget) -> Bool {

@@ -1,6 +1,6 @@
-// A password guesser must not burn the CPU: every check that may run bcrypt (a login form, an HTTP
-// Basic credential not yet verified) spends a token of its client's bucket; and at most `slots`
-// bcrypt checks run at once, whoever asks.
+// A password guesser must not burn the CPU nor guess fast: every wrong password (a login form, an HTTP
+// Basic credential) spends a token of its client's bucket, and a client with an empty bucket gets no
+// password checked at all until it refills; at most `slots` bcrypt checks run at once, whoever asks.
 import Synchronization
 
 #if canImport(Glibc)
@@ -8,7 +8,7 @@ import Synchronization
 #endif
 
 final class LoginThrottle: Sendable {
-  /// Attempts a client may make at once, and one more every `refillSeconds`.
+  /// Wrong passwords a client may send at once, and one more every `refillSeconds`.
   let burst: Double
   let refillSeconds: Double
   private struct Bucket {
@@ -27,8 +27,19 @@ final class LoginThrottle: Sendable {
     self.slots = slots
   }
 
-  /// Takes one attempt from `client`'s bucket; nil when allowed, else the seconds until the next one.
-  func take(for client: String, now: Double = LoginThrottle.monotonicSeconds()) -> Int? {
+  /// nil when `client` may try a password now, else the seconds until it may.
+  func waitFor(_ client: String, now: Double = LoginThrottle.monotonicSeconds()) -> Int? {
+    buckets.withLock { table in
+      guard var bucket = table[client] else { return nil }
+      bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated) / refillSeconds)
+      bucket.updated = now
+      table[client] = bucket
+      return bucket.tokens >= 1 ? nil : Int((1 - bucket.tokens) * refillSeconds) + 1
+    }
+  }
+
+  /// A wrong password from `client`: one token of its bucket.
+  func recordFailure(for client: String, now: Double = LoginThrottle.monotonicSeconds()) {
     buckets.withLock { table in
       if table.count >= maxClients, table[client] == nil {
         // Forget the full buckets first: they are the clients that stopped trying.
@@ -36,15 +47,9 @@ final class LoginThrottle: Sendable {
         if table.count >= maxClients { table.removeAll() }
       }
       var bucket = table[client] ?? Bucket(tokens: burst, updated: now)
-      bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated) / refillSeconds)
+      bucket.tokens = max(0, min(burst, bucket.tokens + (now - bucket.updated) / refillSeconds) - 1)
       bucket.updated = now
-      guard bucket.tokens >= 1 else {
-        table[client] = bucket
-        return Int((1 - bucket.tokens) * refillSeconds) + 1
-      }
-      bucket.tokens -= 1
       table[client] = bucket
-      return nil
     }
   }
 

@@ -48,6 +48,11 @@ struct Gate: HTTPResponder {
   }
 
   private func answer(_ request: Request, target: RequestTarget, remote: SocketAddress?) async -> Response {
+    // Only origin-form targets ("/path?query") name something upstream: CONNECT's "host:port" (or an
+    // asterisk) would become part of the upstream URL.
+    guard request.method != .connect, target.path.hasPrefix("/") else {
+      return Gate.json(.badRequest, #"{"error": "The gate takes requests for paths only."}"#)
+    }
     switch target.path {
     case "/livez": return Gate.text(.ok, "alive\n")
     case "/readyz":
@@ -136,7 +141,7 @@ struct Gate: HTTPResponder {
     WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>
   > {
     let target = RequestTarget(head.path ?? "/")
-    guard let current = authenticator.store.value else { return .dontUpgrade }
+    guard target.path.hasPrefix("/"), let current = authenticator.store.value else { return .dontUpgrade }
     let client = clientView(head.headerFields, remote: channel.remoteAddress)
     if let refusal = OriginRule.refusal(host: head.authority, origin: head.headerFields[.origin]) {
       log.warn("\(target.redacted): \(refusal)")

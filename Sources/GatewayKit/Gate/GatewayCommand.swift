@@ -10,10 +10,10 @@ import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOSSL
+import Synchronization
 import Version
 
-@available(macOS 14, *)
-public struct GatewayCommand: AsyncParsableCommand {
+public struct GatewayCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "comfy-gateway",
     abstract: "The gate in front of ComfyUI: every request needs a credential.",
@@ -24,24 +24,15 @@ public struct GatewayCommand: AsyncParsableCommand {
 
   public init() {}
 
-  /// Parses and runs: `main()` here would pick the synchronous overload, which refuses async commands.
-  public static func start() async {
-    do {
-      var command = try parseAsRoot()
-      if var asyncCommand = command as? any AsyncParsableCommand {
-        try await asyncCommand.run()
-      } else {
-        try command.run()
-      }
-    } catch {
-      exit(withError: error)
-    }
-  }
+  /// Parses and runs, on the main thread: the privilege drop must happen before any other thread exists.
+  /// (An async main would park the main thread in dispatch_main, where glibc's setuid no longer reaches
+  /// it: the process would go on showing uid 0 and every capability.)
+  public static func start() { main() }
 }
 
 /// Exit codes: 0 stopped (comfy-init ended, or a stop signal); 2 usage; 3 a file it was given cannot be
 /// read; 4 the privilege drop failed; 5 the port cannot be opened.
-struct GateCommand: AsyncParsableCommand {
+struct GateCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "gate", abstract: "Serve one ComfyUI behind the gate.")
 
@@ -62,6 +53,11 @@ struct GateCommand: AsyncParsableCommand {
   @Option(help: "Seconds a browser session lasts.") var sessionMaxAge = 7 * 24 * 3600
   @Option(help: "UID:GID to become before listening (when started as root).") var user: String?
   @Flag(help: "Log every request (targets with tokens cut out).") var accessLog = false
+  @Option(help: "Seconds a new connection has to send its first request's head.") var headerDeadline = 20
+  @Option(help: "Seconds an HTTP connection may stay without a byte either way (a WebSocket may).")
+  var idleTimeout = 300
+  @Option(help: "Connections one client address may hold at once (default: from the open-file limit).")
+  var maxConnectionsPerClient: Int?
 
   mutating func validate() throws {
     guard (1...65535).contains(port) else { throw ValidationError("--port \(port) is not a port; use 1 to 65535") }
@@ -71,22 +67,26 @@ struct GateCommand: AsyncParsableCommand {
       throw ValidationError("give exactly one of --credentials-fd and --password-hash-file")
     }
     guard sessionMaxAge > 0 else { throw ValidationError("--session-max-age must be positive") }
+    guard headerDeadline > 0, idleTimeout > 0, (maxConnectionsPerClient ?? 1) > 0 else {
+      throw ValidationError("--header-deadline, --idle-timeout and --max-connections-per-client must be positive")
+    }
     for proxy in trustedProxy where AddressRange(proxy) == nil {
       throw ValidationError("--trusted-proxy \(proxy) is not an address or CIDR range")
     }
     if let user, Privileges.parse(user) == nil { throw ValidationError("--user \(user) is not UID:GID") }
   }
 
-  func run() async throws {
+  func run() throws {
     let log = GateLog()
+    guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
     let store = CredentialStore()
     // Everything that needs the starting user's rights is read before the drop.
-    var tls: TLSConfiguration? = nil
+    var tlsSettings: TLSConfiguration? = nil
     do {
       if let tlsCert, let tlsKey {
         let chain = try NIOSSLCertificate.fromPEMFile(tlsCert).map { NIOSSLCertificateSource.certificate($0) }
         let key = try NIOSSLPrivateKey(file: tlsKey, format: .pem)
-        tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        tlsSettings = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
       }
       if let passwordHashFile {
         let text = try String(contentsOfFile: passwordHashFile, encoding: .utf8)
@@ -121,6 +121,14 @@ struct GateCommand: AsyncParsableCommand {
       thread.start()
     }
 
+    Limits.raiseOpenFiles(log: log)
+    let tls = tlsSettings
+    let outcome = runBlocking { try await serve(store: store, tls: tls, log: log) }
+    if case .failure(let error) = outcome { throw error }
+  }
+
+  /// The server itself, once the process is what it will stay (its uid, its limits).
+  private func serve(store: CredentialStore, tls: TLSConfiguration?, log: GateLog) async throws {
     let client = Forwarder.makeClient()
     let wsUpstream = "ws://" + upstream.dropFirst("http://".count)
     let gate = Gate(
@@ -139,10 +147,17 @@ struct GateCommand: AsyncParsableCommand {
       idleTimeout: .seconds(120),
       httpDecoderConfiguration: .init(
         maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 64 * 1024, maxHeaderFieldCount: 200))
-    var server = HTTPServerBuilder.http1WebSocketUpgrade(
-      configuration: .init(http1: http1, ws: .init(maxFrameSize: 1 << 26))
-    ) { head, channel, _ in
-      await gate.shouldUpgrade(head, channel: channel)
+    var limits = ConnectionLimits.forThisProcess()
+    limits.headerDeadline = .seconds(Int64(headerDeadline))
+    limits.idleTimeout = .seconds(Int64(idleTimeout))
+    if let maxConnectionsPerClient { limits.perClient = min(maxConnectionsPerClient, limits.total) }
+    let connections = limits
+    let upgrade = HTTP1WebSocketUpgradeChannel.Configuration(http1: http1, ws: .init(maxFrameSize: 1 << 26))
+    var server = HTTPServerBuilder { responder in
+      GuardedChannel(
+        base: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: upgrade) { head, channel, _ in
+          await gate.shouldUpgrade(head, channel: channel)
+        }, limits: connections)
     }
     if let tls { server = try .tls(server, tlsConfiguration: tls) }
     var logger = Logger(label: "comfy-gateway")
@@ -160,4 +175,17 @@ struct GateCommand: AsyncParsableCommand {
       throw ExitCode(5)
     }
   }
+}
+
+/// Runs `body` on the concurrency pool and blocks the calling (main) thread until it ends: the main
+/// thread stays an ordinary thread, which setuid and signals reach.
+func runBlocking(_ body: @escaping @Sendable () async throws -> Void) -> Result<Void, any Error> {
+  let done = DispatchSemaphore(value: 0)
+  let outcome = Mutex<Result<Void, any Error>>(.success(()))
+  Task {
+    do { try await body() } catch { outcome.withLock { $0 = .failure(error) } }
+    done.signal()
+  }
+  done.wait()
+  return outcome.withLock { $0 }
 }
