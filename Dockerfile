@@ -9,7 +9,7 @@
 #                      local sources) come before it; `runtime` copies /opt/comfyui and the git
 #                      mirrors out of `bake`.
 #                      `comfyctl build` runs: docker build --target runtime -t comfy-init/comfyui .
-#   builder            compiles the static comfy-init for people who only have Docker (needs BuildKit
+#   builder            compiles the static comfy-init and comfy-gateway for people who only have Docker (needs BuildKit
 #                      and network access to the Swift image and Debian's archive):
 #                        DOCKER_BUILDKIT=1 docker build --target comfy-init-binary --output dist .
 #                      then build `runtime` as above.
@@ -202,7 +202,7 @@ FROM ${SWIFT_IMAGE} AS builder
 RUN export DEBIAN_FRONTEND=noninteractive \
   && apt-get update -qq \
   && apt-get install -y -qq --no-install-recommends autoconf automake libtool pkg-config make gcc libc6-dev \
-    libssl-dev libcrypt-dev dpkg-dev file ca-certificates git python3 >/dev/null
+    libssl-dev libcrypt-dev zlib1g-dev dpkg-dev file ca-certificates git python3 >/dev/null
 WORKDIR /src
 COPY scripts/setup scripts/setup
 RUN bash -c 'source scripts/setup && build_static_curl'
@@ -218,10 +218,11 @@ RUN mkdir -p Tests/ComfyInitTests Tests/ComfyCtlTests
 # commit the binary reports comes from this argument (`scripts/build --print-commit` on the host).
 COPY scripts/build scripts/build
 ARG COMFY_INIT_COMMIT=
-RUN COMFY_INIT_COMMIT="${COMFY_INIT_COMMIT}" scripts/build comfy-init \
+RUN COMFY_INIT_COMMIT="${COMFY_INIT_COMMIT}" scripts/build comfy-init comfy-gateway \
   && mkdir -p /out \
-  && cp dist/comfy-init /out/comfy-init
+  && cp dist/comfy-init dist/comfy-gateway /out/
 
-# Only the binary, for `--output dist`.
+# Only the binaries (comfy-init and the gate beside it), for `--output dist`.
 FROM scratch AS comfy-init-binary
 COPY --from=builder /out/comfy-init /comfy-init
+COPY --from=builder /out/comfy-gateway /comfy-gateway

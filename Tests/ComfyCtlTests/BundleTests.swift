@@ -52,7 +52,8 @@ import Version
     let bundle = unpacked.file(top[0])
     let contents = try FileManager.default.contentsOfDirectory(atPath: bundle).sorted()
     let expected = [
-      ".dockerignore", "Dockerfile", "INSTALL.md", "comfy-init", "comfyctl", "compose", "docs", "manifests",
+      ".dockerignore", "Dockerfile", "INSTALL.md", "comfy-gateway", "comfy-init", "comfyctl", "compose", "docs",
+      "manifests",
     ]
     #expect(contents.filter { $0 != "kubernetes" } == expected, "\(contents)")
 
@@ -65,16 +66,18 @@ import Version
       return result
     }
 
-    // comfyctl needs glibc and a few system libraries, none of Swift's.
-    let ldd = try run(["ldd", "./comfyctl"], 30)
-    #expect(ldd.status == 0, "\(ldd.all)")
-    // glibc alone: no Swift runtime, and no OpenSSL 3, zlib or libstdc++ that an older distribution lacks.
-    let needed = ldd.stdout.split(separator: "\n").compactMap { line -> String? in
-      let path = line.trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? ""
-      let name = String(path.split(separator: "/").last ?? "")
-      return name.hasPrefix("linux-vdso") ? nil : name
+    // comfyctl and the gate need glibc and a few system libraries, none of Swift's.
+    for binary in ["./comfyctl", "./comfy-gateway"] {
+      let ldd = try run(["ldd", binary], 30)
+      #expect(ldd.status == 0, "\(ldd.all)")
+      // glibc alone: no Swift runtime, and no OpenSSL 3, zlib or libstdc++ that an older distribution lacks.
+      let needed = ldd.stdout.split(separator: "\n").compactMap { line -> String? in
+        let path = line.trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? ""
+        let name = String(path.split(separator: "/").last ?? "")
+        return name.hasPrefix("linux-vdso") ? nil : name
+      }
+      #expect(Set(needed).isSubset(of: ["libc.so.6", "libm.so.6", "ld-linux-x86-64.so.2"]), "\(binary): \(ldd.stdout)")
     }
-    #expect(Set(needed).isSubset(of: ["libc.so.6", "libm.so.6", "ld-linux-x86-64.so.2"]), "\(ldd.stdout)")
     let ctlVersion = try run(["./comfyctl", "--version"], 30)
     #expect(
       ctlVersion.status == 0 && ctlVersion.stdout == "comfyctl \(version) (commit \(commit))\n", "\(ctlVersion.all)")

@@ -417,6 +417,7 @@ import Testing
     }
     try fm.createDirectory(atPath: dir.file("dist"), withIntermediateDirectories: true)
     try fm.copyItem(atPath: CtlPaths.comfyInit, toPath: dir.file("dist/comfy-init"))
+    try fm.copyItem(atPath: CtlPaths.comfyGateway, toPath: dir.file("dist/comfy-gateway"))
     try fm.createDirectory(atPath: dir.file("Tests/Fixtures"), withIntermediateDirectories: true)
     for path in ["make-standin-repos.sh", "standin-comfyui", "standin-login"] {
       try fm.copyItem(atPath: root + "/Tests/Fixtures/" + path, toPath: dir.file("Tests/Fixtures/" + path))

@@ -133,7 +133,7 @@ final class HostComfyUI: @unchecked Sendable {
   }
 
   /// Starts comfy-init (the first start bootstraps: clone, venv) and waits until the server answers
-  /// at all; fails the test with comfy-init's log when it does not.
+  /// (through the gate with auth on); fails the test with comfy-init's log when it does not.
   func start(hashFile: String, extra: [String: String] = [:]) throws {
     stop()
     starts += 1
@@ -141,8 +141,12 @@ final class HostComfyUI: @unchecked Sendable {
       [CtlPaths.comfyInit, "run"], environment: environment(hashFile: hashFile, extra: extra),
       log: tmp.path + "/run-\(starts).log")
     server = child
+    // With auth on the gate answers from the start (503 until comfy-init hands it the credential, and
+    // /readyz 503 until ComfyUI answers behind it): wait for the server itself.
     let answering = child.waitFor(timeout: 300) {
-      !child.isRunning || httpStatus(url + "/login") != nil
+      guard child.isRunning else { return true }
+      let auth = extra["COMFYUI_AUTH"] ?? "login"
+      return auth == "none" ? httpStatus(url + "/login") != nil : httpStatus(url + "/readyz") == 200
     }
     try #require(answering && child.isRunning, "comfy-init did not serve: \(child.log.suffix(3000))")
   }

@@ -27,6 +27,11 @@ enum CtlPaths {
     return nil
   }()
 
+  /// The gate the image gets beside comfy-init (dist/comfy-gateway, next to the comfy-init under test).
+  static var comfyGateway: String {
+    URL(fileURLWithPath: comfyInit).deletingLastPathComponent().appendingPathComponent("comfy-gateway").path
+  }
+
   /// The static comfy-init the image bakes in.
   static let comfyInit: String = {
     if let bin = ProcessInfo.processInfo.environment["COMFY_INIT_BIN"], !bin.isEmpty { return bin }

@@ -384,7 +384,7 @@ func listeningAddresses(of pid: Int32) -> [String] {
     let wrapper = h.tmp.path + "/comfy-gateway"
     try """
     #!/bin/sh
-    exec \(Paths.comfyInit.replacingOccurrences(of: "/comfy-init", with: "/comfy-gateway")) "$@" \
+    exec \(URL(fileURLWithPath: Paths.comfyInit).deletingLastPathComponent().path)/comfy-gateway "$@" \
       --header-deadline 2 --idle-timeout 3 --max-connections-per-client 6
     """.write(toFile: wrapper, atomically: true, encoding: .utf8)
     chmod(wrapper, 0o755)

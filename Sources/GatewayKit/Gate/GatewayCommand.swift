@@ -61,7 +61,14 @@ struct GateCommand: ParsableCommand {
 
   mutating func validate() throws {
     guard (1...65535).contains(port) else { throw ValidationError("--port \(port) is not a port; use 1 to 65535") }
-    guard upstream.hasPrefix("http://") else { throw ValidationError("--upstream must be an http:// URL") }
+    let authority =
+      upstream.hasPrefix("http://") ? upstream.dropFirst("http://".count).split(separator: "/").first : nil
+    guard let authority, let colon = authority.lastIndex(of: ":"),
+      let upstreamPort = Int(authority[authority.index(after: colon)...]),
+      (1...65535).contains(upstreamPort), upstream.dropFirst("http://".count).count == authority.count
+    else {
+      throw ValidationError("--upstream must be http://HOST:PORT (ComfyUI on loopback), e.g. http://127.0.0.1:18188")
+    }
     guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
     guard (credentialsFd == nil) != (passwordHashFile == nil) else {
       throw ValidationError("give exactly one of --credentials-fd and --password-hash-file")

@@ -28,6 +28,9 @@ struct Forwarder: Sendable {
     // Connect fails fast (ComfyUI is on this machine); a read may wait for a long queue or a big file.
     configuration.timeout = .init(connect: .seconds(5), read: .seconds(600))
     configuration.connectionPool = .init(idleTimeout: .seconds(60))
+    // A ComfyUI that is down (starting, restarting) answers 502 at once; with retries, the first request
+    // after it came back waited for the next step of a growing backoff.
+    configuration.connectionPool.retryConnectionEstablishment = false
     return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
   }
 
@@ -50,15 +53,34 @@ struct Forwarder: Sendable {
       }
     }
     if let token { upstreamRequest.headers.add(name: "Authorization", value: "Bearer " + token) }
-    if let length = request.headers[.contentLength].flatMap({ Int64($0) }) {
-      if length > 0 { upstreamRequest.body = .stream(request.body, length: .known(length)) }
-    } else if request.headers[.transferEncoding] != nil {
-      upstreamRequest.body = .stream(request.body, length: .unknown)
+    let length = request.headers[.contentLength].flatMap { Int64($0) }
+    let streamed = (length ?? 0) > 0 || length == nil && request.headers[.transferEncoding] != nil
+    guard streamed else { return await send(upstreamRequest, request: request, target: target, pipe: nil) }
+    // The body goes through a pipe the gate reads: its reader has ended when this returns (BodyPipe).
+    let pipe = BodyPipe()
+    upstreamRequest.body = .stream(pipe, length: length.map { .known($0) } ?? .unknown)
+    return await withTaskGroup(of: Void.self) { group in
+      group.addTask { await pipe.pump(from: request.body) }
+      let response = await send(upstreamRequest, request: request, target: target, pipe: pipe)
+      pipe.end(nil)
+      group.cancelAll()
+      await group.waitForAll()
+      return response
     }
+  }
+
+  /// Sends the request and turns ComfyUI's answer (or its silence) into the gate's.
+  private func send(_ upstreamRequest: HTTPClientRequest, request: Request, target: RequestTarget, pipe: BodyPipe?)
+    async -> Response
+  {
     let response: HTTPClientResponse
     do {
       response = try await client.execute(upstreamRequest, deadline: .distantFuture)
     } catch {
+      if pipe?.clientWentAway == true {
+        log.info("\(request.method.rawValue) \(target.redacted): the client went away during its request body")
+        return Gate.json(.badRequest, #"{"error": "The request body ended early."}"#)
+      }
       log.warn("\(request.method.rawValue) \(target.redacted): ComfyUI did not answer: \(error)")
       return Gate.json(.badGateway, #"{"error": "ComfyUI is not answering (starting, restarting or stopped)"}"#)
     }
