@@ -66,6 +66,13 @@ public struct HealthCheck {
         }
         let version = jsonString(response.text, key: "comfyui_version") ?? "?"
         return (0, "ok: ComfyUI \(version) answers on port \(endpoint.port)\(guarded)")
+      case 502 where config.auth == .login && status?.phase == .serving:
+        // The gate answers; ComfyUI behind it does not listen yet (importing, or restarting in place).
+        let elapsed = max(0, wallClockSeconds() - (status?.since ?? 0))
+        return (
+          1,
+          "starting: server pid \(status?.pid ?? 0) up for \(elapsed) s, not listening on port \(config.gate.internalPort) yet (the gate answers on \(endpoint.port))"
+        )
       case 401, 403:
         return (
           1,

@@ -188,12 +188,14 @@ import Testing
       "Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13",
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
     ]
-    let ws = api.home.baseURL + "/ws?clientId=x"
+    // The stand-in itself, behind the gate (which answers a refused upgrade 400: GateTests).
+    let ws = "http://127.0.0.1:\(api.home.internalPort)/ws?clientId=x"
     #expect(try curl(ws, headers: upgrade).status == 401)
     let refused = try api.listen(clientID: "nobody", prompts: 1, token: "")
     defer { refused.stop() }
     #expect(refused.wait(timeout: 20)?.status == 1)
-    #expect(refused.log.hasPrefix("HTTP/1.1 401"), "\(refused.log)")
+    // Through the gate (the client's URL): HummingbirdWebSocket answers the refused upgrade 400.
+    #expect(refused.log.hasPrefix("HTTP/1.1 400"), "\(refused.log)")
     let byQuery = try runProcess(
       ["/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "3"]
         + upgrade.flatMap { ["-H", $0] } + [ws + "&token=" + percentEncode(api.home.token)],

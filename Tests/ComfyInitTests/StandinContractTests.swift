@@ -76,7 +76,7 @@ import Testing
     // own start-up (a SIGINT there is a fatal error in site, exit 1: a different case).
     #expect(waitFor(timeout: 60) { run.log.contains("standin: importing for 300 s") }, "\(run.log)")
     #expect(health?.status == 1)
-    #expect(health?.stdout.contains("not listening on port \(h.port) yet") == true, "\(health?.stdout ?? "")")
+    #expect(health?.stdout.contains("not listening on port \(h.internalPort) yet") == true, "\(health?.stdout ?? "")")
     let asked = Date()
     kill(initPID, SIGTERM)
     let end = run.wait(timeout: 60)

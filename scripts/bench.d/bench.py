@@ -3,26 +3,30 @@
 
 On the stand-in ComfyUI of Tests/Fixtures (and with --real DIR on the real ComfyUI that
 ../shared/tools/real-comfyui.sh prepares) it measures:
-  1. warm start to the first HTTP answer: python main.py straight (the floor), comfy-init, and the
+  1. warm start to the first authenticated answer: python main.py straight (the floor), comfy-init, the
      bash baseline (scripts/bench.d/baseline-entrypoint.sh); and each entrypoint's own time from its
      exec to the server's exec (scripts/bench.d/stamp.c stands in for VENV/bin/python);
   2. cold start from an empty home and a local wheel folder: comfy-init with pip, with uv, the baseline;
   3. `docker stop` time and exit code: comfy-init, the exec'd Python, tini, dumb-init, catatonit;
   4. the init itself: binary size, memory while supervising, start+exit, reaping 1000 orphans;
   5. the health check: comfy-init health, curl, a Python one-liner;
-  6. bcrypt at cost 12: comfy-init against Python's bcrypt.
+  6. bcrypt at cost 12: comfy-init against Python's bcrypt;
+  7. the gate (comfy-gateway) against nginx as a plain reverse proxy: added latency per request, the
+     WebSocket relay rate, its memory idle and under 200 connections, and the warm start to the first
+     authenticated answer through it against straight python (`scripts/bench gate`: only this one).
 Every figure is the median of several runs with min and max. Variants are interleaved run by run,
 and every ratio compares medians measured in the same invocation.
 Work files go to bench-out/ (git-ignored); the report to BENCHMARKS.md, the chart to docs/.
 
 This file is the checklist: options, the sections chosen, the report. Each section is a module of
 scripts/bench.d/ whose measure() returns what the report shows of it:
-  warm.py 1, cold.py 2, docker_stop.py 3, init.py 4, health.py 5, bcrypt_bench.py 6,
-  auth.py (ComfyUI-Login through comfy-init, before them), real.py (--real);
-and report.py renders them all into BENCHMARKS.md. What they share: common.py (paths, BenchError,
-log), stats.py (Sample, formatting, tables), procs.py (start, wait for, stop, clean up processes),
-targets.py (the ComfyUI run, the entrypoints, their homes), prepare.py (the comfy-init under test
-and the tools), machine.py (the report's machine table).
+  warm.py 1, cold.py 2, docker_stop.py 3, init.py 4, health.py 5, bcrypt_bench.py 6, gate.py 7 (with
+  gate-upstream.c, gate-nginx.conf, gate-wrk.lua, gate_ws.py), auth.py (ComfyUI-Login through
+  comfy-init, before them), real.py (--real);
+and report.py renders them all into BENCHMARKS.md (gate_report.py the gate's). What they share:
+common.py (paths, BenchError, log), stats.py (Sample, formatting, tables), procs.py (start, wait for,
+stop, clean up processes), targets.py (the ComfyUI run, the entrypoints, their homes), prepare.py (the
+comfy-init under test and the tools), machine.py (the report's machine table).
 """
 import argparse
 import fcntl
@@ -35,6 +39,7 @@ import auth
 import bcrypt_bench
 import cold
 import docker_stop
+import gate
 import health
 import init
 import real
@@ -47,23 +52,27 @@ from procs import cleanup
 from targets import baseline, comfy_init, make_home, share_venv, standin
 
 # Repetitions. Quick keeps at least 2 (3 where cheap) so every figure still has a min and a max.
+# gate_rounds: rounds of wrk runs of gate_seconds each; gate_ws_messages: text messages per relay run.
 RUNS = {
     "full": dict(warm=15, overhead=15, cold=4, stop=5, memory=3, startexit=200, orphans=5, health=50, bcrypt=8,
-                 real_warm=7, real_overhead=3),
+                 real_warm=7, real_overhead=3, gate_rounds=5, gate_seconds=2, gate_ws_messages=100000),
     "quick": dict(warm=3, overhead=3, cold=2, stop=2, memory=2, startexit=30, orphans=2, health=10, bcrypt=3,
-                  real_warm=3, real_overhead=2),
+                  real_warm=3, real_overhead=2, gate_rounds=3, gate_seconds=1, gate_ws_messages=30000),
 }
+SECTIONS = ("warm", "cold", "docker", "init", "health", "bcrypt", "gate")
 
 
 def parse_options():
     ap = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("section", nargs="?", choices=SECTIONS,
+                    help="only this stand-in section (as --only SECTION); `scripts/bench gate`: only the gate's")
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (about a third of the time)")
     ap.add_argument("--real", metavar="DIR", help="also measure the real ComfyUI that real-comfyui.sh made in DIR")
     ap.add_argument("--real-only", action="store_true", help="with --real: only the real ComfyUI section")
     ap.add_argument("--real-uv", action="store_true", help="with --real: also one cold start with uv")
     ap.add_argument("--real-reuse", action="store_true",
                     help="with --real: keep the homes (and first-start times) of an earlier --real run")
-    ap.add_argument("--only", metavar="LIST", help="stand-in sections: warm,cold,docker,init,health,bcrypt")
+    ap.add_argument("--only", metavar="LIST", help="stand-in sections: " + ",".join(SECTIONS))
     ap.add_argument("--no-docker", action="store_true", help="skip the docker stop section")
     ap.add_argument("--bin", default=os.path.join(ROOT, "dist", "comfy-init"), help="the comfy-init to measure")
     ap.add_argument("--base-image", default="comfy-init-base:bookworm")
@@ -71,6 +80,12 @@ def parse_options():
                     help="measure nothing: write the report again from bench-out/results-*.json")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"), help="the report (default BENCHMARKS.md); its charts go to docs/ beside it")
     args = ap.parse_args()
+    if args.section:
+        if args.only:
+            ap.error("give a section or --only, not both")
+        args.only = args.section
+    if args.only and not set(args.only.split(",")) <= set(SECTIONS):
+        ap.error(f"--only takes {','.join(SECTIONS)}")
     if args.real_only and not args.real:
         ap.error("--real-only needs --real DIR")
     if args.real:
@@ -86,10 +101,15 @@ def measure(kit, args, runs):
     if args.real_only:
         results["real"] = real.measure(kit, args.real, runs, args.real_reuse, args.real_uv)
         return results
-    sections = set(args.only.split(",")) if args.only else {"warm", "cold", "docker", "init", "health", "bcrypt"}
+    sections = set(args.only.split(",")) if args.only else set(SECTIONS)
     if args.no_docker:
         sections.discard("docker")
     target = standin(kit)
+    if sections == {"gate"}:  # its own part of the report: the stand-in part of BENCHMARKS.md stays
+        log("stand-in: a first start into a fresh home (comfy-init)")
+        ci_home, _ = make_home(target, "comfy-init", lambda h: comfy_init(kit, target, h))
+        results["gate"] = gate.measure(kit, target, ci_home, runs)
+        return results
     log("stand-in: first starts into fresh homes (comfy-init, baseline)")
     ci_home, _ = make_home(target, "comfy-init", lambda h: comfy_init(kit, target, h))
     bl_home, _ = make_home(target, "baseline", lambda h: baseline(target, h))
@@ -109,6 +129,8 @@ def measure(kit, args, runs):
         res["bcrypt"] = bcrypt_bench.measure(kit, target, ci_home, runs["bcrypt"])
     if "docker" in sections:
         res["docker"] = docker_stop.measure(kit, args.base_image, runs["stop"])
+    if "gate" in sections:
+        results["gate"] = gate.measure(kit, target, ci_home, runs)
     if args.real:
         results["real"] = real.measure(kit, args.real, runs, args.real_reuse, args.real_uv)
     return results

@@ -7,7 +7,7 @@ import subprocess
 import time
 
 from common import HERE, OUT, ROOT, WHEELS, BenchError, log
-from procs import CONTAINERS, rm_tree, run, wait_http
+from procs import CONTAINERS, rm_tree, run, wait_authenticated
 from stats import Sample
 
 
@@ -18,6 +18,12 @@ def measure(kit, base_image, runs):
                       stderr=subprocess.DEVNULL).returncode != 0:
         run([os.path.join(ROOT, "scripts", "base-image"), base_image], capture=False)
     tag = image(kit, base_image)
+    # The bearer token the image's bootstrap wrote: every entrypoint is waited for until it answers an
+    # authenticated request (comfy-init's gate answers at once, before the server is up).
+    token = os.path.join(OUT, "docker-token")
+    with open(token, "w") as f:
+        f.write(run(["docker", "run", "--rm", "--entrypoint", "head", tag, "-n", "1",
+                     "/opt/comfyui/ComfyUI/login/PASSWORD"]))
     py = ["/opt/comfyui/venv/bin/python", "main.py", "--listen", "0.0.0.0", "--port", "8188", "--cpu"]
     variants = [
         ("comfy-init (run)", [], ["run"]),
@@ -39,7 +45,7 @@ def measure(kit, base_image, runs):
             run(["docker", "run", "-d", "--name", cname, "-p", "127.0.0.1::8188"] + opts + [tag] + args)
             port = int(run(["docker", "port", cname, "8188/tcp"]).split()[0].rsplit(":", 1)[1])
             try:
-                t1 = wait_http(port, None, 120)
+                t1 = wait_authenticated(port, None, 120, token)
             except BenchError:
                 raise BenchError(f"{name}: container never answered:\n" + run(["docker", "logs", cname],
                                                                                check=False))
@@ -59,6 +65,7 @@ def image(kit, base_image):
     rm_tree(ctx)
     os.makedirs(ctx)
     shutil.copy2(kit.bin, os.path.join(ctx, "comfy-init"))
+    shutil.copy2(kit.gateway, os.path.join(ctx, "comfy-gateway"))
     shutil.copy2(os.path.join(HERE, "Dockerfile"), os.path.join(ctx, "Dockerfile"))
     shutil.copytree(kit.repos, os.path.join(ctx, "repos"), symlinks=True)
     os.makedirs(os.path.join(ctx, "wheels"))
@@ -66,7 +73,8 @@ def image(kit, base_image):
         if w.endswith(".whl") and not w.startswith("uv-"):
             shutil.copy2(os.path.join(WHEELS, w), os.path.join(ctx, "wheels", w))
     h = hashlib.sha256()
-    for name in ("comfy-init", "Dockerfile") + tuple("wheels/" + w for w in sorted(os.listdir(ctx + "/wheels"))):
+    for name in ("comfy-init", "comfy-gateway", "Dockerfile") + tuple(
+            "wheels/" + w for w in sorted(os.listdir(ctx + "/wheels"))):
         with open(os.path.join(ctx, name), "rb") as fh:
             h.update(name.encode() + b"\0" + fh.read())
     for repo in sorted(os.listdir(kit.repos)):  # commit ids: the fixture's content, fixed dates

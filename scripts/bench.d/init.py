@@ -57,7 +57,7 @@ def memory(kit, target, home, runs):
         return make
 
     variants = [
-        Entrypoint("comfy-init run", comfy_init(kit, target, home).make, signal.SIGTERM),
+        Entrypoint("comfy-init run", comfy_init(kit, target, home).make, signal.SIGTERM, home),
         Entrypoint("comfy-init supervise", sup([kit.bin, "supervise", "--"]), signal.SIGTERM),
         Entrypoint("tini -s", sup(["tini", "-s", "--"]), signal.SIGTERM),
         Entrypoint("dumb-init", sup(["dumb-init"]), signal.SIGTERM),

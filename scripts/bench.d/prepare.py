@@ -7,11 +7,14 @@ from procs import base_env, rm_tree, run
 
 
 class Kit:
-    """bin: the snapshot of the comfy-init under test; stamp: stamp.c, built; repos: the stand-in's
-    git repos; tools: a venv with Python's bcrypt and uv; uv_path: a folder holding only uv, for PATH."""
+    """bin: the snapshot of the comfy-init under test; gateway: the comfy-gateway beside it (where
+    comfy-init looks for its gate); stamp: stamp.c, built; upstream: gate-upstream.c, built; repos: the
+    stand-in's git repos; tools: a venv with Python's bcrypt and uv; uv_path: a folder holding only uv,
+    for PATH."""
 
-    def __init__(self, bin, stamp, repos, tools, uv_path):
-        self.bin, self.stamp, self.repos, self.tools, self.uv_path = bin, stamp, repos, tools, uv_path
+    def __init__(self, bin, gateway, stamp, upstream, repos, tools, uv_path):
+        self.bin, self.gateway, self.stamp, self.upstream = bin, gateway, stamp, upstream
+        self.repos, self.tools, self.uv_path = repos, tools, uv_path
 
 
 def prepare(binary):
@@ -23,13 +26,17 @@ def prepare(binary):
     snapshot = os.path.join(OUT, "bin", "comfy-init")
     rm_tree(snapshot)
     shutil.copy2(binary, snapshot)
+    # With auth on, comfy-init runs the gate it finds beside its own binary: the snapshot gets its own.
+    gateway_src = os.path.join(os.path.dirname(binary), "comfy-gateway")
+    if not os.access(gateway_src, os.X_OK):
+        raise BenchError(f"{gateway_src} is missing (comfy-init runs it in front of ComfyUI); run scripts/build first")
+    gateway = os.path.join(OUT, "bin", "comfy-gateway")
+    rm_tree(gateway)
+    shutil.copy2(gateway_src, gateway)
     for tool in ("hyperfine", "gcc", "git", "curl", "tini", "dumb-init", "catatonit", "unshare"):
         if not shutil.which(tool):
             raise BenchError(f"{tool} is missing; run scripts/setup")
-    stamp = os.path.join(OUT, "bin", "stamp")
-    src = os.path.join(HERE, "stamp.c")
-    if not os.path.exists(stamp) or os.path.getmtime(stamp) < os.path.getmtime(src):
-        run(["gcc", "-O2", "-Wall", "-o", stamp, src])
+    stamp, upstream = (compiled(name) for name in ("stamp", "gate-upstream"))
     repos = os.path.join(OUT, "repos")
     run(["/bin/bash", os.path.join(FIXTURES, "make-standin-repos.sh"), FIXTURES, repos])
     tools = tools_venv()
@@ -38,7 +45,16 @@ def prepare(binary):
     uv_link = os.path.join(uv_path, "uv")
     rm_tree(uv_link)
     os.symlink(os.path.join(tools, "bin", "uv"), uv_link)
-    return Kit(snapshot, stamp, repos, tools, uv_path)
+    return Kit(snapshot, gateway, stamp, upstream, repos, tools, uv_path)
+
+
+def compiled(name):
+    """bench-out/bin/NAME from scripts/bench.d/NAME.c, built when older than its source."""
+    exe = os.path.join(OUT, "bin", name)
+    src = os.path.join(HERE, name + ".c")
+    if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(src):
+        run(["gcc", "-O2", "-Wall", "-o", exe, src])
+    return exe
 
 
 def tools_venv():

@@ -73,6 +73,51 @@ def wait_http(port, proc, timeout, host="127.0.0.1"):
         time.sleep(0.002)
 
 
+def read_first_line(path):
+    try:
+        with open(path) as f:
+            return f.readline().strip() or None
+    except OSError:
+        return None
+
+
+def wait_authenticated(port, proc, timeout, token_file, first=None, host="127.0.0.1", path="/system_stats"):
+    """Monotonic time of the first 200 on host:port for `GET path` with `Authorization: Bearer TOKEN`,
+    TOKEN being line 1 of token_file (read at every poll: a first start writes it while it runs),
+    polling every 2 ms. With auth on, the gate (comfy-gateway) answers at once (503 until comfy-init
+    hands it the credential, then 502 until ComfyUI listens): only an authenticated 200 says the
+    server answers. first (a dict): first["any"] gets the time of the first answer of any status."""
+    deadline = time.monotonic() + timeout
+    last = "nothing"
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise BenchError(f"{proc.args[0]} exited with {proc.returncode} before an authenticated answer; "
+                             f"log {proc.log_path}:\n{tail(proc.log_path)}")
+        token = read_first_line(token_file)
+        request = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n"
+                   + (f"Authorization: Bearer {token}\r\n" if token else "") + "\r\n").encode()
+        try:
+            with socket.create_connection((host, port), timeout=5) as s:
+                s.sendall(request)
+                data = s.recv(16)
+                if data.startswith(b"HTTP/"):
+                    answered = time.monotonic()
+                    if first is not None and "any" not in first:
+                        first["any"] = answered
+                    last = data[9:12].decode(errors="replace")
+                    with contextlib.suppress(OSError):  # the whole answer (see wait_http)
+                        while s.recv(65536):
+                            pass
+                    if token and last == "200":
+                        return answered
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise BenchError(f"no authenticated 200 on port {port} within {timeout} s (last: {last})"
+                             + (f"; log {proc.log_path}:\n{tail(proc.log_path)}" if proc else ""))
+        time.sleep(0.002)
+
+
 def stop(proc, sig, settle=0.0, timeout=30, again_after=12):
     """Sends sig (after settle seconds), waits for the exit: (seconds, exit code as a shell shows it).
     A server that is still running again_after seconds later lost the signal (Python can swallow a

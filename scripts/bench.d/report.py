@@ -1,5 +1,6 @@
-"""The report: BENCHMARKS.md (a stand-in part, then the real ComfyUI's section between markers),
-its warm-start charts in docs/, and the results JSON in bench-out/ that --render writes it from."""
+"""The report: BENCHMARKS.md (a stand-in part, then the real ComfyUI's section and the gate's, each
+between markers), its warm-start charts in docs/, and the results JSON in bench-out/ that --render
+writes it from. The gate's section is rendered by gate_report.py."""
 import contextlib
 import json
 import os
@@ -7,6 +8,7 @@ import shutil
 import subprocess
 
 from common import OUT, log
+from gate_report import GATE_END, GATE_MARK, render_gate
 from stats import Sample, cells, fmt_bytes, fmt_ratio, fmt_s, fmt_signed, from_jsonable, ratio, table, to_jsonable
 
 REAL_BEGIN = "<!-- real-comfyui:begin -->"
@@ -23,7 +25,7 @@ def save_results(m, mode, runs, results):
 def load_results():
     """The parts that earlier runs saved in bench-out/results-*.json (for --render)."""
     parts = {}
-    for key in ("standin", "real"):
+    for key in ("standin", "real", "gate"):
         path = os.path.join(OUT, f"results-{key}.json")
         if os.path.exists(path):
             d = from_jsonable(json.load(open(path)))
@@ -33,6 +35,9 @@ def load_results():
 
 def write_report(out, parts):
     """BENCHMARKS.md from the parts measured (a part not measured now is kept from the file as it is)."""
+    if set(parts) == {"gate"}:
+        replace_gate_section(out, render_gate(*parts["gate"]))
+        return
     # The charts go to docs/ beside the report, so a report written elsewhere never replaces the committed ones.
     docs = os.path.join(os.path.dirname(os.path.abspath(out)), "docs")
     os.makedirs(docs, exist_ok=True)
@@ -55,6 +60,9 @@ def write_report(out, parts):
         kept = keep_real_section(out)
         if kept:
             text.append(kept)
+    gate = render_gate(*parts["gate"]) if "gate" in parts else keep_gate_section(out)
+    if gate:
+        text.append(gate)
     report = "\n\n".join(text) + "\n"
     with open(out, "w") as f:
         f.write(report)
@@ -70,8 +78,10 @@ def render_standin(res, m, mode, runs, chart):
            "separately at the end.", "", render_machine(m, mode, runs), "", "## Targets", "", targets_table(res)]
     if "warm" in res:
         out += ["", "## 1. Warm start (stand-in)", "",
-                "Everything installed; process start to the first HTTP answer (any status) on the server's port, "
-                "polled every 2 ms. The straight run uses comfy-init's checkout and venv; the bash baseline "
+                "Everything installed; process start to the first authenticated answer on the server's port (a "
+                "200 for `GET /system_stats` with the bearer token of the home's `login/PASSWORD`; with auth on, "
+                "comfy-init's gate listens there at once and the server behind it), polled every 2 ms. "
+                "The straight run uses comfy-init's checkout and venv; the bash baseline "
                 "(`scripts/bench.d/baseline-entrypoint.sh`) has its own home (checkout, `login/PASSWORD`) and "
                 "uses comfy-init's venv through a symlink, so that no entrypoint pays for page-cache misses "
                 "on another venv than the one the others just used.", ""]
@@ -80,7 +90,7 @@ def render_standin(res, m, mode, runs, chart):
         out += [render_warm(res["warm"], res["overhead"], res.get("tokens"), "stand-in")]
     if "cold" in res:
         out += ["", "## 2. Cold start (stand-in)", "",
-                "Empty home to the first HTTP answer: clone (from local git repos), venv, install (from "
+                "Empty home to the first authenticated answer: clone (from local git repos), venv, install (from "
                 "`.cache/wheels`, no index, no pip cache, a fresh uv cache each run), password hash, serve.", "",
                 render_cold(res["cold"])]
     if "docker" in res:
@@ -143,7 +153,7 @@ def render_real(r, m, mode, chart):
             "comfy-init's SIGINT lets ComfyUI run its `KeyboardInterrupt` path and exit 0; the time it takes is "
             "ComfyUI's own shutdown (interpreter finalization with torch loaded), the same as a straight "
             "`python main.py` stopped with Ctrl-C above.", "",
-            table(["first start, empty home to first HTTP answer (1 run each"
+            table(["first start, empty home to first authenticated answer (1 run each"
                    + (", from the earlier run that installed the homes" if r.get("cold_reused") else "") + ")",
                    "seconds"], [[n, fmt_s(s) if s else "-"] for n, s in r["cold"].items()]), "",
             render_auth(r["auth"]), "",
@@ -195,7 +205,7 @@ def render_warm(w, overhead, tokens, title):
         s = t[name]
         rows.append([name] + cells(s) + [fmt_s(s.median - floor.median) if s is not floor else "-",
                                          fmt_ratio(ratio(s, floor))])
-    out = [table([f"warm start to first HTTP answer ({title})", "median", "min", "max", "runs", "over the floor",
+    out = [table([f"warm start to first authenticated answer ({title})", "median", "min", "max", "runs", "over the floor",
                   "× floor"], rows)]
     paired = Sample(c - f for c, f in zip(t["comfy-init"].values, floor.values))
     out += ["", f"Paired by round (the entrypoints take turns): comfy-init minus straight, median "
@@ -236,7 +246,7 @@ def render_cold(c):
                                  else "-"]
             for n in c["order"]]
     rows.append(["`python3 -m venv` alone (part of every cold start)"] + cells(c["venv_alone"]) + ["-", "-"])
-    return table(["cold start, empty home to first HTTP answer", "median", "min", "max", "runs",
+    return table(["cold start, empty home to first authenticated answer", "median", "min", "max", "runs",
                   "× comfy-init (pip)", "venv phase (log)"], rows)
 
 
@@ -338,7 +348,7 @@ def plot(w, title, path):
 set terminal pngcairo size 900,540 font 'DejaVu Sans,12'
 set output '{path}'
 set title "{title}" font 'DejaVu Sans,14'
-set ylabel 'seconds to the first HTTP answer'
+set ylabel 'seconds to the first authenticated answer'
 set style fill solid 0.85 noborder
 set boxwidth 0.55
 set grid ytics lc rgb '#dddddd'
@@ -372,5 +382,32 @@ def keep_real_section(path):
 def keep_standin_part(path):
     with contextlib.suppress(OSError):
         text = open(path).read()
-        return text.split(REAL_BEGIN)[0].rstrip()
+        return text.split(REAL_BEGIN)[0].split(GATE_MARK)[0].rstrip()
     return None
+
+
+def keep_gate_section(path):
+    """The gate's section of an earlier BENCHMARKS.md, kept when this run did not measure it."""
+    with contextlib.suppress(OSError):
+        text = open(path).read()
+        if GATE_MARK in text and GATE_END in text:
+            return text[text.index(GATE_MARK):text.index(GATE_END) + len(GATE_END)]
+    return None
+
+
+def replace_gate_section(path, section):
+    """`scripts/bench gate`: the gate's section replaced in place (placed after the real ComfyUI's
+    section the first time); every other line of the file stays as it is."""
+    text = ""
+    with contextlib.suppress(OSError):
+        text = open(path).read()
+    if GATE_MARK in text and GATE_END in text:
+        text = text[:text.index(GATE_MARK)] + section + text[text.index(GATE_END) + len(GATE_END):]
+    elif REAL_END in text:
+        at = text.index(REAL_END) + len(REAL_END)
+        text = text[:at] + "\n\n" + section + text[at:]
+    else:
+        text = (text.rstrip() or "# Benchmarks") + "\n\n" + section + "\n"
+    with open(path, "w") as f:
+        f.write(text)
+    print(section)

@@ -5,7 +5,7 @@ import signal
 import time
 
 from common import HERE, OUT, PASSWORD, SYSTEM_PATH, WHEELS
-from procs import base_env, free_port, kill_tree, rm_tree, start, stop, wait_http
+from procs import base_env, free_port, kill_tree, rm_tree, start, stop, wait_authenticated, wait_http
 
 BASELINE = os.path.join(HERE, "baseline-entrypoint.sh")
 
@@ -43,6 +43,9 @@ class Target:
         env.update(
             COMFYUI_HOME=home, COMFYUI_REPO=self.comfy_repo, COMFYUI_REF=self.comfy_ref,
             COMFYUI_LOGIN_REPO=self.login_repo, COMFYUI_LISTEN="127.0.0.1", COMFYUI_PORT=str(port),
+            # With auth on, ComfyUI listens here behind the gate: a free port, not the default 18188 that a
+            # test or another run on this machine may hold.
+            COMFYUI_INTERNAL_PORT=str(free_port()),
             COMFYUI_ARGS="--cpu", COMFYUI_INSTALLER=installer, COMFYUI_PASSWORD_FILE=self.password_file(),
             PIP_FIND_LINKS=self.wheels, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_CACHE_DIR="1",
         )
@@ -53,10 +56,12 @@ class Target:
 
 
 class Entrypoint:
-    """One way to start the server: (command, environment, cwd, stop signal) for a home and a port."""
+    """One way to start the server: (command, environment, cwd, stop signal) for a home and a port.
+    home: where its login/PASSWORD (the bearer token) is, so that start_to_answer waits for an
+    authenticated answer; None: any HTTP answer will do (a server with no gate in front)."""
 
-    def __init__(self, name, make, stop_signal):
-        self.name, self.make, self.stop_signal = name, make, stop_signal
+    def __init__(self, name, make, stop_signal, home=None):
+        self.name, self.make, self.stop_signal, self.home = name, make, stop_signal, home
 
 
 def straight(target, home):
@@ -66,12 +71,12 @@ def straight(target, home):
         env = base_env()
         env["PYTHONUNBUFFERED"] = "1"  # what comfy-init gives the server too
         return cmd, env, os.path.join(home, "ComfyUI")
-    return Entrypoint("python main.py (straight)", make, signal.SIGINT)
+    return Entrypoint("python main.py (straight)", make, signal.SIGINT, home)
 
 
 def comfy_init(kit, target, home, **extra):
     return Entrypoint("comfy-init", lambda port: ([kit.bin, "run"], target.env(home, port, **extra), None),
-                      signal.SIGTERM)
+                      signal.SIGTERM, home)
 
 
 def baseline(target, home):
@@ -81,7 +86,7 @@ def baseline(target, home):
         env["COMFYUI_PASSWORD"] = PASSWORD  # the baseline reads the password from its environment
         del env["COMFYUI_PASSWORD_FILE"]
         return ["/bin/bash", BASELINE], env, None
-    return Entrypoint("bash baseline", make, signal.SIGINT)
+    return Entrypoint("bash baseline", make, signal.SIGINT, home)
 
 
 def standin(kit):
@@ -90,20 +95,32 @@ def standin(kit):
                   "file://" + kit.repos + "/login-src", "v1.0-standin", WHEELS, start_timeout=120)
 
 
-def start_to_answer(target, ep, tag):
-    """Starts ep, waits for the first HTTP answer: (seconds, running process, port)."""
+def token_file(home):
+    return os.path.join(home, "ComfyUI", "login", "PASSWORD")
+
+
+def start_to_answer(target, ep, tag, first=None):
+    """Starts ep, waits for its first authenticated answer (200 to `GET /system_stats` with the bearer
+    token of its home; any HTTP answer where ep has no home): (seconds, running process, port).
+    first: a dict that gets "any", the seconds to the first answer of any status (the gate's 503)."""
     port = free_port()
     cmd, env, cwd = ep.make(port)
     log_path = target.logpath(tag)
     with open(log_path, "ab") as f:
         f.write(f"\n==== {time.strftime('%H:%M:%S')} {' '.join(cmd)}\n".encode())
+    seen = {}
     t0 = time.monotonic()
     proc = start(cmd, env, log_path, cwd)
     try:
-        t1 = wait_http(port, proc, target.start_timeout)
+        if ep.home:
+            t1 = wait_authenticated(port, proc, target.start_timeout, token_file(ep.home), seen)
+        else:
+            t1 = wait_http(port, proc, target.start_timeout)
     except BaseException:
         kill_tree(proc)
         raise
+    if first is not None:
+        first["any"] = seen.get("any", t1) - t0
     return t1 - t0, proc, port
 
 
@@ -129,5 +146,5 @@ def share_venv(ci_home, bl_home):
 
 
 def read_token(home):
-    with open(os.path.join(home, "ComfyUI", "login", "PASSWORD")) as f:
+    with open(token_file(home)) as f:
         return f.readline().rstrip("\r\n")
