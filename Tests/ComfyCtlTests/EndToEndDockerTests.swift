@@ -118,7 +118,7 @@ import Testing
     #expect(validate.status == 0, "\(validate.all)")
     let report = try JSONSerialization.jsonObject(with: Data(validate.stdout.utf8)) as? [String: Any]
     let rows = report?["rows"] as? [[String: Any]] ?? []
-    #expect(rows.count == 11)
+    #expect(rows.count == 20)  // the matrix, ComfyUI-Login's holes (AuthContract), a guest login
     for row in rows { #expect(row["passed"] as? Bool == true, "row failed: \(row)") }
 
     // 5. No secret in docker inspect, the container's environment, or comfyctl's own output.

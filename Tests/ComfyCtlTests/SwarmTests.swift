@@ -154,7 +154,7 @@ import Testing
     #expect(validate.status == 0, "\(validate.all)")
     let rows = (try? JSONSerialization.jsonObject(with: Data(validate.stdout.utf8)) as? [String: Any])?["rows"]
     #expect(
-      (rows as? [[String: Any]])?.count == 11
+      (rows as? [[String: Any]])?.count == 20
         && (rows as? [[String: Any]])?.allSatisfy { $0["passed"] as? Bool == true } == true, "\(validate.all)")
     // validate expects a GPU from a task whose service reserves one (a task has no device request):
     // a service that reserves NVIDIA-GPU (never scheduled here: no node has one) against this --cpu one.

@@ -34,7 +34,7 @@ import Testing
     dir.write(".env", dir.read(".env") + "COMFYUI_HOST_PORT='\(host.port)'\n")
     let good = try validate([])
     #expect(good.status == 0, "\(good.all)")
-    #expect(good.stdout.contains("all 11 auth checks passed at \(host.url)"), "\(good.all)")
+    #expect(good.stdout.contains("all 20 auth checks passed at \(host.url)"), "\(good.all)")
     #expect(good.stdout.contains("PASS  generates an image"), "\(good.all)")
 
     // A stack started with a GPU (stated here: a host-run server has no container to inspect) whose
@@ -54,7 +54,7 @@ import Testing
     try env.save(project.envFile)
     let wrongToken = try validate(["--json"])
     #expect(wrongToken.status == CtlExitCode.checkFailed.rawValue, "\(wrongToken.all)")
-    #expect(wrongToken.stderr == "comfyctl: 1 of 11 auth checks failed at \(host.url)\n")
+    #expect(wrongToken.stderr == "comfyctl: 1 of 20 auth checks failed at \(host.url)\n")
     let wrongRows = try report(wrongToken).rows
     #expect(wrongRows.filter { !$0.passed }.map(\.name) == ["the token in .env is the server's"], "\(wrongRows)")
     #expect(wrongRows.first { !$0.passed }?.observed == "401")
@@ -84,7 +84,7 @@ import Testing
     let text = try validate([])
     #expect(text.status == CtlExitCode.checkFailed.rawValue)
     #expect(text.stdout.contains("FAIL  GET /system_stats without credentials "), "\(text.stdout)")
-    #expect(text.stderr == "comfyctl: \(failed.count) of 19 auth checks failed at \(host.url)\n", "\(text.all)")
+    #expect(text.stderr == "comfyctl: \(failed.count) of 20 auth checks failed at \(host.url)\n", "\(text.all)")
 
     // No server: one line and its own code, not ten failed rows.
     host.stop()

@@ -238,8 +238,8 @@ func listeningAddresses(of pid: Int32) -> [String] {
         "Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13",
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
       ])
-    // HummingbirdWebSocket answers a refused upgrade 400 and closes: never 101, never ComfyUI's socket.
-    #expect(refused.status == 400 && !refused.headers.contains("101"), "\(refused.headers)")
+    // As ComfyUI-Login: 401, never 101, never ComfyUI's socket.
+    #expect(refused.status == 401 && !refused.headers.contains("101"), "\(refused.headers)")
   }
 
   /// COMFYUI_GUEST_MODE=1: guests get the explicit allow-list, never the log buffer or user data.

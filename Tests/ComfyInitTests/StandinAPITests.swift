@@ -194,8 +194,8 @@ import Testing
     let refused = try api.listen(clientID: "nobody", prompts: 1, token: "")
     defer { refused.stop() }
     #expect(refused.wait(timeout: 20)?.status == 1)
-    // Through the gate (the client's URL): HummingbirdWebSocket answers the refused upgrade 400.
-    #expect(refused.log.hasPrefix("HTTP/1.1 400"), "\(refused.log)")
+    // Through the gate (the client's URL) too: 401.
+    #expect(refused.log.hasPrefix("HTTP/1.1 401"), "\(refused.log)")
     let byQuery = try runProcess(
       ["/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "3"]
         + upgrade.flatMap { ["-H", $0] } + [ws + "&token=" + percentEncode(api.home.token)],

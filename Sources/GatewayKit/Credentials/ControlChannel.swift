@@ -35,7 +35,7 @@ public enum ControlChannel {
           return
         }
         store.install(Credential(user: user, hash: hash), sessionKey: key)
-        log.info("credential installed for user \(user)")
+        log.info("credential received for user \(user)")
       default: log.warn("control: unknown word \(word); ignored")
       }
     }

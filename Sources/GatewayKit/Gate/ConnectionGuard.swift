@@ -63,6 +63,16 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
   private var opened = NIODeadline.now()
   private var lastActivity = NIODeadline.now()
   private var check: RepeatedTask? = nil
+  /// What to answer instead of HummingbirdWebSocket's 400 when the gate refused an upgrade for want of a
+  /// credential (it has no way to answer otherwise): ComfyUI-Login's 401, which clients act on.
+  private var upgradeRefusal: ByteBuffer? = nil
+
+  /// The answer that replaces a refused upgrade's; call on the channel's event loop.
+  func refuseUpgrade(with answer: ByteBuffer) { upgradeRefusal = answer }
+
+  static let unauthorizedUpgrade = ByteBuffer(
+    string: "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n"
+      + "Content-Length: 37\r\n\r\n{\"error\": \"Authentication required.\"}")
 
   init(limits: ConnectionLimits) {
     self.limits = limits
@@ -109,6 +119,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     if !answered {
       // Only a first request can be upgraded: its answer says whether this is a WebSocket now.
       answered = true
+      if let upgradeRefusal {
+        context.write(wrapOutboundOut(upgradeRefusal), promise: promise)
+        return
+      }
       upgraded = unwrapOutboundIn(data).readableBytesView.starts(with: Array("HTTP/1.1 101".utf8))
     }
     context.write(data, promise: promise)

@@ -155,6 +155,11 @@ struct Gate: HTTPResponder {
       || (verdict == .anonymous && settings.guestMode && GuestPolicy.allows(method: "GET", target: target))
     guard allowed else {
       log.info("GET \(target.redacted) (WebSocket) refused: \(verdict)")
+      // Answered 401 as ComfyUI-Login answers it, not HummingbirdWebSocket's 400 (ConnectionGuard).
+      try? await channel.eventLoop.submit {
+        try channel.pipeline.syncOperations.handler(type: ConnectionGuard.self)
+          .refuseUpgrade(with: ConnectionGuard.unauthorizedUpgrade)
+      }.get()
       return .dontUpgrade
     }
     let token = current.credential.hash
