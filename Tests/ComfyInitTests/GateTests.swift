@@ -60,9 +60,8 @@ func listeningAddresses(of pid: Int32) -> [String] {
   /// with 500: through the gate, each is refused with 401 (JSON) and never reaches ComfyUI.
   @Test func everyRouteComfyUILoginLeavesOpenIsRefusedAtTheGate() throws {
     let h = ComfyHome()
-    let server = try h.start()
+    let server = try h.startServing()
     defer { server.stop() }
-    #expect(h.waitUntilServing(server), "\(server.log)")
     let userDir = h.home + "/ComfyUI/user/default"
     try FileManager.default.createDirectory(atPath: userDir + "/workflows", withIntermediateDirectories: true)
     try "{\"secret\": 1}".write(toFile: userDir + "/workflows/private.json", atomically: true, encoding: .utf8)
@@ -122,9 +121,8 @@ func listeningAddresses(of pid: Int32) -> [String] {
   /// ComfyUI listens on loopback only, at COMFYUI_INTERNAL_PORT; the gate alone at COMFYUI_PORT.
   @Test func onlyTheGateListensWhereClientsConnect() throws {
     let h = ComfyHome(["COMFYUI_PASSWORD": "correct-horse-battery-staple", "COMFYUI_LISTEN": "0.0.0.0"])
-    let server = try h.start()
+    let server = try h.startServing()
     defer { server.stop() }
-    #expect(h.waitUntilServing(server), "\(server.log)")
     let python = try #require(serverPID(under: server.pid))
     let gate = try #require(gatePID(under: server.pid))
     let hexInternal = String(format: "%04X", h.internalPort)
@@ -166,9 +164,8 @@ func listeningAddresses(of pid: Int32) -> [String] {
       NODE_CLASS_MAPPINGS = {}
       """
     try node.write(toFile: h.home + "/ComfyUI/custom_nodes/restart_probe.py", atomically: true, encoding: .utf8)
-    let server = try h.start()
+    let server = try h.startServing()
     defer { server.stop() }
-    #expect(h.waitUntilServing(server), "\(server.log)")
     let auth = ["Authorization: Bearer \(h.token)"]
     let before = try send("GET", h.baseURL + "/test/bind", headers: auth)
     #expect(before.body.contains("\"bound\": false") && before.body.contains("bind guard"), "\(before.body)")
@@ -220,9 +217,8 @@ func listeningAddresses(of pid: Int32) -> [String] {
   /// clients send it.
   @Test func httpBasicWorksForRequestsAndTheWebSocket() throws {
     let h = ComfyHome()
-    let server = try h.start()
+    let server = try h.startServing()
     defer { server.stop() }
-    #expect(h.waitUntilServing(server), "\(server.log)")
     let basic = "Authorization: Basic " + Data("admin:correct-horse-battery-staple".utf8).base64EncodedString()
     #expect(try send("GET", h.baseURL + "/system_stats", headers: [basic]).status == 200)
     let upgrade = try send(
@@ -245,9 +241,8 @@ func listeningAddresses(of pid: Int32) -> [String] {
   /// COMFYUI_GUEST_MODE=1: guests get the explicit allow-list, never the log buffer or user data.
   @Test func guestsGetTheAllowListOnly() throws {
     let h = ComfyHome(["COMFYUI_PASSWORD": "correct-horse-battery-staple", "COMFYUI_GUEST_MODE": "1"])
-    let server = try h.start()
+    let server = try h.startServing()
     defer { server.stop() }
-    #expect(h.waitUntilServing(server), "\(server.log)")
     #expect(try send("GET", h.baseURL + "/object_info").status == 200)
     #expect(try send("GET", h.baseURL + "/api/queue").status == 200)
     for (method, path) in [
@@ -262,9 +257,8 @@ func listeningAddresses(of pid: Int32) -> [String] {
   /// A gate that dies stops the container (exit 23); it is never restarted behind the server.
   @Test func aGateThatDiesStopsEverything() throws {
     let h = ComfyHome()
-    let server = try h.start()
+    let server = try h.startServing()
     defer { server.stop() }
-    #expect(h.waitUntilServing(server), "\(server.log)")
     let gate = try #require(gatePID(under: server.pid))
     let python = try #require(serverPID(under: server.pid))
     kill(gate, SIGKILL)
@@ -276,9 +270,8 @@ func listeningAddresses(of pid: Int32) -> [String] {
   /// A password guesser is slowed down per client, and never makes the gate run many bcrypts at once.
   @Test func loginAttemptsAreThrottled() throws {
     let h = ComfyHome()
-    let server = try h.start()
+    let server = try h.startServing()
     defer { server.stop() }
-    #expect(h.waitUntilServing(server), "\(server.log)")
     var statuses: [Int] = []
     for _ in 0..<14 { statuses.append(try curl(h.baseURL + "/login", form: ["password": "guess"]).status) }
     #expect(statuses.prefix(10).allSatisfy { $0 == 302 }, "\(statuses)")
@@ -389,9 +382,8 @@ func listeningAddresses(of pid: Int32) -> [String] {
     """.write(toFile: wrapper, atomically: true, encoding: .utf8)
     chmod(wrapper, 0o755)
     h.extra["COMFYUI_GATEWAY"] = wrapper
-    let server = try h.start()
+    let server = try h.startServing()
     defer { server.stop() }
-    #expect(h.waitUntilServing(server), "\(server.log)")
     let run = try runProcess(
       [
         "/usr/bin/env", "python3", Paths.fixtures + "/clients/connection-abuse.py", "127.0.0.1", String(h.port),
@@ -420,9 +412,8 @@ func listeningAddresses(of pid: Int32) -> [String] {
   /// the cache of verified credentials (which once let 2,000 guesses through in 0.7 s).
   @Test func aThrottledClientGetsNoAnswerEvenForTheRightPassword() throws {
     let h = ComfyHome()
-    let server = try h.start()
+    let server = try h.startServing()
     defer { server.stop() }
-    #expect(h.waitUntilServing(server), "\(server.log)")
     let right = "Authorization: Basic " + Data("admin:correct-horse-battery-staple".utf8).base64EncodedString()
     let wrong = "Authorization: Basic " + Data("admin:guess".utf8).base64EncodedString()
     #expect(try send("GET", h.baseURL + "/system_stats", headers: [right]).status == 200)  // now cached
@@ -452,9 +443,8 @@ func listeningAddresses(of pid: Int32) -> [String] {
       NODE_CLASS_MAPPINGS = {}
       """
     try node.write(toFile: h.home + "/ComfyUI/custom_nodes/restart_probe.py", atomically: true, encoding: .utf8)
-    let server = try h.start()
+    let server = try h.startServing()
     defer { server.stop() }
-    #expect(h.waitUntilServing(server), "\(server.log)")
     _ = try? send("GET", h.baseURL + "/test/reboot-broken", headers: ["Authorization: Bearer \(h.token)"], maxTime: 2)
     let end = server.wait(timeout: 60)
     #expect(end?.status == 21, "\(server.log)")

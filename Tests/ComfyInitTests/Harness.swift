@@ -56,6 +56,13 @@ final class ComfyHome: @unchecked Sendable {
     return String(text.split(separator: "\n").first ?? "")
   }
 
+  /// `start`, then waits until the server answers (the test fails with its log when it does not).
+  func startServing(_ more: [String: String] = [:], label: String = "run") throws -> BackgroundProcess {
+    let server = try start(more, label: label)
+    #expect(waitUntilServing(server), "\(server.log)")
+    return server
+  }
+
   /// Waits until the server answers an authenticated /system_stats with 200.
   func waitUntilServing(_ process: BackgroundProcess, timeout: TimeInterval = 60) -> Bool {
     let start = Date()
