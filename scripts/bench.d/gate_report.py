@@ -181,11 +181,10 @@ def render_gate(m, mode, runs, g):
                    "first answer of any status", "stop (SIGTERM / SIGINT)"], rows), "",
             f"Paired by round: comfy-init minus straight, median {fmt_signed(diff.median)} (min "
             f"{fmt_signed(diff.min)}, max {fmt_signed(diff.max)}). The gate itself listens within milliseconds of "
-            "comfy-init's start, but a request that comes while ComfyUI does not listen yet is held, not answered "
-            "at once: AsyncHTTPClient's pool retries the connection with a backoff of 100 ms × 1.25ⁿ (its "
-            "default; the waiting request fails with 502 only after the 5 s connect timeout). The first request "
-            "is forwarded at the first retry after ComfyUI listens, up to one backoff step late: that, not the "
-            f"gate's own work, is most of the gap. After comfy-init exits its gate is gone within "
+            "comfy-init's start and answers 502 at once while ComfyUI does not listen yet (its upstream "
+            "client does not retry connections: with AsyncHTTPClient's default backoff of 100 ms × 1.25ⁿ, the "
+            "first request after ComfyUI listened waited up to one step, +84 ms here before that change); the "
+            "gap left is the gate's start and one more hop. After comfy-init exits its gate is gone within "
             f"{spread(warm['gate_exit'])} (its control pipe's end of file); gates still running 5 s later: "
             f"{warm['gates_left']}.", ""]
     rs = g["restart"]
