@@ -23,7 +23,7 @@ public enum ProcessRunner {
   /// Full path of `program` on PATH, or nil.
   public static func which(_ program: String) -> String? {
     if program.contains("/") { return FileManager.default.isExecutableFile(atPath: program) ? program : nil }
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+    let path = HostEnvironment.searchPath
     for dir in path.split(separator: ":") {
       let candidate = "\(dir)/\(program)"
       if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
@@ -38,7 +38,7 @@ public enum ProcessRunner {
     guard let executable = which(args[0]) else {
       throw CtlError(.dockerUnavailable, "\(args[0]) is not on PATH; install it (for Docker: scripts/docker-engine)")
     }
-    return ([executable] + args.dropFirst(), ProcessInfo.processInfo.environment.merging(environment) { $1 })
+    return ([executable] + args.dropFirst(), HostEnvironment.variables.merging(environment) { $1 })
   }
 
   /// Runs to completion, collecting both outputs.

@@ -31,7 +31,7 @@ public struct Settings: Sendable {
 
   var values: [String: String]
 
-  public init(project: Project, environment: [String: String] = ProcessInfo.processInfo.environment) {
+  public init(project: Project, environment: [String: String] = HostEnvironment.variables) {
     var merged: [String: String] = [:]
     if let env = try? EnvFile.load(project.envFile) {
       for entry in env.entries { merged[entry.key] = entry.value }

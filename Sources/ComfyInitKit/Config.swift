@@ -3,6 +3,7 @@
 // ConfigVariables.swift is parsed here into a typed field, and what children get is computed here
 // (childEnvironment); no other file reads an environment value.
 import Bcrypt
+import HTTPClient
 
 #if canImport(Glibc)
   import Glibc
@@ -140,6 +141,9 @@ public struct Config: Equatable, Sendable {
   /// COMFYUI_TOKEN_HOSTS, lower case, without leading dots.
   public var tokenHosts: [String] = []
   public var hubToken = HubToken.none
+  /// CURL_CA_BUNDLE, else SSL_CERT_FILE: the CA bundle comfy-init's HTTPS checks servers against (nil:
+  /// the distribution's). Children get both variables as they are.
+  public var caBundle: String? = nil
   /// What every child (git, pip, the server) gets: the environment with the flags applied, less what
   /// comfy-init consumes (the credential, the Hub token, and where they are kept).
   public var childEnvironment: [String: String] = [:]
@@ -385,6 +389,9 @@ extension Config {
       if !name.isEmpty { c.tokenHosts.append(String(name)) }
     }
     if readSecrets { c.hubToken = loadHubToken(env) }
+    c.caBundle = value("CURL_CA_BUNDLE") ?? value("SSL_CERT_FILE")
+    // HTTPClient reads no environment: it gets the bundle from here, the one reader.
+    CABundle.use(c.caBundle)
     if let timeout = value("COMFYUI_STOP_TIMEOUT") {
       guard let seconds = Double(timeout.trimmingWhitespace()), seconds >= 0, seconds <= 3600 else {
         throw InitError(.config, "COMFYUI_STOP_TIMEOUT='\(timeout)' is not a number of seconds from 0 to 3600, e.g. 8")

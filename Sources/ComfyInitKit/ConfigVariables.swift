@@ -87,6 +87,8 @@ extension Config {
     Variable("HF_TOKEN", "--hf-token", .secret, "", "the Hugging Face token (HTTPS to its hosts only)"),
     Variable("HF_TOKEN_FILE", "--hf-token-file", .secretPath, "", "a file holding it"),
     Variable("HF_API_TOKEN", "--hf-api-token", .secret, "", "the same, older name"),
+    Variable("CURL_CA_BUNDLE", "--curl-ca-bundle", .value, "the distribution's", "CA bundle for HTTPS (wins)"),
+    Variable("SSL_CERT_FILE", "--ssl-cert-file", .value, "the distribution's", "CA bundle for HTTPS"),
     Variable("PUID", "--puid", .value, "", "started as root: hand the home to this user and run as it"),
     Variable("PGID", "--pgid", .value, "PUID", "its group"),
     Variable(

@@ -8,6 +8,8 @@
 // file in the state folder names while tools may run. The next start, holding the lock, ends every
 // process that carries the mark before any repair; a start that ends normally ends its own
 // stragglers (a detached `git gc`) before it lets the lock go.
+import Spawn
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -74,7 +76,7 @@ final class ToolLedger {
     var ended: [pid_t] = []
     let deadline = Instant.now().adding(seconds: 10)
     while true {
-      let found = processes(carrying: needle)
+      let found = ProcessTable.live(carrying: needle)
       if found.isEmpty { break }
       if deadline.millisecondsFromNow == 0 {
         throw InitError(
@@ -95,39 +97,5 @@ final class ToolLedger {
         "lock: ended \(ended.count) tool process(es) of \(whose) comfy-init that were still running (pids \(ended.map(String.init).joined(separator: " "))), before anything repairs what they wrote"
       )
     }
-  }
-
-  /// Live processes (not zombies) whose environment holds the entry `needle`. Only processes this
-  /// uid may read are seen; tools run as comfy-init's uid.
-  private static func processes(carrying needle: [UInt8]) -> [pid_t] {
-    let me = getpid()
-    return FileSystem.list("/proc").compactMap { name -> pid_t? in
-      guard let pid = pid_t(name), pid != me, !hasEnded(pid) else { return nil }
-      let environment = readProcFile("/proc/\(name)/environ")
-      return environment.split(separator: 0).contains { $0.elementsEqual(needle) } ? pid : nil
-    }
-  }
-
-  /// Gone, or a zombie.
-  private static func hasEnded(_ pid: pid_t) -> Bool {
-    let stat = readProcFile("/proc/\(pid)/stat")
-    guard let close = stat.lastIndex(of: UInt8(ascii: ")")), close + 2 < stat.count else { return true }
-    return stat[close + 2] == UInt8(ascii: "Z")
-  }
-
-  /// A /proc file (its size says 0), up to 1 MiB; empty when it cannot be read.
-  private static func readProcFile(_ path: String) -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return [] }
-    defer { close(fd) }
-    var result = [UInt8]()
-    var chunk = [UInt8](repeating: 0, count: 16384)
-    while result.count < 1 << 20 {
-      let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-      if n < 0 && errno == EINTR { continue }
-      if n <= 0 { break }
-      result += chunk[0..<n]
-    }
-    return result
   }
 }

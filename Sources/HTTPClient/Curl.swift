@@ -2,6 +2,7 @@
 // (timeouts, CA bundle, user agent, headers), the header parsing, and what a libcurl error means.
 // `HTTPClient.send` and `FileDownload` (the model downloads) are both built on it.
 import CCurl
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -11,11 +12,10 @@ enum Curl {
   /// libcurl's global state, set up once for the whole process, before the first handle.
   static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
-  /// libcurl has no CA bundle of its own in a static build: honour the usual variables, then the distro's.
+  /// libcurl has no CA bundle of its own in a static build: the one the program's configuration named
+  /// (CABundle), else the distro's.
   static func caBundle() -> String? {
-    for name in ["CURL_CA_BUNDLE", "SSL_CERT_FILE"] {
-      if let value = getenv(name), value.pointee != 0 { return String(cString: value) }
-    }
+    if let configured = CABundle.configured { return configured }
     for path in ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"] {
       if access(path, R_OK) == 0 { return path }
     }
@@ -218,4 +218,15 @@ extension String {
     while let last = s.last, last == " " || last == "\t" { s.removeLast() }
     return String(s)
   }
+}
+
+/// The CA bundle a program's configuration owner read from its environment (comfy-init's Config,
+/// comfyctl's HostEnvironment: CURL_CA_BUNDLE, then SSL_CERT_FILE), set once at start; HTTPClient reads
+/// no environment itself.
+public enum CABundle {
+  private static let path = Mutex<String?>(nil)
+
+  public static func use(_ file: String?) { path.withLock { $0 = file } }
+
+  static var configured: String? { path.withLock { $0 } }
 }

@@ -42,6 +42,7 @@ import Testing
       "COMFYUI_INTERNAL_PORT": ("19000", [:]), "COMFYUI_GATEWAY": ("/opt/gate/comfy-gateway", [:]),
       "COMFYUI_TLS_CERT": ("/tls/cert.pem", ["COMFYUI_TLS_KEY": "/tls/key.pem"]),
       "COMFYUI_TLS_KEY": ("/tls/key.pem", ["COMFYUI_TLS_CERT": "/tls/cert.pem"]),
+      "CURL_CA_BUNDLE": ("/certs/ca.pem", [:]), "SSL_CERT_FILE": ("/certs/ca.pem", [:]),
       "COMFYUI_TRUSTED_PROXIES": ("10.0.0.0/8", [:]), "COMFYUI_SESSION_MAX_AGE": ("3600", [:]),
     ]
   }
@@ -138,8 +139,7 @@ import Testing
       let text = try String(contentsOfFile: root + "/" + file, encoding: .utf8)
       for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
         let code = line.trimmingCharacters(in: .whitespaces)
-        // Another process's environment (/proc/PID/environ: ToolLedger looks for its tools) is not ours.
-        if code.hasPrefix("//") || code.contains("\"/proc/") { continue }
+        if code.hasPrefix("//") { continue }
         for pattern in patterns where Self.containsWord(code, pattern) {
           if file == "Config.swift" {
             if pattern == "environ" { captures += 1 }
@@ -151,6 +151,38 @@ import Testing
     }
     #expect(offenders.isEmpty, "raw environment reads outside Config.swift:\n\(offenders.joined(separator: "\n"))")
     #expect(captures == 1, "the process environment is captured in \(captures) places in Config.swift")
+  }
+
+  /// The other modules of the three programs read no environment either, but for comfyctl's one owner
+  /// (HostEnvironment): libcurl's CA bundle comes from whichever program's owner read it (CABundle).
+  @Test func noOtherModuleReadsTheProcessEnvironment() throws {
+    let owners: Set<String> = ["ComfyCtlKit/HostEnvironment.swift"]
+    // Other processes' environments (/proc/PID/environ: how ToolLedger finds its tools), not ours.
+    let otherProcesses = "Spawn/ProcessTable.swift"
+    let modules = ["ComfyCtlKit", "GatewayKit", "HTTPClient", "Spawn", "Digest", "Bcrypt", "Version", "AuthContract"]
+    let patterns = ["getenv(", "processinfo.processinfo.environment", "environ"]
+    var offenders: [String] = []
+    var ownerReads = 0
+    for module in modules {
+      let root = Paths.root + "/Sources/" + module
+      for file in try FileManager.default.subpathsOfDirectory(atPath: root) where file.hasSuffix(".swift") {
+        let text = try String(contentsOfFile: root + "/" + file, encoding: .utf8)
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+          let code = line.trimmingCharacters(in: .whitespaces)
+          if code.hasPrefix("//") || code.hasPrefix("///") { continue }
+          for pattern in patterns where Self.containsWord(code, pattern) {
+            if module + "/" + file == otherProcesses { continue }
+            if owners.contains(module + "/" + file) {
+              ownerReads += 1
+            } else {
+              offenders.append("\(module)/\(file):\(number + 1): \(code)")
+            }
+          }
+        }
+      }
+    }
+    #expect(offenders.isEmpty, "environment reads outside the owners:\n\(offenders.joined(separator: "\n"))")
+    #expect(ownerReads == 1, "comfyctl's environment is captured in \(ownerReads) places")
   }
 
   /// `pattern` in `line`, ignoring case (`childEnvironment[` counts); a pattern that is a bare word

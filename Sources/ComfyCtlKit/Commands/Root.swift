@@ -22,6 +22,7 @@ public struct ComfyCtlCommand: ParsableCommand {
 
   /// Runs comfyctl with `arguments` (nil: the process's) and returns its exit code.
   public static func run(arguments: [String]? = nil) -> Int32 {
+    HostEnvironment.configureHTTP()
     do {
       var command = try parseAsRoot(arguments)
       try command.run()
@@ -51,7 +52,7 @@ public struct ProjectOptions: ParsableArguments {
   public init() {}
 
   func project() throws(CtlError) -> Project {
-    try Project.locate(explicit: projectDir ?? ProcessInfo.processInfo.environment["COMFYCTL_PROJECT_DIR"])
+    try Project.locate(explicit: projectDir ?? HostEnvironment.projectDir)
   }
 }
 
