@@ -80,9 +80,13 @@ public struct Server {
     var env = config.serverEnvironment
     guard config.auth == .login else { return env }
     let layout = config.layout
+    let file = layout.bindGuardDir + "/sitecustomize.py"
     do {
-      try FileSystem.makeDirectories(layout.bindGuardDir)
-      try FileSystem.writeAtomically(layout.bindGuardDir + "/sitecustomize.py", Server.bindGuard, durable: false)
+      // A warm restart finds it in place: one read, no write.
+      if FileSystem.readState(file) != Server.bindGuard {
+        try FileSystem.makeDirectories(layout.bindGuardDir)
+        try FileSystem.writeAtomically(file, Server.bindGuard, durable: false)
+      }
     } catch {
       throw InitError(.filesystem, "cannot write the bind guard into \(layout.bindGuardDir): \(error)")
     }

@@ -131,10 +131,16 @@ struct CurlResult {
   var body: String
 }
 
-func curl(_ url: String, headers: [String] = [], form: [String: String]? = nil, cookieJar: String? = nil) throws
-  -> CurlResult
-{
-  var args = ["/usr/bin/curl", "-s", "-o", "-", "-D", "/dev/stderr", "-w", "\n%{http_code}", "--max-time", "10"]
+func curl(
+  _ url: String, method: String? = nil, headers: [String] = [], form: [String: String]? = nil, body: String? = nil,
+  cookieJar: String? = nil, maxTime: Int = 10, trustAnyCertificate: Bool = false
+) throws -> CurlResult {
+  var args = [
+    "/usr/bin/curl", "-s", "-o", "-", "-D", "/dev/stderr", "-w", "\n%{http_code}", "--max-time", "\(maxTime)",
+  ]
+  if let method { args += ["-X", method] }
+  if trustAnyCertificate { args.append("-k") }
+  if let body { args += ["--data-binary", body] }
   for h in headers { args += ["-H", h] }
   if let form { for (k, v) in form.sorted(by: { $0.key < $1.key }) { args += ["--data-urlencode", "\(k)=\(v)"] } }
   if let cookieJar { args += ["-c", cookieJar, "-b", cookieJar] }

@@ -4,6 +4,7 @@
 // session cookie. A credential that is present but wrong is refused outright, never passed over for
 // a weaker one.
 import Bcrypt
+import Digest
 import Foundation
 import NIOPosix
 
@@ -71,7 +72,7 @@ struct Authenticator: Sendable {
     // A client that has guessed wrong too often gets no answer at all, not even from the cache of
     // verified passwords: otherwise its guesses would stay free once the right one had been used.
     if let wait = throttle.waitFor(client) { return .throttled(wait) }
-    guard constantTimeEqualStrings(user, current.credential.user), password.utf8.count <= 72 else {
+    guard constantTimeEquals(Array(user.utf8), Array(current.credential.user.utf8)), password.utf8.count <= 72 else {
       throttle.recordFailure(for: client)
       return .wrong
     }
@@ -87,13 +88,5 @@ struct Authenticator: Sendable {
     }
     verified.insert(user: user, password: password, generation: generation)
     return .user
-  }
-
-  private func constantTimeEqualStrings(_ a: String, _ b: String) -> Bool {
-    var diff = UInt8(a.utf8.count == b.utf8.count ? 0 : 1)
-    let x = Array(a.utf8)
-    let y = Array(b.utf8)
-    for i in 0..<min(x.count, y.count) { diff |= x[i] ^ y[i] }
-    return diff == 0
   }
 }
