@@ -16,8 +16,9 @@ import Testing
 
   @Test func aStatusWriteReplacesTheOldOneAndLeavesNoTemporaryFileBehind() throws {
     try withStateDir { layout in
-      Status.write(layout, phase: .venv, detail: "first")
-      Status.write(layout, phase: .serving, detail: "second", pid: 4242)
+      let reporter = PhaseReporter(layout)
+      reporter.report(.venv, detail: "first")
+      reporter.report(.serving, detail: "second", pid: 4242)
       #expect(try FileManager.default.contentsOfDirectory(atPath: layout.stateDir) == ["status"])
       let status = Status.read(layout)
       #expect(status?.phase == .serving)
@@ -32,7 +33,7 @@ import Testing
     try withStateDir { layout in
       try FileManager.default.createDirectory(atPath: layout.statusFile, withIntermediateDirectories: false)
       FileManager.default.createFile(atPath: layout.statusFile + "/kept", contents: Data("x".utf8))
-      Status.write(layout, phase: .lock)
+      PhaseReporter(layout).report(.lock)
       #expect(Status.read(layout)?.phase == .lock)
       #expect(FileManager.default.fileExists(atPath: layout.statusFile + ".broken/kept"))
       let names = try FileManager.default.contentsOfDirectory(atPath: layout.stateDir).sorted()

@@ -4,14 +4,14 @@
 
 final class DownloadProgress {
   static let interval = 2.0
-  /// The home whose status file gets the sum; nil when another process owns that file.
-  private let statusLayout: HomeLayout?
+  /// The status file's writer, which gets the sum.
+  private let reporter: PhaseReporter
   private var lastTick = Instant.now()
   private var files = 0
   private var done = 0
   private var doneBytes: Int64 = 0
 
-  init(statusLayout: HomeLayout?) { self.statusLayout = statusLayout }
+  init(reporter: PhaseReporter) { self.reporter = reporter }
 
   func begin(_ transfers: [Transfer]) {
     files = transfers.count
@@ -51,6 +51,6 @@ final class DownloadProgress {
   }
 
   private func writeStatus(_ detail: String) {
-    if let statusLayout { Status.write(statusLayout, phase: .models, detail: detail) }
+    reporter.report(.models, detail: detail)
   }
 }

@@ -13,16 +13,16 @@ public final class ModelProvisioning {
   /// Why nothing may be downloaded (COMFYUI_SKIP_MODELS or COMFYUI_OFFLINE), if so.
   let skipReason: String?
   let supervisor: Supervisor?
-  /// Whether progress goes into COMFYUI_HOME's status file (not when a running server owns it).
-  let reportStatus: Bool
+  /// Where progress goes: the status file, unless another comfy-init owns it.
+  let reporter: PhaseReporter
 
-  public init(config: Config, supervisor: Supervisor?, reportStatus: Bool = true) {
+  init(config: Config, supervisor: Supervisor?, reporter: PhaseReporter) {
     self.config = config
     manifest = config.modelsManifest
     layout = config.layout
     skipReason = config.skipModels ? "COMFYUI_SKIP_MODELS=1" : config.offline ? "COMFYUI_OFFLINE=1" : nil
     self.supervisor = supervisor
-    self.reportStatus = reportStatus
+    self.reporter = reporter
   }
 
   /// Runs the phase; returns its summary for the log line.
@@ -50,7 +50,7 @@ public final class ModelProvisioning {
     let started = Instant.now()
     let downloader = Downloader(
       concurrency: config.downloadConcurrency, tokens: tokens, supervisor: supervisor,
-      progress: DownloadProgress(statusLayout: reportStatus ? layout : nil)
+      progress: DownloadProgress(reporter: reporter)
     ) { [unowned self] transfer in self.place(transfer, stamps: stamps, manifest: manifest) }
     let failures = try downloader.run(jobs)
     guard failures.isEmpty else {
@@ -85,7 +85,7 @@ public final class ModelProvisioning {
     guard FileSystem.exists(path) else { return false }
     guard let want = entry.sha256 else { return true }
     if stamps.matches(path, sha: want) { return true }
-    if reportStatus { Status.write(layout, phase: .models, detail: "checking the sha256 of \(entry.dest)") }
+    reporter.report(.models, detail: "checking the sha256 of \(entry.dest)")
     Log.info("models: \(entry.dest): present, checking its sha256")
     guard let got = try FileHasher.hash(path, checkStop: { try supervisor?.throwIfStoppedDuringModels() }) else {
       throw InitError(.models, "cannot read \(path): \(String(cString: strerror(errno))); fix its permissions")
@@ -132,14 +132,6 @@ public final class ModelProvisioning {
     var n = 1
     while FileSystem.exists(path + ".mismatch-\(n)") { n += 1 }
     return path + ".mismatch-\(n)"
-  }
-
-  /// `comfy-init provision` reports into the status file only when no live comfy-init owns it: a
-  /// `docker exec` next to a running server must not turn its health check into "provisioning".
-  public static func mayWriteStatus(_ layout: HomeLayout) -> Bool {
-    guard let status = Status.read(layout) else { return true }
-    if status.pid == getpid() || status.phase.isFinal { return true }
-    return kill(status.pid, 0) != 0 && errno == ESRCH
   }
 }
 

@@ -59,14 +59,13 @@ public struct ToolRunner {
       throw InitError(failure, "\(error); install it or fix PATH")
     }
     if capture { close(pipeFDs[1]) }
-    var bytes = [UInt8]()
-    let outcome = supervisor.wait(
-      for: pid, policy: Supervisor.Policy(stopTimeout: 10), output: capture ? pipeFDs[0] : -1, collected: &bytes)
+    let output = capture ? OutputCapture(fd: pipeFDs[0]) : nil
+    let outcome = supervisor.wait(for: pid, policy: Supervisor.Policy(stopTimeout: 10), watch: output)
     if capture { close(pipeFDs[0]) }
     try supervisor.throwIfStopped()
-    var output = String(decoding: bytes, as: UTF8.self)
-    while output.hasSuffix("\n") { output.removeLast() }
-    return Result(status: outcome.status, output: output)
+    var text = String(decoding: output?.bytes ?? [], as: UTF8.self)
+    while text.hasSuffix("\n") { text.removeLast() }
+    return Result(status: outcome.status, output: text)
   }
 
   /// Runs and insists on success.

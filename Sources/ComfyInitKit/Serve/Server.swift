@@ -10,10 +10,12 @@ import HTTPClient
 public struct Server {
   let config: Config
   let supervisor: Supervisor
+  let reporter: PhaseReporter
 
-  public init(config: Config, supervisor: Supervisor) {
+  init(config: Config, supervisor: Supervisor, reporter: PhaseReporter) {
     self.config = config
     self.supervisor = supervisor
+    self.reporter = reporter
   }
 
   /// With auth on, ComfyUI listens on 127.0.0.1:COMFYUI_INTERNAL_PORT behind the gate; without, where
@@ -95,20 +97,15 @@ public struct Server {
     return env
   }
 
-  /// Runs the server until it exits; returns comfy-init's exit code.
-  public func supervise(extraArgs: [String]) -> Int32 {
+  /// Runs the server until it exits; returns comfy-init's exit code (the server's, or 0 for a stop
+  /// it obeyed). Throws when it cannot start, or was stopped because auth was not enforced.
+  func supervise(extraArgs: [String]) throws(InitError) -> Int32 {
     do { try supervisor.throwIfStopped() } catch {
       Log.info("serve: \(Signals.name(error.signal)) arrived before the server started; not starting it")
       return 0
     }
     let layout = config.layout
-    let environment: [String: String]
-    do { environment = try environmentWithBindGuard() } catch {
-      Log.error(error.message)
-      Status.write(layout, phase: .failed, detail: error.message)
-      return error.code.rawValue
-    }
-    var options = SpawnOptions(environment: environment)
+    var options = SpawnOptions(environment: try environmentWithBindGuard())
     options.directory = layout.comfyDir
     options.takeTerminal = true
     let argv = command(extraArgs: extraArgs)
@@ -121,24 +118,20 @@ public struct Server {
       closeChildEnds(options)
     } catch {
       closeChildEnds(options)
-      Log.error("\(error); the venv may be broken: delete \(layout.venvStamp) to reinstall")
-      Status.write(layout, phase: .failed, detail: "cannot start the server")
-      return error.shellCode
+      throw InitError(
+        ExitCode(shellCode: error.shellCode),
+        "\(error); the venv may be broken: delete \(layout.venvStamp) to reinstall")
     }
-    Status.write(layout, phase: .serving, pid: pid)
+    reporter.report(.serving, pid: pid)
     let address = config.auth == .login ? "127.0.0.1:\(config.gate.internalPort)" : "\(config.listen):\(config.port)"
     Log.info("serve: started ComfyUI as pid \(pid) on \(address)")
     let policy = Supervisor.Policy(
       translate: [SIGTERM: config.stopSignal], stopTimeout: config.stopTimeout,
       repeatStopAfter: config.stopTimeout / 2)
-    var unused = [UInt8]()
-    let outcome = supervisor.wait(for: pid, policy: policy, collected: &unused, relays: relays, authGuard: authGuard)
-    if let refused = outcome.refused {
-      Status.write(layout, phase: .failed, detail: refused)
-      return ExitCode.authNotEnforced.rawValue
-    }
+    let outcome = supervisor.wait(for: pid, policy: policy, watch: ServerWatch(relays: relays, authGuard: authGuard))
+    if let refused = outcome.refused { throw InitError(.authNotEnforced, refused) }
     let code = exitCode(for: outcome)
-    Status.write(layout, phase: .exited, detail: outcome.status.description)
+    reporter.report(.exited, detail: outcome.status.description)
     Log.info(
       "serve: ComfyUI ended with \(outcome.status.description) after \(formatDuration(started.secondsSince)); exiting \(code)"
     )
@@ -157,7 +150,7 @@ public struct Server {
       if let hash = PasswordFile.token(at: config.layout.passwordFile, noFollow: false), !hash.isEmpty {
         secrets += [hash, percentEncode(hash)]
       }
-      if case .password(let password) = config.credential { secrets.append(password) }
+      if case .password(let password) = config.credential?.secret { secrets.append(password) }
     }
     var relays: [LogRelay] = []
     for (target, assign) in [(Int32(1), \SpawnOptions.stdoutFD), (Int32(2), \SpawnOptions.stderrFD)] {
@@ -186,18 +179,16 @@ public struct Server {
     }
   }
 
-  /// COMFYUI_INIT=exec: become the server. Returns only when exec failed.
-  public func exec(extraArgs: [String]) -> Int32 {
+  /// COMFYUI_INIT=exec: become the server. Returns only by throwing, when exec failed.
+  func exec(extraArgs: [String]) throws(InitError) -> Never {
     supervisor.signals.restoreForExec()
     let layout = config.layout
     guard chdir(layout.comfyDir) == 0 else {
-      Log.error("cannot enter \(layout.comfyDir): \(String(cString: strerror(errno)))")
-      return ExitCode.filesystem.rawValue
+      throw InitError(.filesystem, "cannot enter \(layout.comfyDir): \(String(cString: strerror(errno)))")
     }
-    Status.write(layout, phase: .serving, detail: "exec")
+    reporter.report(.serving, detail: "exec")
     Log.info("serve: exec ComfyUI on \(config.listen):\(config.port) (COMFYUI_INIT=exec)")
     let failure = ChildProcess.exec(command(extraArgs: extraArgs), environment: config.serverEnvironment)
-    Log.error("\(failure)")
-    return failure.shellCode
+    throw InitError(ExitCode(shellCode: failure.shellCode), "\(failure)")
   }
 }

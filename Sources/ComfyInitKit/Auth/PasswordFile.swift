@@ -61,7 +61,7 @@ struct PasswordFile {
 
   func ensure() throws(InitError) -> Result {
     // Only a password is ever checked against the file; no other credential leaves a stamp behind.
-    if case .password = config.credential {} else { unlink(verifiedStampPath) }
+    if case .password = config.credential?.secret {} else { unlink(verifiedStampPath) }
     let result = try reconcile()
     if result != .written { restrictPermissions() }
     return result
@@ -83,7 +83,7 @@ struct PasswordFile {
   private func reconcile() throws(InitError) -> Result {
     let existing = FileSystem.readState(path)
     let parsed = existing.flatMap(PasswordFile.parse)
-    switch config.credential {
+    switch config.credential?.secret {
     case .hash(let hash):
       if let parsed, parsed.hash == hash, parsed.user == config.username, existing == render(hash) { return .kept }
       try write(hash: hash)
@@ -126,7 +126,7 @@ struct PasswordFile {
     if let expected = stampText(hash: hash), FileSystem.readState(verifiedStampPath) == expected { return true }
     let started = Instant.now()
     guard Bcrypt.verify(password: password, hash: hash) else { return false }
-    if config.credentialFingerprint == nil {
+    if config.credential?.fileFingerprint == nil {
       Log.info(
         "auth: checked the password against login/PASSWORD with bcrypt (\(formatDuration(started.secondsSince))); with COMFYUI_PASSWORD_FILE a restart skips this"
       )
@@ -137,7 +137,9 @@ struct PasswordFile {
 
   /// The stamp for `hash` verified against the configured password file; nil without one.
   private func stampText(hash: String) -> String? {
-    config.credentialFingerprint.map { "comfy-init auth.stamp v2\nfile=\($0)\nhash=\(hash)\nuser=\(config.username)\n" }
+    config.credential?.fileFingerprint.map {
+      "comfy-init auth.stamp v2\nfile=\($0)\nhash=\(hash)\nuser=\(config.username)\n"
+    }
   }
 
   /// Writes the stamp, or removes any stamp (an older version held a PBKDF2 of the password).

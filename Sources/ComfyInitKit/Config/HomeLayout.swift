@@ -11,9 +11,10 @@ public struct HomeLayout: Equatable, Sendable {
   /// not the user's data, so that one writable mount (a tmpfs, an emptyDir) covers a read-only root.
   public let stateDir: String
 
-  public init(home: String, venv: String, stateDir: String? = nil) {
+  /// A nil venv or state folder is the default one in the home.
+  public init(home: String, venv: String? = nil, stateDir: String? = nil) {
     self.home = home
-    self.venv = venv
+    self.venv = venv ?? home + "/venv"
     self.stateDir = stateDir ?? home + "/.comfy-init"
   }
 
@@ -60,7 +61,7 @@ public struct HomeLayout: Equatable, Sendable {
   /// no passwd entry; a read-only root).
   public var fallbackUserHome: String { stateDir + "/home" }
   /// TMPDIR for the server and the tools when no temporary folder is writable (a read-only root
-  /// without a /tmp mount; Config.giveChildrenWritablePlaces).
+  /// without a /tmp mount; Bootstrap.giveChildrenWritablePlaces).
   public var fallbackTempDir: String { stateDir + "/tmp" }
   /// The key the gate signs browser sessions with, and the fingerprint of the hash it belongs to
   /// (0600; a new password gets a new key: GateProcess.sessionKey).

@@ -86,43 +86,31 @@ public final class Supervisor {
   }
 
   /// Waits until `pid` ends, forwarding every signal but SIGCHLD to its process group and reaping
-  /// every other child (PID 1 adopts all orphans). With `output`, collects what the child writes there.
-  /// With `relays`, copies the child's stdout/stderr to ours as it arrives (secrets cut out). With
-  /// `authGuard`, kills the child's group the moment the guard finds auth is not enforced.
-  func wait(
-    for pid: pid_t, policy: Policy, output: Int32 = -1, collected: inout [UInt8], relays: [LogRelay] = [],
-    authGuard: AuthGuard? = nil
-  ) -> Outcome {
+  /// every other child (PID 1 adopts all orphans). `watch` sees the child's output as it arrives and
+  /// may demand its end (the auth guard); see ChildWatch.
+  func wait(for pid: pid_t, policy: Policy, watch: ChildWatch? = nil) -> Outcome {
     stopTimeout = policy.stopTimeout
     if stopSignal != nil, stopDeadline == nil { stopDeadline = Instant.now().adding(seconds: stopTimeout) }
-    var outputFD = output
-    if outputFD >= 0 { _ = fcntl(outputFD, F_SETFL, fcntl(outputFD, F_GETFL) | O_NONBLOCK) }
     var killed = false
     var repeated = policy.repeatStopAfter == nil
-    var openRelays = relays
     var refused: String? = nil
     while true {
       let repeatDeadline = repeated ? nil : stopDeadline?.adding(seconds: policy.repeatStopAfter! - stopTimeout)
-      let probe = stopSignal == nil ? authGuard?.nextProbe : nil
+      let check = stopSignal == nil ? watch?.nextCheck : nil
       // Once the group is SIGKILLed only its death is left to wait for: block (a deadline in the past
       // would make every poll return at once and spin a core while a big child's exit takes its time).
-      let timeout = killed ? -1 : earliest(repeatDeadline ?? stopDeadline, probe)?.millisecondsFromNow ?? -1
-      let wakeOn = (outputFD >= 0 ? [outputFD] : []) + openRelays.map(\.source)
-      for signal in signals.wait(timeoutMilliseconds: timeout, alsoWakeOn: wakeOn) where signal != SIGCHLD {
+      let timeout = killed ? -1 : earliest(repeatDeadline ?? stopDeadline, check)?.millisecondsFromNow ?? -1
+      for signal in signals.wait(timeoutMilliseconds: timeout, alsoWakeOn: watch?.wakeOn ?? [])
+      where signal != SIGCHLD {
         if Signals.isStopRequest(signal) { noteStop(signal) }
         signalGroup(of: pid, policy.translate[signal] ?? signal)
       }
-      if outputFD >= 0, !readAvailable(outputFD, into: &collected) { outputFD = -1 }
-      openRelays = openRelays.filter { $0.pump() }
-      if let authGuard, refused == nil, stopSignal == nil {
-        if !killed { authGuard.probeIfDue() }
-        if let failure = authGuard.failure {
-          // Fail closed: no cleanup is owed to a server that must not serve.
-          Log.error(failure)
-          signalGroup(of: pid, SIGKILL)
-          refused = failure
-          killed = true
-        }
+      watch?.readAvailable()
+      if let watch, refused == nil, stopSignal == nil, let failure = watch.refusal(checking: !killed) {
+        // Fail closed: no cleanup is owed to a server that must not serve. The caller reports why.
+        signalGroup(of: pid, SIGKILL)
+        refused = failure
+        killed = true
       }
       let reaped = reapAll(watching: pid)
       if gateEndPending, reaped == nil {
@@ -130,9 +118,7 @@ public final class Supervisor {
         signalGroup(of: pid, policy.translate[SIGTERM] ?? SIGTERM)
       }
       if let status = reaped {
-        // Grandchildren may keep the pipe open: take what is buffered, do not wait for EOF.
-        if outputFD >= 0 { _ = readAvailable(outputFD, into: &collected) }
-        for relay in openRelays where relay.pump() { relay.flush() }
+        watch?.childEnded()
         return Outcome(status: status, killedAfterGrace: killed && refused == nil, refused: refused)
       }
       if let again = repeatDeadline, let stop = stopSignal, again.millisecondsFromNow == 0 {
@@ -186,20 +172,6 @@ public final class Supervisor {
         )
         noteStop(SIGTERM)
       }
-    }
-  }
-
-  /// Appends what can be read now; false at end of file.
-  private func readAvailable(_ fd: Int32, into buffer: inout [UInt8]) -> Bool {
-    var chunk = [UInt8](repeating: 0, count: 16384)
-    while true {
-      let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-      if n > 0 {
-        buffer.append(contentsOf: chunk[0..<n])
-        continue
-      }
-      if n == 0 { return false }
-      return errno == EAGAIN || errno == EINTR
     }
   }
 }
