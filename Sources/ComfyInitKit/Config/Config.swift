@@ -6,8 +6,8 @@
   import Glibc
 #endif
 
-public enum AuthMode: String, Sendable { case login, none }
-public enum InitMode: String, Sendable { case supervise, exec }
+public enum AuthMode: String, CaseIterable, Sendable { case login, none }
+public enum InitMode: String, CaseIterable, Sendable { case supervise, exec }
 
 public struct Config: Equatable, Sendable {
   public static let defaultRepo = "https://github.com/comfyanonymous/ComfyUI.git"

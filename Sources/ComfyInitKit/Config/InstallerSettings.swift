@@ -2,7 +2,7 @@
 
 /// COMFYUI_INSTALLER and the PIP_*/UV_* variables that change what gets installed into the venv.
 public struct InstallerSettings: Equatable, Sendable {
-  public enum Choice: String, Sendable { case auto, pip, uv }
+  public enum Choice: String, CaseIterable, Sendable { case auto, pip, uv }
 
   /// The variables that change what pip or uv would install, in the table's order (the venv's
   /// fingerprint hashes them in this order, so a new one goes last). All of them reach the installer

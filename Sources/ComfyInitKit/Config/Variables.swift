@@ -100,12 +100,7 @@ extension Config {
     Variable("COMFYUI_LOGIN_ENABLED", "--login-enabled", "legacy: true/false for COMFYUI_AUTH") {
       v, c throws(InitError) in c.auth = try bool(v, variable: "COMFYUI_LOGIN_ENABLED") ? .login : .none
     },
-    Variable("COMFYUI_AUTH", "--auth", shown: defaults.auth.rawValue, "login or none") { v, c throws(InitError) in
-      guard let mode = AuthMode(rawValue: v.trimmingWhitespace().lowercased()) else {
-        throw InitError(.config, "COMFYUI_AUTH='\(v)' is not valid; use login or none")
-      }
-      c.auth = mode
-    },
+    choice("COMFYUI_AUTH", "--auth", \.auth, "login or none"),
     Variable(
       "COMFYUI_USERNAME", "--username", shown: defaults.username, "line 2 of login/PASSWORD", blankIsUnset: false
     ) { v, c throws(InitError) in
@@ -114,10 +109,9 @@ extension Config {
       }
       c.username = v
     },
-    Variable(
-      "COMFYUI_GUEST_MODE", "--guest-mode", kind: .switch, shown: shown(defaults.guestMode),
-      "1 keeps (or makes) login/GUEST_MODE: guests get in; else it is removed"
-    ) { v, c throws(InitError) in c.guestMode = try bool(v, variable: "COMFYUI_GUEST_MODE") },
+    boolean(
+      "COMFYUI_GUEST_MODE", "--guest-mode", \.guestMode,
+      "1 keeps (or makes) login/GUEST_MODE: guests get in; else it is removed"),
     // The credential: SuppliedCredential reads whichever one is set, after the walk.
     Variable("COMFYUI_PASSWORD", "--password", kind: .secret, "the password (prefer COMFYUI_PASSWORD_FILE)", read: nil),
     Variable("COMFYUI_PASSWORD_FILE", "--password-file", kind: .secretPath, "a file holding the password", read: nil),
@@ -134,15 +128,10 @@ extension Config {
       }
       c.listen = listen
     },
-    Variable(
-      "COMFYUI_PORT", "--port", shown: "\(defaults.port)", "the published port: the gate's (auth on) or the server's"
-    ) { v, c throws(InitError) in c.port = try port(v, "COMFYUI_PORT", example: defaults.port) },
-    Variable(
-      "COMFYUI_INTERNAL_PORT", "--internal-port", shown: "\(defaults.gate.internalPort)",
-      "with auth on: ComfyUI's own port, on 127.0.0.1 only (the gate has COMFYUI_PORT)"
-    ) { v, c throws(InitError) in
-      c.gate.internalPort = try port(v, "COMFYUI_INTERNAL_PORT", example: defaults.gate.internalPort)
-    },
+    port("COMFYUI_PORT", "--port", \.port, "the published port: the gate's (auth on) or the server's"),
+    port(
+      "COMFYUI_INTERNAL_PORT", "--internal-port", \.gate.internalPort,
+      "with auth on: ComfyUI's own port, on 127.0.0.1 only (the gate has COMFYUI_PORT)"),
     Variable("COMFYUI_GATEWAY", "--gateway", shown: "beside comfy-init", "the comfy-gateway binary (the gate)") {
       v, c throws(InitError) in
       let binary = v.trimmingWhitespace()
@@ -189,15 +178,8 @@ extension Config {
       }
       try ServerFlags.validate(c.serverArgs, auth: c.auth, source: "COMFYUI_ARGS")
     },
-    Variable(
-      "COMFYUI_UPDATE", "--update", kind: .switch, shown: shown(defaults.update),
-      "1 moves a checkout at another ref (changes stashed)"
-    ) {
-      v, c throws(InitError) in c.update = try bool(v, variable: "COMFYUI_UPDATE")
-    },
-    Variable("COMFYUI_OFFLINE", "--offline", kind: .switch, shown: shown(defaults.offline), "never touch the network") {
-      v, c throws(InitError) in c.offline = try bool(v, variable: "COMFYUI_OFFLINE")
-    },
+    boolean("COMFYUI_UPDATE", "--update", \.update, "1 moves a checkout at another ref (changes stashed)"),
+    boolean("COMFYUI_OFFLINE", "--offline", \.offline, "never touch the network"),
     Variable(
       "COMFYUI_STOP_TIMEOUT", "--stop-timeout", shown: seconds(defaults.stopTimeout),
       "seconds from the stop signal to SIGKILL"
@@ -216,34 +198,14 @@ extension Config {
       }
       c.stopSignal = number
     },
-    Variable("COMFYUI_INIT", "--init", shown: defaults.initMode.rawValue, "supervise or exec (exec only without auth)")
-    {
-      v, c throws(InitError) in
-      guard let mode = InitMode(rawValue: v.trimmingWhitespace().lowercased()) else {
-        throw InitError(.config, "COMFYUI_INIT='\(v)' is not valid; use supervise or exec")
-      }
-      c.initMode = mode
-    },
-    Variable(
-      "COMFYUI_INSTALLER", "--installer", shown: defaults.installer.choice.rawValue, "auto (uv when on PATH), pip or uv"
-    ) { v, c throws(InitError) in
-      guard let choice = InstallerSettings.Choice(rawValue: v.trimmingWhitespace().lowercased()) else {
-        throw InitError(.config, "COMFYUI_INSTALLER='\(v)' is not valid; use auto, pip or uv")
-      }
-      c.installer.choice = choice
-    },
-    Variable(
-      "COMFYUI_REDACT_LOGS", "--redact-logs", shown: shown(defaults.redactLogs),
-      "cut the token and password out of the log"
-    ) { v, c throws(InitError) in c.redactLogs = try bool(v, variable: "COMFYUI_REDACT_LOGS") },
+    choice("COMFYUI_INIT", "--init", \.initMode, "supervise or exec (exec only without auth)"),
+    choice("COMFYUI_INSTALLER", "--installer", \.installer.choice, "auto (uv when on PATH), pip or uv"),
+    boolean(
+      "COMFYUI_REDACT_LOGS", "--redact-logs", \.redactLogs, kind: .value, "cut the token and password out of the log"),
     Variable("COMFYUI_MODELS_MANIFEST", "--models-manifest", "lines `URL DEST SHA256`, DEST in models/") { v, c in
       c.modelsManifest = v
     },
-    Variable(
-      "COMFYUI_SKIP_MODELS", "--skip-models", kind: .switch, shown: shown(defaults.skipModels), "download no models"
-    ) {
-      v, c throws(InitError) in c.skipModels = try bool(v, variable: "COMFYUI_SKIP_MODELS")
-    },
+    boolean("COMFYUI_SKIP_MODELS", "--skip-models", \.skipModels, "download no models"),
     Variable(
       "COMFYUI_DOWNLOAD_CONCURRENCY", "--download-concurrency", shown: "\(defaults.downloadConcurrency)",
       "downloads at once, 1 to 16"
@@ -347,8 +309,39 @@ extension Config {
     }.joined(separator: "\n")
   }
 
-  /// A switch's default as its value: 1 or 0.
-  private static func shown(_ value: Bool) -> String { value ? "1" : "0" }
+  /// A boolean: one of trueWords or falseWords; a switch unless said otherwise.
+  private static func boolean(
+    _ name: String, _ flag: String, _ field: WritableKeyPath<Config, Bool>, kind: Variable.Kind = .switch,
+    _ doc: String
+  ) -> Variable {
+    Variable(name, flag, kind: kind, shown: defaults[keyPath: field] ? "1" : "0", doc) { v, c throws(InitError) in
+      c[keyPath: field] = try bool(v, variable: name)
+    }
+  }
+
+  /// A TCP port, 1 to 65535.
+  private static func port(_ name: String, _ flag: String, _ field: WritableKeyPath<Config, Int>, _ doc: String)
+    -> Variable
+  {
+    let fallback = defaults[keyPath: field]
+    return Variable(name, flag, shown: "\(fallback)", doc) { v, c throws(InitError) in
+      c[keyPath: field] = try port(v, name, example: fallback)
+    }
+  }
+
+  /// One word of an enum's cases, any case: "login or none".
+  private static func choice<T: RawRepresentable & CaseIterable>(
+    _ name: String, _ flag: String, _ field: WritableKeyPath<Config, T>, _ doc: String
+  ) -> Variable where T.RawValue == String {
+    let words = T.allCases.map(\.rawValue)
+    let list = words.dropLast().joined(separator: ", ") + " or " + words.last!
+    return Variable(name, flag, shown: defaults[keyPath: field].rawValue, doc) { v, c throws(InitError) in
+      guard let value = T(rawValue: v.trimmingWhitespace().lowercased()) else {
+        throw InitError(.config, "\(name)='\(v)' is not valid; use \(list)")
+      }
+      c[keyPath: field] = value
+    }
+  }
 
   /// 8.0 as "8", 2.5 as "2.5".
   private static func seconds(_ value: Double) -> String {

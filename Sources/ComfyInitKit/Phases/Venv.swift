@@ -179,10 +179,8 @@ struct Venv {
   /// pip is whole when its package folder exists under lib/pythonX.Y/site-packages and its install
   /// finished: pip writes its dist-info's RECORD last.
   private func hasPip() -> Bool {
-    let lib = layout.venvLib
-    return FileSystem.list(lib).contains { version in
-      let site = lib + "/" + version + "/site-packages"
-      return FileSystem.exists(site + "/pip/__init__.py")
+    layout.sitePackages.contains { site in
+      FileSystem.exists(site + "/pip/__init__.py")
         && FileSystem.list(site).contains { $0.hasPrefix("pip-") && FileSystem.exists(site + "/" + $0 + "/RECORD") }
     }
   }

@@ -18,6 +18,10 @@ struct ModelPaths {
     root = real
   }
 
+  /// Where `entry` is, read without making or resolving anything (a start that downloads nothing
+  /// only looks).
+  static func unresolvedPath(of entry: ModelEntry, in modelsDir: String) -> String { modelsDir + "/" + entry.dest }
+
   static func resolve(_ path: String) -> String? {
     guard let pointer = realpath(path, nil) else { return nil }
     defer { free(pointer) }
@@ -44,7 +48,7 @@ struct ModelPaths {
         )
       }
     }
-    let path = root + "/" + entry.dest
+    let path = ModelPaths.unresolvedPath(of: entry, in: root)
     var st = stat()
     if lstat(path, &st) == 0 {
       let kind = st.st_mode & S_IFMT

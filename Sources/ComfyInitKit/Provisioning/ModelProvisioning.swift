@@ -71,7 +71,7 @@ public final class ModelProvisioning {
       return "skipped (\(why)), manifest unusable"
     }
     var missing = 0
-    for entry in entries where !FileSystem.exists(layout.modelsDir + "/" + entry.dest) {
+    for entry in entries where !FileSystem.exists(ModelPaths.unresolvedPath(of: entry, in: layout.modelsDir)) {
       missing += 1
       Log.warn(
         "models: \(entry.dest) is missing and \(why) keeps it from being downloaded; workflows using it will fail")

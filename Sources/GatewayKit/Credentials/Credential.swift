@@ -13,6 +13,10 @@ public struct Credential: Sendable, Equatable {
     self.hash = hash
   }
 
+  /// The Authorization value that carries the token upstream (ComfyUI-Login's `Bearer TOKEN`): the
+  /// one place the gate writes it.
+  static func bearer(_ token: String) -> String { "Bearer " + token }
+
   /// The token comparison, without an early exit.
   func isToken(_ candidate: Substring) -> Bool {
     constantTimeEquals(Array(candidate.utf8), Array(hash.utf8))

@@ -25,7 +25,7 @@ final class Readiness: Sendable {
     let now = LoginThrottle.monotonicSeconds()
     if now - lastAnswer.withLock({ $0 }) < freshFor { return nil }
     var request = HTTPClientRequest(url: upstream + "/prompt")
-    request.headers.add(name: "Authorization", value: "Bearer " + current.credential.hash)
+    request.headers.add(name: "Authorization", value: Credential.bearer(current.credential.hash))
     do {
       let response = try await client.execute(request, timeout: .seconds(2))
       _ = try? await response.body.collect(upTo: 65536)

@@ -52,7 +52,7 @@ struct Forwarder: Sendable {
         upstreamRequest.headers.add(name: field.name.rawName, value: field.value)
       }
     }
-    if let token { upstreamRequest.headers.add(name: "Authorization", value: "Bearer " + token) }
+    if let token { upstreamRequest.headers.add(name: "Authorization", value: Credential.bearer(token)) }
     let length = request.headers[.contentLength].flatMap { Int64($0) }
     let streamed = (length ?? 0) > 0 || length == nil && request.headers[.transferEncoding] != nil
     guard streamed else { return await send(upstreamRequest, request: request, target: target, pipe: nil) }

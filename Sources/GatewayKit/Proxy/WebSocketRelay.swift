@@ -17,7 +17,7 @@ struct WebSocketRelay: Sendable {
     logger: Logger
   ) async {
     var headers = HTTPFields()
-    headers[.authorization] = "Bearer " + token
+    headers[.authorization] = Credential.bearer(token)
     let client = WebSocketClient(
       url: upstream + target.upstream,
       configuration: .init(maxFrameSize: 1 << 26, additionalHeaders: headers, autoPing: .disabled),
