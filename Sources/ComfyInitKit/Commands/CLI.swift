@@ -31,7 +31,7 @@ public enum CLI {
     and COMFYUI_TOKEN_HOSTS only, never after a redirect to another host.
     \(Config.helpLines)
 
-    Exit codes: \(ExitCode.helpText)
+    \(ExitCode.helpText)
     """
   }
 

@@ -58,9 +58,15 @@ extension ExitCode {
   /// A program that could not be run: 127 when it does not exist, else 126 (as a shell says).
   init(shellCode: Int32) { self = shellCode == ExitCode.notFound.rawValue ? .notFound : .cannotExecute }
 
-  /// The list for --help: "0 ok, 1 unexpected failure, 2 usage, ...".
+  /// The list for --help: "0 ok, 1 unexpected failure, 2 usage, ...", wrapped at 110 columns.
   static var helpText: String {
-    allCases.map { "\($0.rawValue) \($0.summary)" }.joined(separator: ", ") + ", else the server's code."
+    let items = allCases.map { "\($0.rawValue) \($0.summary)," } + ["else the server's code."]
+    var lines = ["Exit codes:"]
+    for item in items {
+      if lines[lines.count - 1].count + 1 + item.count > 110 { lines.append("") } else { lines[lines.count - 1] += " " }
+      lines[lines.count - 1] += item
+    }
+    return lines.joined(separator: "\n")
   }
 }
 
