@@ -52,7 +52,7 @@ import Testing
     let recorded = try runTool(byHand + ["config", "--format", "json"], directory: dir.path)
     #expect(recorded.status == 0, "\(recorded.stderr)")
     let json = try JSONSerialization.jsonObject(with: Data(recorded.stdout.utf8)) as? [String: Any]
-    let compose = try DockerCompose(project: project, settings: Settings(project: project))
+    let compose = try ComposeEngine(project: project, settings: Settings(project: project))
     #expect(json?["name"] as? String == compose.projectName)
     #expect(compose.baseArguments.contains(compose.projectName))
 

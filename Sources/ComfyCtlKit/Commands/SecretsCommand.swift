@@ -91,7 +91,7 @@ struct SecretsRotate: ParsableCommand {
   func run() throws {
     let project = try options.project()
     let store = SecretsStore(project: project)
-    let stack = try Stack(project: project)  // a bad project name stops us before anything rotates
+    let stack = try Stack.open(project: project)  // a bad project name stops us before anything rotates
     let username = try store.usernameForRotation()
     let old = try? store.load()
     let password = passwordStdin ? try SecretsStore.readPasswordFromStandardInput() : nil
@@ -100,7 +100,7 @@ struct SecretsRotate: ParsableCommand {
     try DerivedSecrets(project: project, settings: stack.settings).write(credential)
     let console = Console()
     console.say("secrets: rotated; \(relative(project.hashFile, project)) and the tokens in .env are refreshed")
-    let running = stack.runningContainers()
+    let running = stack.engine.runningContainers()
     if running.isEmpty {
       console.say("secrets: the stack is not running; the new token applies at the next `comfyctl up`")
     } else if restart {
@@ -129,7 +129,7 @@ struct SecretsCheck: ParsableCommand {
   func run() throws {
     let project = try options.project()
     let credential = try SecretsStore(project: project).load()
-    let stack = try Stack(project: project)
+    let stack = try Stack.open(project: project)
     var items = DerivedSecrets(project: project, settings: stack.settings).check(credential)
     items += serverItems(stack: stack, credential: credential)
     for item in items { print("\(item.ok ? "ok   " : "DRIFT") \(item.place): \(item.detail)") }
@@ -145,7 +145,7 @@ struct SecretsCheck: ParsableCommand {
 
   /// A running server must accept the source's token (it reads login/PASSWORD only at start).
   private func serverItems(stack: Stack, credential: Credential) -> [DriftItem] {
-    stack.runningContainers().compactMap { container in
+    stack.engine.runningContainers().compactMap { container in
       guard let instance = stack.instance(for: container.service) else { return nil }
       let url = stack.settings.url(of: instance) + "/system_stats"
       let request = HTTPRequest(url: url, headers: [("Authorization", "Bearer " + credential.hash)], timeout: 5)
@@ -185,7 +185,7 @@ enum SessionProbe {
 
   /// Logs in with `credential` on every instance that answers; a failed login is left out.
   static func open(stack: Stack, credential: Credential) -> [Opened] {
-    stack.runningContainers().compactMap { container -> Opened? in
+    stack.engine.runningContainers().compactMap { container -> Opened? in
       guard let instance = stack.instance(for: container.service) else { return nil }
       let url = stack.settings.url(of: instance)
       let probe = AuthProbe(baseURL: url)

@@ -85,7 +85,7 @@ public enum Docker {
     return fields.count > 1 && !fields[1].isEmpty && serviceReservesGPU(String(fields[1]))
   }
 
-  /// Whether a swarm service reserves the generic resource a GPU is (SwarmStack.gpuResourceKind).
+  /// Whether a swarm service reserves the generic resource a GPU is (SwarmEngine.gpuResourceKind).
   public static func serviceReservesGPU(_ service: String) -> Bool {
     guard
       let result = try? ProcessRunner.capture([
@@ -96,7 +96,7 @@ public enum Docker {
     else { return false }
     return resources.contains { resource in
       ["DiscreteResourceSpec", "NamedResourceSpec"].contains {
-        (resource[$0] as? [String: Any])?["Kind"] as? String == SwarmStack.gpuResourceKind
+        (resource[$0] as? [String: Any])?["Kind"] as? String == SwarmEngine.gpuResourceKind
       }
     }
   }

@@ -16,7 +16,7 @@ public struct HealthWaiter {
   /// Why a service has no container yet, where the engine knows (swarm: "pending: no suitable node").
   public var pendingReason: (String) -> String? = { _ in nil }
 
-  public init(compose: DockerCompose, services: [String], timeout: Double) {
+  public init(compose: ComposeEngine, services: [String], timeout: Double) {
     self.init(services: services, timeout: timeout) { () throws(CtlError) in try compose.containers() }
   }
 
