@@ -6,8 +6,6 @@ import Foundation
 public struct ImageBuilder {
   /// Where .cache/docker-context/ lands in the Dockerfile's `bake` stage; never in the runtime image.
   static let contextInImage = "/opt/comfyui-build"
-  /// Build arguments that would put a secret into `docker history`.
-  static let secretWords = ["PASSWORD", "TOKEN", "SECRET", "HASH"]
 
   public let project: Project
   public let settings: Settings
@@ -44,7 +42,7 @@ public struct ImageBuilder {
         throw CtlError(.badInput, "--build-arg \(arg) is not NAME=VALUE")
       }
       let name = String(arg[..<eq])
-      if ImageBuilder.secretWords.contains(where: { name.uppercased().contains($0) }) {
+      if SecretKey.isSecret(name) {
         throw CtlError(
           .badInput,
           "--build-arg \(name) looks like a secret, and build arguments stay in `docker history`; "
