@@ -34,21 +34,21 @@ public struct AuthValidator {
   public func run() throws(CtlError) -> [ValidationRow] {
     // Reachability first: a stopped server is one clear error, not nine failed rows.
     do {
-      _ = try HTTPClient.send(HTTPRequest(url: baseURL + "/login", timeout: probe.timeout, connectTimeout: 5))
+      _ = try ComfyAPI.exchange(HTTPRequest(url: baseURL + "/login", timeout: probe.timeout, connectTimeout: 5))
     } catch {
       throw CtlError(
         .serverUnreachable, "no ComfyUI answers at \(baseURL) (\(error.message)); start it with `comfyctl up`")
     }
     var rows = probe.checkAnonymousAccess()
     let stats = baseURL + "/system_stats"
-    let bearer = probe.get(stats, headers: [("Authorization", "Bearer " + credential.hash)])
+    let bearer = probe.get(stats, headers: [ComfyAPI.bearer(credential.hash)])
     rows.append(probe.expect("Authorization: Bearer <hash>", bearer, status: 200))
     rows.append(
       probe.expect("?token=<hash>", probe.get(stats + "?token=" + percentEncode(credential.hash)), status: 200))
     rows.append(
       probe.expect(
         "raw password as bearer token (must be refused)",
-        probe.get(stats, headers: [("Authorization", "Bearer " + credential.password)]), status: 401))
+        probe.get(stats, headers: [ComfyAPI.bearer(credential.password)]), status: 401))
     rows.append(contentsOf: loginRows())
     rows.append(envTokenRow(stats))
     rows.append(devicesRow(bearer))
@@ -115,7 +115,7 @@ public struct AuthValidator {
     guard bearerToken == apiToken else {
       return ValidationRow(name: name, expected: expected, observed: "the two keys differ", passed: false)
     }
-    let result = probe.get(stats, headers: [("Authorization", "Bearer " + bearerToken)])
+    let result = probe.get(stats, headers: [ComfyAPI.bearer(bearerToken)])
     let observed = result.response.map { "\($0.status)" } ?? result.error
     return ValidationRow(name: name, expected: expected, observed: observed, passed: result.response?.status == 200)
   }
@@ -209,7 +209,7 @@ public struct AuthProbe: Sendable {
 
   private func send(_ request: HTTPRequest) -> Outcome {
     do {
-      return Outcome(response: try HTTPClient.send(request), error: "")
+      return Outcome(response: try ComfyAPI.exchange(request), error: "")
     } catch {
       return Outcome(response: nil, error: "no answer (\(error.message))")
     }

@@ -1,7 +1,6 @@
 // `comfyctl secrets init|show|rotate|check|k8s`.
 import ArgumentParser
 import Foundation
-import HTTPClient
 
 struct SecretsCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -147,16 +146,14 @@ struct SecretsCheck: ParsableCommand {
   private func serverItems(stack: Stack, credential: Credential) -> [DriftItem] {
     stack.engine.runningContainers().compactMap { container in
       guard let instance = stack.instance(for: container.service) else { return nil }
-      let url = stack.settings.url(of: instance) + "/system_stats"
-      let request = HTTPRequest(url: url, headers: [("Authorization", "Bearer " + credential.hash)], timeout: 5)
       let place = "running \(container.service)"
-      guard let response = try? HTTPClient.send(request) else {
+      guard let status = ComfyAPI(baseURL: stack.settings.url(of: instance), token: credential.hash).checkToken() else {
         return DriftItem(place: place, ok: true, detail: "not answering yet; cannot compare")
       }
-      if response.status == 200 { return DriftItem(place: place, ok: true, detail: "accepts the token") }
+      if status == 200 { return DriftItem(place: place, ok: true, detail: "accepts the token") }
       return DriftItem(
-        place: place, ok: false,
-        detail: "answers \(response.status) to the token: it runs with an older one; `comfyctl restart`")
+        place: place, ok: false, detail: "answers \(status) to the token: it runs with an older one; `comfyctl restart`"
+      )
     }
   }
 }
