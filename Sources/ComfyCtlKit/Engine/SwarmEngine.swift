@@ -7,6 +7,7 @@
 // gets a name made from its content, because swarm secrets are immutable.
 import Digest
 import Foundation
+import Spawn
 
 #if canImport(Glibc)
   import Glibc
@@ -419,11 +420,11 @@ public struct SwarmEngine: Engine, Sendable {
     let result = try ProcessRunner.capture(["docker", "stack", "rm", name])
     guard result.succeeded else { throw CtlError(.composeFailed, "docker stack rm failed: \(result.lastLine)") }
     let filter = "label=\(SwarmEngine.namespaceLabel)=\(name)"
-    let started = Date()
+    let started = Instant.now()
     while !lines(try? ProcessRunner.capture(["docker", "ps", "-aq", "--filter", filter])).isEmpty
       || !lines(try? ProcessRunner.capture(["docker", "network", "ls", "-q", "--filter", filter])).isEmpty
     {
-      guard Date().timeIntervalSince(started) < timeout else {
+      guard started.secondsSince < timeout else {
         throw CtlError(.containerFailed, "the stack's containers or network are still there after \(Int(timeout)) s")
       }
       usleep(300_000)

@@ -2,6 +2,7 @@
 // sources (--comfyui-repo, --login-repo, --wheels; --standin for the stand-in ComfyUI) travel in the
 // build context, so the image builds with no network beyond the base image's package archive.
 import Foundation
+import Spawn
 
 public struct ImageBuilder {
   /// Where .cache/docker-context/ lands in the Dockerfile's `bake` stage; never in the runtime image.
@@ -76,9 +77,9 @@ public struct ImageBuilder {
     args.append(project.root)
 
     console.say("building \(tag)\(baseImage.map { " on \($0)" } ?? "")\(standin ? " with the stand-in ComfyUI" : "")")
-    let started = Date()
+    let started = Instant.now()
     let status = try ProcessRunner.stream(args, environment: builderEnvironment(), directory: project.root)
-    let elapsed = Date().timeIntervalSince(started)
+    let elapsed = started.secondsSince
     guard status == 0 else {
       throw CtlError(.buildFailed, "docker build failed (exit \(status)); the build output above says why")
     }
