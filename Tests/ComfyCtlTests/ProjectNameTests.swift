@@ -53,8 +53,8 @@ import Testing
     #expect(recorded.status == 0, "\(recorded.stderr)")
     let json = try JSONSerialization.jsonObject(with: Data(recorded.stdout.utf8)) as? [String: Any]
     let compose = try ComposeEngine(project: project, settings: Settings(project: project))
-    #expect(json?["name"] as? String == compose.projectName)
-    #expect(compose.baseArguments.contains(compose.projectName))
+    #expect(json?["name"] as? String == compose.name)
+    #expect(compose.baseArguments.contains(compose.name))
 
     dir.write(".env", "COMFYUI_HOST_PORT=8200\n")
     let unnamed = try runTool(byHand + ["config"], directory: dir.path)

@@ -87,7 +87,7 @@ public struct AuthValidator {
     var rows: [ValidationRow] = []
     let good = probe.post(baseURL + "/login", form: ["username": credential.username, "password": credential.password])
     let loginRow = probe.expect("POST /login, right password", good, status: 302, location: "/")
-    let cookie = good.response.map(cookieHeader) ?? ""
+    let cookie = good.response.map(AuthProbe.cookieHeader) ?? ""
     rows.append(cookie.isEmpty && loginRow.passed ? failed(loginRow, "no session cookie") : loginRow)
     let queue = probe.get(baseURL + "/queue", headers: cookie.isEmpty ? [] : [("Cookie", cookie)])
     rows.append(probe.expect("its session cookie opens /queue", queue, status: 200))
@@ -97,7 +97,7 @@ public struct AuthValidator {
     // ComfyUI-Login's guest button (with login/GUEST_MODE present) opened every GET, /internal/logs and
     // its token included: through the gate a guest form opens nothing unless COMFYUI_GUEST_MODE=1.
     let guest = probe.post(baseURL + "/login", form: ["guest_mode": "1", "password": ""])
-    let guestCookie = guest.response.map(cookieHeader) ?? ""
+    let guestCookie = guest.response.map(AuthProbe.cookieHeader) ?? ""
     let guestLogs = probe.get(baseURL + "/internal/logs", headers: guestCookie.isEmpty ? [] : [("Cookie", guestCookie)])
     rows.append(probe.expect("a guest login, then GET /internal/logs", guestLogs, status: 401))
     return rows
@@ -146,12 +146,6 @@ public struct AuthValidator {
     copy.observed += ", \(why)"
     copy.passed = false
     return copy
-  }
-
-  /// "Cookie:" value from every Set-Cookie of a response ("name=value" parts only).
-  private func cookieHeader(_ response: HTTPResponse) -> String {
-    response.headers(named: "Set-Cookie").compactMap { $0.split(separator: ";").first.map(String.init) }
-      .joined(separator: "; ")
   }
 }
 
@@ -228,6 +222,12 @@ public struct AuthProbe: Sendable {
       passed = passed && seen == location
     }
     return ValidationRow(name: name, expected: expected, observed: observed, passed: passed)
+  }
+
+  /// "Cookie:" value from every Set-Cookie of a response ("name=value" parts only).
+  static func cookieHeader(_ response: HTTPResponse) -> String {
+    response.headers(named: "Set-Cookie").compactMap { $0.split(separator: ";").first.map(String.init) }
+      .joined(separator: "; ")
   }
 
   /// "/login?x" from "http://host:port/login?x" or "/login?x".

@@ -158,9 +158,7 @@ enum SessionProbe {
       let url = stack.settings.url(of: instance)
       let probe = AuthProbe(baseURL: url)
       let login = probe.post(url + "/login", form: ["username": credential.username, "password": credential.password])
-      let cookie =
-        login.response?.headers(named: "Set-Cookie").compactMap { $0.split(separator: ";").first.map(String.init) }
-        .joined(separator: "; ") ?? ""
+      let cookie = login.response.map(AuthProbe.cookieHeader) ?? ""
       return cookie.isEmpty ? nil : Opened(url: url, cookie: cookie)
     }
   }

@@ -2,32 +2,21 @@
 // and profiles on every call, so that `up`, `status`, `logs` and `down` always talk about the same stack.
 import Foundation
 
-public struct ContainerInfo: Sendable, Equatable {
-  public var id: String
-  public var name: String
-  public var service: String
-  /// created, running, restarting, exited, ...
-  public var state: String
-  /// healthy, unhealthy, starting, or empty.
-  public var health: String
-}
-
 public struct ComposeEngine: Engine, Sendable {
   public let project: Project
   public let settings: Settings
   /// From ProjectName.resolve, passed as `-p` on every call.
-  public let projectName: String
+  public let name: String
   public var cpu: Bool
   /// Profiles to enable; "*" enables all of them (what `down` and `status` want).
   public var profiles: [String]
 
-  var name: String { projectName }
   var summary: String? { nil }
 
   public init(project: Project, settings: Settings, cpu: Bool = false, profiles: [String] = []) throws(CtlError) {
     self.project = project
     self.settings = settings
-    self.projectName = try ProjectName.resolve(settings: settings, project: project).name
+    self.name = try ProjectName.resolve(settings: settings, project: project).name
     self.cpu = cpu
     self.profiles = profiles
   }
@@ -36,7 +25,7 @@ public struct ComposeEngine: Engine, Sendable {
   /// files (the secret file) resolve against the folder, and Compose reads its .env for the settings.
   public var baseArguments: [String] {
     var args = [
-      "docker", "compose", "--project-name", projectName, "--project-directory", project.root, "-f",
+      "docker", "compose", "--project-name", name, "--project-directory", project.root, "-f",
       project.root + "/" + Project.composeFile,
     ]
     if cpu { args += ["-f", project.root + "/" + Project.cpuComposeFile] }
@@ -126,7 +115,7 @@ public struct ComposeEngine: Engine, Sendable {
     var args = ["down", "--remove-orphans"]
     if volumes { args.append("--volumes") }
     try check(args, what: "docker compose down")
-    console.say("stack \(projectName) removed\(volumes ? ", volumes included" : " (volumes kept)")")
+    console.say("stack \(name) removed\(volumes ? ", volumes included" : " (volumes kept)")")
   }
 
   /// Compose prints one JSON object per line (older versions: one array).

@@ -37,6 +37,17 @@ extension Engine {
   }
 }
 
+/// One container of the project, as either engine lists it.
+public struct ContainerInfo: Sendable, Equatable {
+  public var id: String
+  public var name: String
+  public var service: String
+  /// created, running, restarting, exited, ...
+  public var state: String
+  /// healthy, unhealthy, starting, or empty.
+  public var health: String
+}
+
 /// What `up` asks an engine to start.
 struct Deployment {
   var instances: [Instance]

@@ -232,11 +232,6 @@ public struct SwarmEngine: Engine, Sendable {
     return elapsed
   }
 
-  /// Swarm secrets are immutable: a restart moves the services onto the secret of the current hash.
-  func restart(timeout: Double, console: Console) throws(CtlError) -> [String] {
-    try rollOntoCurrentSecret(timeout: timeout, console: console)
-  }
-
   func stop(_ services: [String]) -> ProcessOutput? {
     try? ProcessRunner.capture(["docker", "service", "scale"] + services.map { service($0) + "=0" })
   }
@@ -257,12 +252,6 @@ public struct SwarmEngine: Engine, Sendable {
       let status = try ProcessRunner.streamFiltered(command, filter: filter)
       if status != 0 { throw CtlError(.composeFailed, "docker service logs failed (exit \(status))") }
     }
-  }
-
-  func remove(volumes: Bool, console: Console) throws(CtlError) {
-    try remove(volumes: volumes)
-    console.say(
-      "swarm stack \(name) removed (services, secrets, network)" + (volumes ? ", volumes included" : " (volumes kept)"))
   }
 
   /// A line for each service of the stack without a task container on this node, and why.
@@ -364,11 +353,12 @@ public struct SwarmEngine: Engine, Sendable {
     return secret
   }
 
-  /// Moves the services onto the current secret one at a time (stop-first: one GPU, one copy), or
-  /// restarts them when they mount it already; a failed health check rolls the service back, and
-  /// then the error says so. Old secrets no service mounts are removed afterwards.
+  /// Swarm secrets are immutable: a restart moves the services onto the current secret one at a time
+  /// (stop-first: one GPU, one copy), or restarts them when they mount it already; a failed health
+  /// check rolls the service back, and then the error says so. Old secrets no service mounts are
+  /// removed afterwards.
   @discardableResult
-  public func rollOntoCurrentSecret(timeout: Double, console: Console) throws(CtlError) -> [String] {
+  func restart(timeout: Double, console: Console) throws(CtlError) -> [String] {
     let services = services()
     guard !services.isEmpty else { return [] }
     let secret = try createCurrentSecret()
@@ -416,7 +406,8 @@ public struct SwarmEngine: Engine, Sendable {
   /// `docker stack rm`, then waits until its containers are gone (swarm removes them in the
   /// background, and a network or volume in use cannot go), then removes what stack rm leaves: the
   /// network if it lingers, comfyctl's secrets, and with `volumes` the stack's volumes.
-  public func remove(volumes: Bool, timeout: Double = 120) throws(CtlError) {
+  func remove(volumes: Bool, console: Console) throws(CtlError) {
+    let timeout = 120.0
     let result = try ProcessRunner.capture(["docker", "stack", "rm", name])
     guard result.succeeded else { throw CtlError(.composeFailed, "docker stack rm failed: \(result.lastLine)") }
     let filter = "label=\(SwarmEngine.namespaceLabel)=\(name)"
@@ -431,14 +422,15 @@ public struct SwarmEngine: Engine, Sendable {
     }
     let leftover = secrets()
     if !leftover.isEmpty { _ = try? ProcessRunner.capture(["docker", "secret", "rm"] + leftover) }
-    guard volumes else { return }
-    let names = lines(try? ProcessRunner.capture(["docker", "volume", "ls", "-q", "--filter", filter]))
+    let names = volumes ? lines(try? ProcessRunner.capture(["docker", "volume", "ls", "-q", "--filter", filter])) : []
     if !names.isEmpty {
       let removed = try ProcessRunner.capture(["docker", "volume", "rm"] + names)
       guard removed.succeeded else {
         throw CtlError(.composeFailed, "docker volume rm failed: \(removed.lastLine)")
       }
     }
+    console.say(
+      "swarm stack \(name) removed (services, secrets, network)" + (volumes ? ", volumes included" : " (volumes kept)"))
   }
 }
 
