@@ -52,9 +52,9 @@ import Testing
     let recorded = try runTool(byHand + ["config", "--format", "json"], directory: dir.path)
     #expect(recorded.status == 0, "\(recorded.stderr)")
     let json = try JSONSerialization.jsonObject(with: Data(recorded.stdout.utf8)) as? [String: Any]
-    let compose = try DockerCompose(project: project, settings: Settings(project: project))
-    #expect(json?["name"] as? String == compose.projectName)
-    #expect(compose.baseArguments.contains(compose.projectName))
+    let compose = try ComposeEngine(project: project, settings: Settings(project: project))
+    #expect(json?["name"] as? String == compose.name)
+    #expect(compose.baseArguments.contains(compose.name))
 
     dir.write(".env", "COMFYUI_HOST_PORT=8200\n")
     let unnamed = try runTool(byHand + ["config"], directory: dir.path)

@@ -34,7 +34,7 @@ import Testing
 
   @Test func theComposeConfigBecomesAStackFileWithEachDifferenceHandled() throws {
     #expect(!SwarmTests.composeConfig().isEmpty)
-    let (file, notes) = SwarmStack.translate(SwarmTests.composeConfig(), secretName: "proj_s_v", uid: 1000, gid: 0)
+    let (file, notes) = SwarmEngine.translate(SwarmTests.composeConfig(), secretName: "proj_s_v", uid: 1000, gid: 0)
     #expect(file["version"] as? String == "3.9")
     #expect(Set(file.keys) == ["version", "services", "volumes", "secrets"], "name, networks: Compose's only")
     let services = try #require(file["services"] as? [String: [String: Any]])
@@ -72,7 +72,7 @@ import Testing
 
   @Test func theSecretNameFollowsTheContentSoARotationGetsANewOne() throws {
     let (dir, project) = makeProject("swarm-name")
-    let stack = try SwarmStack(project: project, settings: Settings(project: project))
+    let stack = try SwarmEngine(project: project, settings: Settings(project: project))
     let name = stack.secretName(forContent: "$2b$12$a")
     #expect(name.hasPrefix("comfyctl-swarm-name-\(getpid())_comfyui_password_hash_") && name.count <= 64)
     #expect(stack.secretName(forContent: "$2b$12$a") == name)
@@ -80,7 +80,7 @@ import Testing
     withExtendedLifetime(dir) {}
   }
 
-  @Test(.needs(.docker), .timeLimit(.minutes(12))) func aSwarmStackDeploysValidatesRotatesAndLeavesNothing() throws {
+  @Test(.needs(.docker), .timeLimit(.minutes(12))) func aSwarmEngineDeploysValidatesRotatesAndLeavesNothing() throws {
     let bin = try #require(CtlPaths.comfyctl, "comfyctl is not built; run scripts/build")
     let before = SwarmNode.state()
     try #require(
@@ -96,7 +96,7 @@ import Testing
       return result
     }
     var madeSwarm = false
-    let stackFilter = "label=\(SwarmStack.namespaceLabel)=\(names.project)"
+    let stackFilter = "label=\(SwarmEngine.namespaceLabel)=\(names.project)"
     let leftovers = { () -> [String] in
       var found: [String] = []
       for kind in [["service", "ls"], ["secret", "ls"], ["network", "ls"], ["volume", "ls"], ["ps", "-a"]] {
@@ -135,11 +135,11 @@ import Testing
     #expect(madeSwarm == (before == "inactive"), "\(up.all)")
     try #require(up.status == 0, "up --swarm failed: \(up.all)")
     print("swarm: deploy-to-healthy \(String(format: "%.1f s", up.seconds)) (comfyctl up --swarm, image present)")
-    #expect(up.stdout.contains("swarm: \(SwarmStack.portRule)"), "\(up.all)")
+    #expect(up.stdout.contains("swarm: \(SwarmEngine.portRule)"), "\(up.all)")
     #expect(up.stdout.contains("comfyui: http://127.0.0.1:\(names.port)"), "\(up.all)")
 
     // The secret is swarm's file, owned by the container's user, mode 0400; nothing in the environment.
-    let stack = try SwarmStack(project: Project(root: dir.path), settings: Settings(project: Project(root: dir.path)))
+    let stack = try SwarmEngine(project: Project(root: dir.path), settings: Settings(project: Project(root: dir.path)))
     let container = try #require(try stack.containers().first { $0.service == "comfyui" })
     let mode = try runTool([
       "/usr/bin/env", "docker", "exec", container.id, "stat", "-c", "%u %a", "/run/secrets/comfyui_password_hash",
@@ -162,7 +162,7 @@ import Testing
     let gpuService = "\(names.project)-gpu-probe"
     let pending = try runTool([
       "/usr/bin/env", "docker", "service", "create", "--detach", "--quiet", "--name", gpuService,
-      "--generic-resource", "\(SwarmStack.gpuResourceKind)=1", names.image,
+      "--generic-resource", "\(SwarmEngine.gpuResourceKind)=1", names.image,
     ])
     #expect(pending.status == 0, "\(pending.all)")
     #expect(Docker.serviceReservesGPU(gpuService))

@@ -1,7 +1,6 @@
 // `comfyctl secrets init|show|rotate|check|k8s`.
 import ArgumentParser
 import Foundation
-import HTTPClient
 
 struct SecretsCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -25,35 +24,6 @@ struct SecretsInit: ParsableCommand {
     let project = try options.project()
     try initializeSecrets(project: project, username: username, passwordStdin: passwordStdin, console: Console())
   }
-}
-
-/// Creates the store when missing (`up` calls this too), and refreshes the derived files either way.
-@discardableResult
-func initializeSecrets(project: Project, username: String = "admin", passwordStdin: Bool = false, console: Console)
-  throws(CtlError) -> Credential
-{
-  let store = SecretsStore(project: project)
-  let derived = DerivedSecrets(project: project, settings: Settings(project: project))
-  if store.exists {
-    let credential = try store.load()
-    let changed = try derived.write(credential)
-    console.say(
-      "secrets: kept \(relative(project.storeFile, project)) (init never rotates; use `comfyctl secrets rotate`)")
-    for path in changed { console.say("secrets: refreshed \(relative(path, project))") }
-    return credential
-  }
-  let password = passwordStdin ? try SecretsStore.readPasswordFromStandardInput() : nil
-  let credential = try SecretsStore.makeCredential(username: username, password: password)
-  try store.save(credential)
-  try derived.write(credential)
-  console.say("secrets: created \(relative(project.storeFile, project)) for user \(credential.username)")
-  console.say(
-    "secrets: derived \(relative(project.hashFile, project)) and the tokens in \(relative(project.envFile, project))")
-  return credential
-}
-
-func relative(_ path: String, _ project: Project) -> String {
-  path.hasPrefix(project.root + "/") ? String(path.dropFirst(project.root.count + 1)) : path
 }
 
 struct SecretsShow: ParsableCommand {
@@ -91,7 +61,7 @@ struct SecretsRotate: ParsableCommand {
   func run() throws {
     let project = try options.project()
     let store = SecretsStore(project: project)
-    let stack = try Stack(project: project)  // a bad project name stops us before anything rotates
+    let stack = try Stack.open(project: project)  // a bad project name stops us before anything rotates
     let username = try store.usernameForRotation()
     let old = try? store.load()
     let password = passwordStdin ? try SecretsStore.readPasswordFromStandardInput() : nil
@@ -100,7 +70,7 @@ struct SecretsRotate: ParsableCommand {
     try DerivedSecrets(project: project, settings: stack.settings).write(credential)
     let console = Console()
     console.say("secrets: rotated; \(relative(project.hashFile, project)) and the tokens in .env are refreshed")
-    let running = stack.runningContainers()
+    let running = stack.engine.runningContainers()
     if running.isEmpty {
       console.say("secrets: the stack is not running; the new token applies at the next `comfyctl up`")
     } else if restart {
@@ -129,7 +99,7 @@ struct SecretsCheck: ParsableCommand {
   func run() throws {
     let project = try options.project()
     let credential = try SecretsStore(project: project).load()
-    let stack = try Stack(project: project)
+    let stack = try Stack.open(project: project)
     var items = DerivedSecrets(project: project, settings: stack.settings).check(credential)
     items += serverItems(stack: stack, credential: credential)
     for item in items { print("\(item.ok ? "ok   " : "DRIFT") \(item.place): \(item.detail)") }
@@ -145,18 +115,16 @@ struct SecretsCheck: ParsableCommand {
 
   /// A running server must accept the source's token (it reads login/PASSWORD only at start).
   private func serverItems(stack: Stack, credential: Credential) -> [DriftItem] {
-    stack.runningContainers().compactMap { container in
+    stack.engine.runningContainers().compactMap { container in
       guard let instance = stack.instance(for: container.service) else { return nil }
-      let url = stack.settings.url(of: instance) + "/system_stats"
-      let request = HTTPRequest(url: url, headers: [("Authorization", "Bearer " + credential.hash)], timeout: 5)
       let place = "running \(container.service)"
-      guard let response = try? HTTPClient.send(request) else {
+      guard let status = ComfyAPI(baseURL: stack.settings.url(of: instance), token: credential.hash).checkToken() else {
         return DriftItem(place: place, ok: true, detail: "not answering yet; cannot compare")
       }
-      if response.status == 200 { return DriftItem(place: place, ok: true, detail: "accepts the token") }
+      if status == 200 { return DriftItem(place: place, ok: true, detail: "accepts the token") }
       return DriftItem(
-        place: place, ok: false,
-        detail: "answers \(response.status) to the token: it runs with an older one; `comfyctl restart`")
+        place: place, ok: false, detail: "answers \(status) to the token: it runs with an older one; `comfyctl restart`"
+      )
     }
   }
 }
@@ -185,14 +153,12 @@ enum SessionProbe {
 
   /// Logs in with `credential` on every instance that answers; a failed login is left out.
   static func open(stack: Stack, credential: Credential) -> [Opened] {
-    stack.runningContainers().compactMap { container -> Opened? in
+    stack.engine.runningContainers().compactMap { container -> Opened? in
       guard let instance = stack.instance(for: container.service) else { return nil }
       let url = stack.settings.url(of: instance)
       let probe = AuthProbe(baseURL: url)
       let login = probe.post(url + "/login", form: ["username": credential.username, "password": credential.password])
-      let cookie =
-        login.response?.headers(named: "Set-Cookie").compactMap { $0.split(separator: ";").first.map(String.init) }
-        .joined(separator: "; ") ?? ""
+      let cookie = login.response.map(AuthProbe.cookieHeader) ?? ""
       return cookie.isEmpty ? nil : Opened(url: url, cookie: cookie)
     }
   }

@@ -11,7 +11,7 @@ struct RestartCommand: ParsableCommand {
   @Option(help: "Seconds to wait for healthy.") var waitTimeout: Double = 300
 
   func run() throws {
-    let stack = try Stack(project: try options.project())
+    let stack = try Stack.open(project: try options.project())
     try Prerequisites.checkEngine()
     let services = try stack.restartRunning(timeout: waitTimeout, console: Console())
     if services.isEmpty { throw CtlError(.containerFailed, "nothing is running; start it with `comfyctl up`") }
@@ -25,22 +25,14 @@ struct StatusCommand: ParsableCommand {
   @OptionGroup var options: ProjectOptions
 
   func run() throws {
-    let stack = try Stack(project: try options.project())
+    let stack = try Stack.open(project: try options.project())
     try Prerequisites.checkEngine()
-    let deployment = stack.deployment
-    let containers = try stack.containers()
-    print("project \(stack.allProfiles.projectName) (\(stack.project.root))")
-    if deployment == .swarm { print("swarm stack \(stack.swarm.name): \(SwarmStack.portRule)") }
+    let containers = try stack.engine.containers()
+    print("project \(stack.engine.name) (\(stack.project.root))")
+    if let summary = stack.engine.summary { print(summary) }
     printVersions(image: stack.settings.image)
-    if deployment == .swarm {
-      for service in stack.swarm.services() where !containers.contains(where: { $0.service == service }) {
-        print("\(service): \(stack.swarm.taskProblem(service) ?? "no task container on this node")")
-      }
-    }
-    guard !containers.isEmpty else {
-      if deployment == .compose { print("not running; start it with `comfyctl up`") }
-      return
-    }
+    for line in stack.engine.describeMissing(containers) { print(line) }
+    guard !containers.isEmpty else { return }
     for container in containers {
       let state = try? Docker.state(of: container.id)
       let health = state.map { $0.health.isEmpty ? "" : " \($0.health)" } ?? ""
@@ -78,30 +70,11 @@ struct LogsCommand: ParsableCommand {
   @Argument(help: "Services (default: all).") var services: [String] = []
 
   func run() throws {
-    let stack = try Stack(project: try options.project())
+    let stack = try Stack.open(project: try options.project())
     try Prerequisites.checkEngine()
     let password = (try? SecretsStore(project: stack.project).load())?.password
     let redact: @Sendable (String) -> String = { line in LogRedactor.redact(line, password: password) }
-    if stack.deployment == .swarm {
-      // `docker service logs` takes one service: each in turn, or, following, all side by side.
-      var args = ["docker", "service", "logs", "--tail", tail]
-      if follow { args.append("--follow") }
-      let commands = (services.isEmpty ? stack.swarm.services() : services).map { args + [stack.swarm.service($0)] }
-      if follow {
-        let status = ProcessRunner.streamFilteredSideBySide(commands, filter: redact)
-        if status != 0 { throw CtlError(.composeFailed, "docker service logs failed (exit \(status))") }
-        return
-      }
-      for command in commands {
-        let status = try ProcessRunner.streamFiltered(command, filter: redact)
-        if status != 0 { throw CtlError(.composeFailed, "docker service logs failed (exit \(status))") }
-      }
-      return
-    }
-    var args = stack.allProfiles.baseArguments + ["logs", "--tail", tail]
-    if follow { args.append("--follow") }
-    let status = try ProcessRunner.streamFiltered(args + services, directory: stack.project.root, filter: redact)
-    if status != 0 { throw CtlError(.composeFailed, "docker compose logs failed (exit \(status))") }
+    try stack.engine.streamLogs(services, tail: tail, follow: follow, filter: redact)
   }
 }
 
@@ -116,28 +89,18 @@ struct DownCommand: ParsableCommand {
   var resetAuth = false
 
   func run() throws {
-    let stack = try Stack(project: try options.project())
+    let stack = try Stack.open(project: try options.project())
     let console = Console()
     try Prerequisites.checkEngine()
     if deep && !yes {
       let question =
-        "This deletes the volumes of project \(stack.allProfiles.projectName): "
+        "This deletes the volumes of project \(stack.engine.name): "
         + "models, input, output, user data and custom nodes."
       guard Console.confirm(question) else {
         throw CtlError(.confirmationRequired, "--deep deletes user data; confirm on a terminal or pass --yes")
       }
     }
-    if stack.deployment == .swarm {
-      try stack.swarm.remove(volumes: deep)
-      console.say(
-        "swarm stack \(stack.swarm.name) removed (services, secrets, network)"
-          + (deep ? ", volumes included" : " (volumes kept)"))
-    } else {
-      var args = ["down", "--remove-orphans"]
-      if deep { args.append("--volumes") }
-      try stack.allProfiles.check(args, what: "docker compose down")
-      console.say("stack \(stack.allProfiles.projectName) removed\(deep ? ", volumes included" : " (volumes kept)")")
-    }
+    try stack.engine.remove(volumes: deep, console: console)
     if resetAuth { try resetSecrets(stack.project, console: console) }
   }
 

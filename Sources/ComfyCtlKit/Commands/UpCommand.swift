@@ -1,5 +1,5 @@
-// `comfyctl up`: prerequisites, secrets, image, `docker compose up`, healthy, then the URL and how to
-// get the token.
+// `comfyctl up`: prerequisites, secrets, image, the engine's deploy (Compose, or Swarm with --swarm),
+// healthy and refusing callers without credentials, then the URL and how to get the token.
 import ArgumentParser
 import Foundation
 
@@ -37,9 +37,9 @@ struct UpCommand: ParsableCommand {
     try Prerequisites.checkCompose()
     var settings = Settings(project: project)
     let cpuOnly = cpu || settings.cpuOnly
-    if swarm { try joinSwarm(console: console) }
-    // On a swarm the GPU is the nodes' business (generic resources), not this host's runtime.
-    if !cpuOnly && !swarm { try Prerequisites.checkGPURuntime() }
+    let stack = try Stack.open(
+      project: project, choosing: swarm ? .swarm(initSwarm: initSwarm, advertiseAddr: advertiseAddr) : .compose)
+    try stack.engine.prepareHost(gpu: !cpuOnly, console: console)
     try recordProjectName(project: project, settings: settings, console: console)
 
     if !SecretsStore(project: project).exists {
@@ -63,32 +63,11 @@ struct UpCommand: ParsableCommand {
     if buildOptions.tag != nil { environment["COMFYUI_IMAGE"] = image }
     // Compose interpolates it into the services' environment (compose/docker-compose.yml).
     if skipModels { environment["COMFYUI_SKIP_MODELS"] = "1" }
-    if swarm {
-      try deployStack(
-        project: project, settings: settings, instances: instances, cpuOnly: cpuOnly, environment: environment,
-        console: console)
-      return
-    }
-    try Prerequisites.checkSecretReadable(project: project, image: image)
-    let compose = try DockerCompose(project: project, settings: settings, cpu: cpuOnly, profiles: profile)
-    let running = Set(try compose.containers().filter { $0.state == "running" }.map(\.service))
-    for instance in instances where !running.contains(instance.service) {
-      try Prerequisites.checkPortFree(
-        address: settings.bindAddress, port: settings.port(of: instance), variable: instance.portVariable)
-    }
-
-    console.say("starting \(instances.map(\.service).joined(separator: ", "))\(cpuOnly ? " (CPU only)" : "")")
-    let result = try ProcessRunner.capture(
-      compose.baseArguments + ["up", "--detach"] + instances.map(\.service), environment: environment,
-      directory: project.root)
-    guard result.succeeded else {
-      throw CtlError(.composeFailed, "docker compose up failed: \(result.lastLine)")
-    }
-    var waiter = HealthWaiter(compose: compose, services: instances.map(\.service), timeout: waitTimeout)
-    waiter.output = console
-    let elapsed = try waiter.waitUntilHealthy()
-    try Stack(project: project).stopUnlessAuthEnforced(instances.map(\.service))
-
+    let deployment = Deployment(
+      instances: instances, profiles: profile, cpuOnly: cpuOnly, environment: environment, image: image,
+      timeout: waitTimeout)
+    let elapsed = try stack.engine.deploy(deployment, console: console)
+    try stack.stopUnlessAuthEnforced(deployment.services)
     printURLs(project: project, settings: settings, instances: instances, elapsed: elapsed, console: console)
   }
 
@@ -103,61 +82,6 @@ struct UpCommand: ParsableCommand {
     console.say("  login password: comfyctl secrets show --password")
     console.say("  API token:      comfyctl secrets show --token   (also COMFYUI_BEARER_TOKEN in .env)")
     console.say("  check it all:   comfyctl validate")
-  }
-
-  /// Stack deploy only talks to a swarm manager. Making this engine one changes it for every other
-  /// user of it, so it happens only when asked (--init-swarm) or agreed to on a terminal.
-  private func joinSwarm(console: Console) throws(CtlError) {
-    guard !SwarmNode.isManager() else { return }
-    let state = SwarmNode.state()
-    guard state == "inactive" else {
-      throw CtlError(
-        .notASwarmManager,
-        "this engine's swarm state is \(state), not a manager's; run `comfyctl up --swarm` on a manager node")
-    }
-    guard
-      initSwarm
-        || Console.confirm("This Docker engine is in no swarm. Make it a single-node swarm (docker swarm init)?")
-    else {
-      throw CtlError(
-        .notASwarmManager,
-        "this Docker engine is in no swarm; pass --init-swarm to make it a single-node one, or run `docker swarm init`")
-    }
-    var args = ["docker", "swarm", "init"]
-    if let advertiseAddr { args += ["--advertise-addr", advertiseAddr] }
-    let result = try ProcessRunner.capture(args)
-    guard result.succeeded else { throw CtlError(.composeFailed, "docker swarm init failed: \(result.lastLine)") }
-    console.say("swarm: this engine is now a single-node swarm manager (`docker swarm leave --force` undoes it)")
-  }
-
-  /// `up --swarm`: the compose file translated (SwarmStack), deployed, then waited for: swarm has no
-  /// depends_on and no health gate of its own, so comfyctl watches each task's container until healthy.
-  private func deployStack(
-    project: Project, settings: Settings, instances: [Instance], cpuOnly: Bool, environment: [String: String],
-    console: Console
-  ) throws(CtlError) {
-    let stack = try Stack(project: project)
-    if stack.deployment == .compose && !stack.runningContainers().isEmpty {
-      throw CtlError(
-        .composeFailed,
-        "project \(stack.swarm.name) runs under docker compose; stop it with `comfyctl down` before `up --swarm`")
-    }
-    let (file, notes) = try stack.swarm.render(cpu: cpuOnly, profiles: profile, environment: environment)
-    let services = instances.map(\.service)
-    console.say(
-      "deploying swarm stack \(stack.swarm.name): \(services.joined(separator: ", "))\(cpuOnly ? " (CPU only)" : "")")
-    for note in notes { console.say("swarm: \(note)") }
-    console.say("swarm: \(SwarmStack.portRule)")
-    try stack.swarm.deploy(file)
-    var waiter = HealthWaiter(services: services, timeout: waitTimeout) { () throws(CtlError) in
-      try stack.swarm.containers()
-    }
-    waiter.output = console
-    waiter.pendingReason = { stack.swarm.taskProblem($0) }
-    let elapsed = try waiter.waitUntilHealthy()
-    stack.swarm.removeUnusedSecrets(keeping: try stack.swarm.currentSecretName())
-    try stack.stopUnlessAuthEnforced(services)
-    printURLs(project: project, settings: settings, instances: instances, elapsed: elapsed, console: console)
   }
 
   /// A name derived from the folder is written to .env before anything is created under it: moving or

@@ -37,7 +37,7 @@ struct ValidateCommand: ParsableCommand {
     validator.expectGPU = expectGPU ? true : expectCPU ? false : nil
     // The main instance's container, when it runs here: whether it has a GPU, and comfy-init's CUDA verdict.
     if url == nil, !expectCPU,
-      let container = (try? Stack(project: project))?.runningContainers().first(where: {
+      let container = (try? Stack.open(project: project))?.engine.runningContainers().first(where: {
         $0.service == Instance.all[0].service
       })
     {

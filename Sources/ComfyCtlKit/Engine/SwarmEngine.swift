@@ -1,4 +1,4 @@
-// The same compose files deployed as a Docker Swarm stack (`comfyctl up --swarm`). `docker stack
+// The Swarm engine: the same compose files deployed as a Docker Swarm stack (`comfyctl up --swarm`). `docker stack
 // deploy` reads only Compose file format 3 and refuses or ignores much of what `docker compose` does,
 // so the file Compose interpolates (`docker compose config`, with .env, --cpu and the profiles) is
 // translated here, each difference handled rather than dropped: profiles become the services listed,
@@ -7,12 +7,13 @@
 // gets a name made from its content, because swarm secrets are immutable.
 import Digest
 import Foundation
+import Spawn
 
 #if canImport(Glibc)
   import Glibc
 #endif
 
-public struct SwarmStack: Sendable {
+public struct SwarmEngine: Engine, Sendable {
   /// The label swarm puts on everything `docker stack deploy` creates; comfyctl puts it on the
   /// versioned secrets it creates itself, so `down` finds them all.
   public static let namespaceLabel = "com.docker.stack.namespace"
@@ -25,6 +26,10 @@ public struct SwarmStack: Sendable {
   public let settings: Settings
   /// The stack name: the project name, so that a folder has one name on either engine.
   public let name: String
+  /// `up --swarm --init-swarm`: `prepareHost` makes this engine a single-node swarm when it is in none.
+  var initSwarm = false
+  /// `--advertise-addr`: the address such a new swarm advertises.
+  var advertiseAddr: String?
 
   public init(project: Project, settings: Settings) throws(CtlError) {
     self.project = project
@@ -39,12 +44,14 @@ public struct SwarmStack: Sendable {
 
   public func service(_ composeService: String) -> String { name + "_" + composeService }
 
+  var summary: String? { "swarm stack \(name): \(SwarmEngine.portRule)" }
+
   // MARK: - The stack file
 
   /// The secret's swarm name for this content: the same hash file always gives the same name, so a
   /// redeploy with an unchanged credential changes nothing and a rotated one gets a new secret.
   public func secretName(forContent content: String) -> String {
-    name + "_" + SwarmStack.secretKey + "_" + String(SHA256.hexHash(content).prefix(12))
+    name + "_" + SwarmEngine.secretKey + "_" + String(SHA256.hexHash(content).prefix(12))
   }
 
   public func currentSecretName() throws(CtlError) -> String {
@@ -55,13 +62,13 @@ public struct SwarmStack: Sendable {
   public func render(cpu: Bool, profiles: [String], environment: [String: String]) throws(CtlError) -> (
     file: [String: Any], notes: [String]
   ) {
-    let compose = try DockerCompose(project: project, settings: settings, cpu: cpu, profiles: profiles)
+    let compose = try ComposeEngine(project: project, settings: settings, cpu: cpu, profiles: profiles)
     let result = try ProcessRunner.capture(
       compose.baseArguments + ["config", "--format", "json"], environment: environment, directory: project.root)
     guard result.succeeded,
       let config = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any]
     else { throw CtlError(.composeFailed, "docker compose config failed: \(result.lastLine)") }
-    return SwarmStack.translate(
+    return SwarmEngine.translate(
       config, secretName: try currentSecretName(), uid: Int(settings.uid), gid: Int(settings.gid))
   }
 
@@ -179,11 +186,95 @@ public struct SwarmStack: Sendable {
     guard result.succeeded else { throw CtlError(.composeFailed, "docker stack deploy failed: \(result.lastLine)") }
   }
 
+  /// Stack deploy only talks to a swarm manager. Making this engine one changes it for every other
+  /// user of it, so it happens only when asked (--init-swarm) or agreed to on a terminal. On a swarm the
+  /// GPU is the nodes' business (generic resources), not this host's runtime: `gpu` is not checked here.
+  func prepareHost(gpu: Bool, console: Console) throws(CtlError) {
+    guard !SwarmNode.isManager() else { return }
+    let state = SwarmNode.state()
+    guard state == "inactive" else {
+      throw CtlError(
+        .notASwarmManager,
+        "this engine's swarm state is \(state), not a manager's; run `comfyctl up --swarm` on a manager node")
+    }
+    guard
+      initSwarm
+        || Console.confirm("This Docker engine is in no swarm. Make it a single-node swarm (docker swarm init)?")
+    else {
+      throw CtlError(
+        .notASwarmManager,
+        "this Docker engine is in no swarm; pass --init-swarm to make it a single-node one, or run `docker swarm init`")
+    }
+    var args = ["docker", "swarm", "init"]
+    if let advertiseAddr { args += ["--advertise-addr", advertiseAddr] }
+    let result = try ProcessRunner.capture(args)
+    guard result.succeeded else { throw CtlError(.composeFailed, "docker swarm init failed: \(result.lastLine)") }
+    console.say("swarm: this engine is now a single-node swarm manager (`docker swarm leave --force` undoes it)")
+  }
+
+  /// The compose file translated, deployed, then waited for: swarm has no depends_on and no health gate
+  /// of its own, so each task's container is watched until healthy.
+  func deploy(_ deployment: Deployment, console: Console) throws(CtlError) -> Double {
+    if services().isEmpty,
+      !(try ComposeEngine(project: project, settings: settings, profiles: ["*"])).runningContainers().isEmpty
+    {
+      throw CtlError(
+        .composeFailed, "project \(name) runs under docker compose; stop it with `comfyctl down` before `up --swarm`")
+    }
+    let (file, notes) = try render(
+      cpu: deployment.cpuOnly, profiles: deployment.profiles, environment: deployment.environment)
+    console.say("deploying swarm stack \(name): \(deployment.services.joined(separator: ", "))\(deployment.cpuNote)")
+    for note in notes { console.say("swarm: \(note)") }
+    console.say("swarm: \(SwarmEngine.portRule)")
+    try deploy(file)
+    let elapsed = try waitUntilHealthy(deployment.services, timeout: deployment.timeout, console: console)
+    removeUnusedSecrets(keeping: try currentSecretName())
+    return elapsed
+  }
+
+  func stop(_ services: [String]) -> ProcessOutput? {
+    try? ProcessRunner.capture(["docker", "service", "scale"] + services.map { service($0) + "=0" })
+  }
+
+  /// `docker service logs` takes one service: each in turn, or, following, all side by side.
+  func streamLogs(
+    _ services: [String], tail: String, follow: Bool, filter: @escaping @Sendable (String) -> String
+  ) throws(CtlError) {
+    var args = ["docker", "service", "logs", "--tail", tail]
+    if follow { args.append("--follow") }
+    let commands = (services.isEmpty ? self.services() : services).map { args + [service($0)] }
+    if follow {
+      let status = ProcessRunner.streamFilteredSideBySide(commands, filter: filter)
+      if status != 0 { throw CtlError(.composeFailed, "docker service logs failed (exit \(status))") }
+      return
+    }
+    for command in commands {
+      let status = try ProcessRunner.streamFiltered(command, filter: filter)
+      if status != 0 { throw CtlError(.composeFailed, "docker service logs failed (exit \(status))") }
+    }
+  }
+
+  /// A line for each service of the stack without a task container on this node, and why.
+  func describeMissing(_ containers: [ContainerInfo]) -> [String] {
+    services().filter { service in !containers.contains { $0.service == service } }.map {
+      "\($0): \(taskProblem($0) ?? "no task container on this node")"
+    }
+  }
+
+  /// Waits for the containers of the services' current tasks, saying why a task has none yet.
+  @discardableResult
+  private func waitUntilHealthy(_ services: [String], timeout: Double, console: Console) throws(CtlError) -> Double {
+    var waiter = HealthWaiter(services: services, timeout: timeout) { () throws(CtlError) in try containers() }
+    waiter.output = console
+    waiter.pendingReason = { taskProblem($0) }
+    return try waiter.waitUntilHealthy()
+  }
+
   /// The stack's services, by their compose names (comfyui, comfyui-flux, ...).
   public func services() -> [String] {
     lines(
       try? ProcessRunner.capture([
-        "docker", "service", "ls", "--filter", "label=\(SwarmStack.namespaceLabel)=\(name)",
+        "docker", "service", "ls", "--filter", "label=\(SwarmEngine.namespaceLabel)=\(name)",
         "--format", "{{.Name}}",
       ])
     )
@@ -203,7 +294,7 @@ public struct SwarmStack: Sendable {
           ])))
     }
     let result = try ProcessRunner.capture([
-      "docker", "ps", "-a", "--no-trunc", "--filter", "label=\(SwarmStack.namespaceLabel)=\(name)", "--format",
+      "docker", "ps", "-a", "--no-trunc", "--filter", "label=\(SwarmEngine.namespaceLabel)=\(name)", "--format",
       "{{.ID}}\t{{.Names}}\t{{.State}}\t{{.Label \"com.docker.swarm.service.name\"}}\t"
         + "{{.Label \"com.docker.swarm.task.id\"}}",
     ])
@@ -237,7 +328,7 @@ public struct SwarmStack: Sendable {
   public func secrets() -> [String] {
     lines(
       try? ProcessRunner.capture([
-        "docker", "secret", "ls", "--filter", "label=\(SwarmStack.namespaceLabel)=\(name)", "--format", "{{.Name}}",
+        "docker", "secret", "ls", "--filter", "label=\(SwarmEngine.namespaceLabel)=\(name)", "--format", "{{.Name}}",
       ]))
   }
 
@@ -248,7 +339,7 @@ public struct SwarmStack: Sendable {
         "docker", "service", "inspect", "--format",
         "{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}}\n{{end}}", service(composeService),
       ])
-    ).first { $0.hasPrefix(name + "_" + SwarmStack.secretKey) }
+    ).first { $0.hasPrefix(name + "_" + SwarmEngine.secretKey) }
   }
 
   /// Creates the secret for the current hash file unless it exists, labelled as the stack's.
@@ -256,17 +347,18 @@ public struct SwarmStack: Sendable {
     let secret = try currentSecretName()
     guard !secrets().contains(secret) else { return secret }
     let result = try ProcessRunner.capture([
-      "docker", "secret", "create", "--label", "\(SwarmStack.namespaceLabel)=\(name)", secret, project.hashFile,
+      "docker", "secret", "create", "--label", "\(SwarmEngine.namespaceLabel)=\(name)", secret, project.hashFile,
     ])
     guard result.succeeded else { throw CtlError(.composeFailed, "docker secret create failed: \(result.lastLine)") }
     return secret
   }
 
-  /// Moves the services onto the current secret one at a time (stop-first: one GPU, one copy), or
-  /// restarts them when they mount it already; a failed health check rolls the service back, and
-  /// then the error says so. Old secrets no service mounts are removed afterwards.
+  /// Swarm secrets are immutable: a restart moves the services onto the current secret one at a time
+  /// (stop-first: one GPU, one copy), or restarts them when they mount it already; a failed health
+  /// check rolls the service back, and then the error says so. Old secrets no service mounts are
+  /// removed afterwards.
   @discardableResult
-  public func rollOntoCurrentSecret(timeout: Double, console: Console) throws(CtlError) -> [String] {
+  func restart(timeout: Double, console: Console) throws(CtlError) -> [String] {
     let services = services()
     guard !services.isEmpty else { return [] }
     let secret = try createCurrentSecret()
@@ -279,7 +371,7 @@ public struct SwarmStack: Sendable {
         console.say("\(service): moving from secret \(old) to \(secret)")
         args += [
           "--secret-rm", old, "--secret-add",
-          "source=\(secret),target=\(SwarmStack.secretKey),uid=\(settings.uid),gid=\(settings.gid),mode=0400",
+          "source=\(secret),target=\(SwarmEngine.secretKey),uid=\(settings.uid),gid=\(settings.gid),mode=0400",
         ]
       } else {
         args.append("--force")
@@ -299,10 +391,7 @@ public struct SwarmStack: Sendable {
             + "its previous secret, which still works; see `comfyctl logs \(service)`")
       }
     }
-    var waiter = HealthWaiter(services: services, timeout: timeout) { () throws(CtlError) in try containers() }
-    waiter.output = console
-    waiter.pendingReason = { taskProblem($0) }
-    try waiter.waitUntilHealthy()
+    try waitUntilHealthy(services, timeout: timeout, console: console)
     removeUnusedSecrets(keeping: secret)
     return services
   }
@@ -317,29 +406,31 @@ public struct SwarmStack: Sendable {
   /// `docker stack rm`, then waits until its containers are gone (swarm removes them in the
   /// background, and a network or volume in use cannot go), then removes what stack rm leaves: the
   /// network if it lingers, comfyctl's secrets, and with `volumes` the stack's volumes.
-  public func remove(volumes: Bool, timeout: Double = 120) throws(CtlError) {
+  func remove(volumes: Bool, console: Console) throws(CtlError) {
+    let timeout = 120.0
     let result = try ProcessRunner.capture(["docker", "stack", "rm", name])
     guard result.succeeded else { throw CtlError(.composeFailed, "docker stack rm failed: \(result.lastLine)") }
-    let filter = "label=\(SwarmStack.namespaceLabel)=\(name)"
-    let started = Date()
+    let filter = "label=\(SwarmEngine.namespaceLabel)=\(name)"
+    let started = Instant.now()
     while !lines(try? ProcessRunner.capture(["docker", "ps", "-aq", "--filter", filter])).isEmpty
       || !lines(try? ProcessRunner.capture(["docker", "network", "ls", "-q", "--filter", filter])).isEmpty
     {
-      guard Date().timeIntervalSince(started) < timeout else {
+      guard started.secondsSince < timeout else {
         throw CtlError(.containerFailed, "the stack's containers or network are still there after \(Int(timeout)) s")
       }
       usleep(300_000)
     }
     let leftover = secrets()
     if !leftover.isEmpty { _ = try? ProcessRunner.capture(["docker", "secret", "rm"] + leftover) }
-    guard volumes else { return }
-    let names = lines(try? ProcessRunner.capture(["docker", "volume", "ls", "-q", "--filter", filter]))
+    let names = volumes ? lines(try? ProcessRunner.capture(["docker", "volume", "ls", "-q", "--filter", filter])) : []
     if !names.isEmpty {
       let removed = try ProcessRunner.capture(["docker", "volume", "rm"] + names)
       guard removed.succeeded else {
         throw CtlError(.composeFailed, "docker volume rm failed: \(removed.lastLine)")
       }
     }
+    console.say(
+      "swarm stack \(name) removed (services, secrets, network)" + (volumes ? ", volumes included" : " (volumes kept)"))
   }
 }
 

@@ -1,6 +1,7 @@
 // One generation through the API: the workflow read and checked, submitted, followed on /ws with
 // live progress, and its output images downloaded. `generate` and validate's last row use it.
 import Foundation
+import Spawn
 
 public struct Generation: Sendable {
   public var promptID: String
@@ -56,8 +57,8 @@ public struct Generator {
   public func run(_ prompt: [String: Any], outputDir: String) throws(CtlError) -> Generation {
     let events = try api.openEvents()
     defer { events.close() }
-    let start = Date()
-    let deadline = start.addingTimeInterval(timeout)
+    let start = Instant.now()
+    let deadline = start.adding(seconds: timeout)
     try awaitRegistration(events, until: deadline)
     let (promptID, nodeErrors) = try api.submit(prompt)
     // Accepted with some outputs invalid: ComfyUI runs the others. On stderr, also with --json.
@@ -105,7 +106,7 @@ public struct Generator {
         console?.endProgress()
         let files = try save(images, into: outputDir)
         return Generation(
-          promptID: promptID, seconds: Date().timeIntervalSince(start), files: files,
+          promptID: promptID, seconds: start.secondsSince, files: files,
           cached: cachedNodes > 0 && cachedNodes == prompt.count)
       default: continue
       }
@@ -116,7 +117,7 @@ public struct Generator {
   /// it once the socket is registered under our client id. A prompt submitted before that could run
   /// and send its events to an id that has no socket yet: they would be lost, and the wait would end
   /// only at the timeout (seen on a loaded machine with a prompt that runs in milliseconds).
-  private func awaitRegistration(_ events: WebSocket, until deadline: Date) throws(CtlError) {
+  private func awaitRegistration(_ events: WebSocket, until deadline: Instant) throws(CtlError) {
     while let (type, _) = try nextEvent(events, until: deadline, ending: "before the server greeted it") {
       if type == "status" { return }
     }
@@ -126,7 +127,7 @@ public struct Generator {
   /// The next JSON event on the stream, its `type` and `data`; nil at the deadline. Binary frames (the
   /// previews) and text that is not an event are skipped. `ending` says, in the error, what the stream
   /// ended before.
-  private func nextEvent(_ events: WebSocket, until deadline: Date, ending: String) throws(CtlError) -> (
+  private func nextEvent(_ events: WebSocket, until deadline: Instant, ending: String) throws(CtlError) -> (
     String, [String: Any]?
   )? {
     while true {

@@ -126,3 +126,28 @@ public struct SecretsStore: Sendable {
     return text
   }
 }
+
+/// Creates the store when missing (`up` calls this too), and refreshes the derived files either way.
+@discardableResult
+func initializeSecrets(project: Project, username: String = "admin", passwordStdin: Bool = false, console: Console)
+  throws(CtlError) -> Credential
+{
+  let store = SecretsStore(project: project)
+  let derived = DerivedSecrets(project: project, settings: Settings(project: project))
+  if store.exists {
+    let credential = try store.load()
+    let changed = try derived.write(credential)
+    console.say(
+      "secrets: kept \(relative(project.storeFile, project)) (init never rotates; use `comfyctl secrets rotate`)")
+    for path in changed { console.say("secrets: refreshed \(relative(path, project))") }
+    return credential
+  }
+  let password = passwordStdin ? try SecretsStore.readPasswordFromStandardInput() : nil
+  let credential = try SecretsStore.makeCredential(username: username, password: password)
+  try store.save(credential)
+  try derived.write(credential)
+  console.say("secrets: created \(relative(project.storeFile, project)) for user \(credential.username)")
+  console.say(
+    "secrets: derived \(relative(project.hashFile, project)) and the tokens in \(relative(project.envFile, project))")
+  return credential
+}

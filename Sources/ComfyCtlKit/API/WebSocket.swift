@@ -5,6 +5,7 @@
 // swift-nio, whose build would dominate CI and complicate a static comfyctl. Only ws:// (the stack
 // serves plain HTTP on the host); wss:// is refused with a clear message.
 import Foundation
+import Spawn
 
 #if canImport(Glibc)
   import Glibc
@@ -45,7 +46,7 @@ public final class WebSocket {
     request += "\r\n"
     do throws(WebSocketError) {
       try write(Array(request.utf8))
-      let head = try readHead(deadline: Date().addingTimeInterval(timeout))
+      let head = try readHead(deadline: Instant.now().adding(seconds: timeout))
       let status = head.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) }
       guard status == 101 else {
         throw WebSocketError(
@@ -69,7 +70,7 @@ public final class WebSocket {
 
   /// The next text or binary message; nil when none came before `deadline`. Throws when the
   /// connection ends.
-  public func receive(until deadline: Date) throws(WebSocketError) -> Message? {
+  public func receive(until deadline: Instant) throws(WebSocketError) -> Message? {
     var fragments: [UInt8] = []
     var fragmentOpcode: UInt8 = 0
     while true {
@@ -90,10 +91,10 @@ public final class WebSocket {
 
   // MARK: frames
 
-  private func readFrame(deadline: Date) throws(WebSocketError) -> (Bool, UInt8, [UInt8])? {
+  private func readFrame(deadline: Instant) throws(WebSocketError) -> (Bool, UInt8, [UInt8])? {
     guard let head = try readBytes(2, deadline: deadline) else { return nil }
     // Once a frame has begun, the rest comes soon: a far deadline keeps a frame from being split.
-    let rest = Date().addingTimeInterval(30)
+    let rest = Instant.now().adding(seconds: 30)
     var length = Int(head[1] & 0x7F)
     if length == 126 {
       guard let ext = try readBytes(2, deadline: rest) else { throw truncated }
@@ -165,12 +166,12 @@ public final class WebSocket {
   }
 
   /// Fills the buffer until it holds `count` bytes; false when `deadline` passed first.
-  private func fill(_ count: Int, deadline: Date) throws(WebSocketError) -> Bool {
+  private func fill(_ count: Int, deadline: Instant) throws(WebSocketError) -> Bool {
     while buffer.count < count {
-      let wait = deadline.timeIntervalSinceNow
+      let wait = deadline.millisecondsFromNow
       guard wait > 0 else { return false }
       var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-      let ready = poll(&poller, 1, Int32(min(wait, 1) * 1000) + 1)
+      let ready = poll(&poller, 1, min(wait, 1001))
       if ready < 0 && errno == EINTR { continue }
       guard ready > 0 else { continue }
       var chunk = [UInt8](repeating: 0, count: 65536)
@@ -182,7 +183,7 @@ public final class WebSocket {
     return true
   }
 
-  private func readBytes(_ count: Int, deadline: Date) throws(WebSocketError) -> [UInt8]? {
+  private func readBytes(_ count: Int, deadline: Instant) throws(WebSocketError) -> [UInt8]? {
     guard try fill(count, deadline: deadline) else { return nil }
     let bytes = Array(buffer[..<count])
     buffer.removeFirst(count)
@@ -190,7 +191,7 @@ public final class WebSocket {
   }
 
   /// The status line of the upgrade answer; its headers are skipped, what follows stays buffered.
-  private func readHead(deadline: Date) throws(WebSocketError) -> String {
+  private func readHead(deadline: Instant) throws(WebSocketError) -> String {
     let end: [UInt8] = Array("\r\n\r\n".utf8)
     while true {
       if let range = buffer.firstRange(of: end) {

@@ -58,14 +58,16 @@ public enum Docker {
       startedAt: object["StartedAt"] as? String ?? "")
   }
 
-  /// `comfy-init health` run in the container right now: the live phase, independent of the
-  /// HEALTHCHECK interval.
+  /// `comfy-init health` run in the container right now, independent of the HEALTHCHECK interval: its
+  /// output lines, none when it did not run.
+  static func healthLines(of container: String) -> [Substring] {
+    let result = try? ProcessRunner.capture(["docker", "exec", container, "comfy-init", "health", "--timeout", "2"])
+    return result?.stdout.split(separator: "\n") ?? []
+  }
+
+  /// The live phase: `comfy-init health`'s last line.
   public static func liveHealth(of container: String) -> String? {
-    guard
-      let result = try? ProcessRunner.capture(["docker", "exec", container, "comfy-init", "health", "--timeout", "2"])
-    else { return nil }
-    let line = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
-    return line.isEmpty ? nil : line
+    healthLines(of: container).last.map(String.init)
   }
 
   /// Whether the container was created with a GPU device request (`--gpus`, Compose's GPU reservation)
@@ -85,7 +87,7 @@ public enum Docker {
     return fields.count > 1 && !fields[1].isEmpty && serviceReservesGPU(String(fields[1]))
   }
 
-  /// Whether a swarm service reserves the generic resource a GPU is (SwarmStack.gpuResourceKind).
+  /// Whether a swarm service reserves the generic resource a GPU is (SwarmEngine.gpuResourceKind).
   public static func serviceReservesGPU(_ service: String) -> Bool {
     guard
       let result = try? ProcessRunner.capture([
@@ -96,7 +98,7 @@ public enum Docker {
     else { return false }
     return resources.contains { resource in
       ["DiscreteResourceSpec", "NamedResourceSpec"].contains {
-        (resource[$0] as? [String: Any])?["Kind"] as? String == SwarmStack.gpuResourceKind
+        (resource[$0] as? [String: Any])?["Kind"] as? String == SwarmEngine.gpuResourceKind
       }
     }
   }
@@ -104,10 +106,7 @@ public enum Docker {
   /// `comfy-init health`'s CUDA line in the container ("cuda error: the driver supports CUDA 12.8, this
   /// image's torch needs 13.0 ..."); nil when it has nothing to say.
   public static func cudaVerdict(of container: String) -> String? {
-    guard
-      let result = try? ProcessRunner.capture(["docker", "exec", container, "comfy-init", "health", "--timeout", "2"])
-    else { return nil }
-    return result.stdout.split(separator: "\n").first { $0.hasPrefix("cuda ") }.map(String.init)
+    healthLines(of: container).first { $0.hasPrefix("cuda ") }.map(String.init)
   }
 
   /// The names of the volumes Compose created for `project`.

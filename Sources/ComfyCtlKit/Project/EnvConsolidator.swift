@@ -212,7 +212,7 @@ public struct EnvConsolidator {
 
   /// Values of keys that look secret are shown masked in messages.
   public static func display(key: String, value: String) -> String {
-    guard EnvFile.isSecretKey(key) else { return value }
+    guard SecretKey.isSecret(key) else { return value }
     return value.isEmpty ? "(empty)" : "(\(value.count) characters, hidden)"
   }
 }

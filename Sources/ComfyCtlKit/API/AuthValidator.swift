@@ -1,7 +1,6 @@
 // `comfyctl validate`: the whole auth matrix against a running server, through the same libcurl
 // module as comfy-init. Each row says what it expected and what it saw; every row must pass. Its
 // first rows (AuthProbe.checkAnonymousAccess) are also `up`'s gate before it calls the stack healthy.
-import AuthContract
 import Foundation
 import HTTPClient
 
@@ -34,21 +33,21 @@ public struct AuthValidator {
   public func run() throws(CtlError) -> [ValidationRow] {
     // Reachability first: a stopped server is one clear error, not nine failed rows.
     do {
-      _ = try HTTPClient.send(HTTPRequest(url: baseURL + "/login", timeout: probe.timeout, connectTimeout: 5))
+      _ = try ComfyAPI.exchange(HTTPRequest(url: baseURL + "/login", timeout: probe.timeout, connectTimeout: 5))
     } catch {
       throw CtlError(
         .serverUnreachable, "no ComfyUI answers at \(baseURL) (\(error.message)); start it with `comfyctl up`")
     }
     var rows = probe.checkAnonymousAccess()
     let stats = baseURL + "/system_stats"
-    let bearer = probe.get(stats, headers: [("Authorization", "Bearer " + credential.hash)])
+    let bearer = probe.get(stats, headers: [ComfyAPI.bearer(credential.hash)])
     rows.append(probe.expect("Authorization: Bearer <hash>", bearer, status: 200))
     rows.append(
       probe.expect("?token=<hash>", probe.get(stats + "?token=" + percentEncode(credential.hash)), status: 200))
     rows.append(
       probe.expect(
         "raw password as bearer token (must be refused)",
-        probe.get(stats, headers: [("Authorization", "Bearer " + credential.password)]), status: 401))
+        probe.get(stats, headers: [ComfyAPI.bearer(credential.password)]), status: 401))
     rows.append(contentsOf: loginRows())
     rows.append(envTokenRow(stats))
     rows.append(devicesRow(bearer))
@@ -87,7 +86,7 @@ public struct AuthValidator {
     var rows: [ValidationRow] = []
     let good = probe.post(baseURL + "/login", form: ["username": credential.username, "password": credential.password])
     let loginRow = probe.expect("POST /login, right password", good, status: 302, location: "/")
-    let cookie = good.response.map(cookieHeader) ?? ""
+    let cookie = good.response.map(AuthProbe.cookieHeader) ?? ""
     rows.append(cookie.isEmpty && loginRow.passed ? failed(loginRow, "no session cookie") : loginRow)
     let queue = probe.get(baseURL + "/queue", headers: cookie.isEmpty ? [] : [("Cookie", cookie)])
     rows.append(probe.expect("its session cookie opens /queue", queue, status: 200))
@@ -97,7 +96,7 @@ public struct AuthValidator {
     // ComfyUI-Login's guest button (with login/GUEST_MODE present) opened every GET, /internal/logs and
     // its token included: through the gate a guest form opens nothing unless COMFYUI_GUEST_MODE=1.
     let guest = probe.post(baseURL + "/login", form: ["guest_mode": "1", "password": ""])
-    let guestCookie = guest.response.map(cookieHeader) ?? ""
+    let guestCookie = guest.response.map(AuthProbe.cookieHeader) ?? ""
     let guestLogs = probe.get(baseURL + "/internal/logs", headers: guestCookie.isEmpty ? [] : [("Cookie", guestCookie)])
     rows.append(probe.expect("a guest login, then GET /internal/logs", guestLogs, status: 401))
     return rows
@@ -115,7 +114,7 @@ public struct AuthValidator {
     guard bearerToken == apiToken else {
       return ValidationRow(name: name, expected: expected, observed: "the two keys differ", passed: false)
     }
-    let result = probe.get(stats, headers: [("Authorization", "Bearer " + bearerToken)])
+    let result = probe.get(stats, headers: [ComfyAPI.bearer(bearerToken)])
     let observed = result.response.map { "\($0.status)" } ?? result.error
     return ValidationRow(name: name, expected: expected, observed: observed, passed: result.response?.status == 200)
   }
@@ -146,95 +145,5 @@ public struct AuthValidator {
     copy.observed += ", \(why)"
     copy.passed = false
     return copy
-  }
-
-  /// "Cookie:" value from every Set-Cookie of a response ("name=value" parts only).
-  private func cookieHeader(_ response: HTTPResponse) -> String {
-    response.headers(named: "Set-Cookie").compactMap { $0.split(separator: ";").first.map(String.init) }
-      .joined(separator: "; ")
-  }
-}
-
-/// The HTTP front end of every auth check (`validate`'s matrix, `up`'s gate): requests that never
-/// throw, and rows comparing an answer with what was expected.
-public struct AuthProbe: Sendable {
-  public let baseURL: String
-  public var timeout = 10.0
-
-  public init(baseURL: String) {
-    var url = baseURL
-    while url.hasSuffix("/") { url.removeLast() }
-    self.baseURL = url
-  }
-
-  /// The server refuses a caller without credentials: 401 for API clients, a redirect to /login for
-  /// browsers. Docker's health check cannot tell (it authenticates), so `up` requires these too.
-  public func checkAnonymousAccess() -> [ValidationRow] {
-    let stats = baseURL + "/system_stats"
-    let html = get(stats, headers: [("Accept", "text/html,application/xhtml+xml")])
-    var rows = [
-      expect("GET /system_stats without credentials", get(stats), status: 401),
-      expect("GET /system_stats without credentials (Accept: text/html)", html, status: 302, location: "/login"),
-    ]
-    // What the real ComfyUI-Login leaves open: the gate must refuse each.
-    for hole in LoginNodeHoles.requests(stem: "comfyctl-validate") {
-      let name = "\(hole.method) \(hole.path) without credentials" + (hole.authorization.map { " (\($0))" } ?? "")
-      let headers = hole.authorization.map { [(name: "Authorization", value: $0)] } ?? []
-      rows.append(expect(name, send(hole.method, baseURL + hole.path, headers: headers), status: 401))
-    }
-    return rows
-  }
-
-  struct Outcome {
-    var response: HTTPResponse?
-    var error: String
-  }
-
-  func get(_ url: String, headers: [(name: String, value: String)] = []) -> Outcome {
-    send(HTTPRequest(url: url, headers: headers, timeout: timeout))
-  }
-
-  func send(_ method: String, _ url: String, headers: [(name: String, value: String)] = []) -> Outcome {
-    send(HTTPRequest(method: method, url: url, headers: headers, body: method == "POST" ? [] : nil, timeout: timeout))
-  }
-
-  func post(_ url: String, form: [String: String]) -> Outcome {
-    let body = form.sorted { $0.key < $1.key }.map { percentEncode($0.key) + "=" + percentEncode($0.value) }
-      .joined(separator: "&")
-    return send(
-      HTTPRequest(
-        method: "POST", url: url, headers: [("Content-Type", "application/x-www-form-urlencoded")],
-        body: Array(body.utf8), timeout: timeout))
-  }
-
-  private func send(_ request: HTTPRequest) -> Outcome {
-    do {
-      return Outcome(response: try HTTPClient.send(request), error: "")
-    } catch {
-      return Outcome(response: nil, error: "no answer (\(error.message))")
-    }
-  }
-
-  func expect(_ name: String, _ outcome: Outcome, status: Int, location: String? = nil) -> ValidationRow {
-    let expected = location.map { "\(status) -> \($0)" } ?? "\(status)"
-    guard let response = outcome.response else {
-      return ValidationRow(name: name, expected: expected, observed: outcome.error, passed: false)
-    }
-    var observed = "\(response.status)"
-    var passed = response.status == status
-    if let location {
-      let seen = response.header("Location").map(AuthProbe.path(of:)) ?? "(none)"
-      observed += " -> \(seen)"
-      passed = passed && seen == location
-    }
-    return ValidationRow(name: name, expected: expected, observed: observed, passed: passed)
-  }
-
-  /// "/login?x" from "http://host:port/login?x" or "/login?x".
-  static func path(of location: String) -> String {
-    guard let scheme = location.range(of: "://") else { return location }
-    let rest = location[scheme.upperBound...]
-    guard let slash = rest.firstIndex(of: "/") else { return "/" }
-    return String(rest[slash...])
   }
 }

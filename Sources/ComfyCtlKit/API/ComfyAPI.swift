@@ -1,6 +1,7 @@
 // The one owner of how comfyctl talks to ComfyUI's API: the base URL, the bearer token, the client id,
 // and each request `generate` makes (POST /prompt, /interrupt, /queue, GET /view, the /ws stream),
-// with every HTTP failure turned into the CtlError a person can act on.
+// with every HTTP failure turned into the CtlError a person can act on. Every request comfyctl sends
+// reaches HTTPClient through `exchange`, and only `bearer` spells a credential header (OwnerTests).
 import Foundation
 import HTTPClient
 
@@ -20,7 +21,22 @@ public struct ComfyAPI: Sendable {
     self.clientID = clientID
   }
 
-  var authorization: [(name: String, value: String)] { token.map { [("Authorization", "Bearer " + $0)] } ?? [] }
+  /// `Authorization: Bearer TOKEN`: the one place comfyctl spells a credential header.
+  static func bearer(_ token: String) -> (name: String, value: String) { ("Authorization", "Bearer " + token) }
+
+  var authorization: [(name: String, value: String)] { token.map { [ComfyAPI.bearer($0)] } ?? [] }
+
+  /// The one door to HTTPClient: the API calls here (`send`), and validate's matrix and the auth gate
+  /// (AuthProbe, which sends what a stranger or a wrong token would and expects refusals).
+  static func exchange(_ request: HTTPRequest) throws(HTTPError) -> HTTPResponse {
+    try HTTPClient.send(request)
+  }
+
+  /// GET /system_stats with the token: the answer's status, nil when nothing answers. `secrets check`
+  /// asks it of each running server, which reads login/PASSWORD only when it starts.
+  public func checkToken(timeout: Double = 5) -> Int? {
+    try? ComfyAPI.exchange(HTTPRequest(url: baseURL + "/system_stats", headers: authorization, timeout: timeout)).status
+  }
 
   /// POST /prompt: the prompt id, and node_errors of a graph the server accepted (it runs the outputs
   /// that validated and skips the others), one clause per problem. A graph the server refuses (no
@@ -90,7 +106,7 @@ public struct ComfyAPI: Sendable {
       maxBodyBytes: maxBody)
     let response: HTTPResponse
     do {
-      response = try HTTPClient.send(request)
+      response = try ComfyAPI.exchange(request)
     } catch {
       throw unreachable(error.message)
     }

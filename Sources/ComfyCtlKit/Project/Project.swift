@@ -69,3 +69,8 @@ func absolutePath(_ path: String, relativeTo base: String = FileManager.default.
   let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : URL(fileURLWithPath: base).appendingPathComponent(path)
   return url.standardizedFileURL.path
 }
+
+/// `path` relative to the project's root when it lies inside, for messages.
+func relative(_ path: String, _ project: Project) -> String {
+  path.hasPrefix(project.root + "/") ? String(path.dropFirst(project.root.count + 1)) : path
+}

@@ -2,6 +2,7 @@
 // `comfy-init health` inside the container, elapsed time). A container that exits or restarts ends
 // the wait at once with its last log line, instead of a timeout minutes later.
 import Foundation
+import Spawn
 
 #if canImport(Glibc)
   import Glibc
@@ -16,7 +17,7 @@ public struct HealthWaiter {
   /// Why a service has no container yet, where the engine knows (swarm: "pending: no suitable node").
   public var pendingReason: (String) -> String? = { _ in nil }
 
-  public init(compose: DockerCompose, services: [String], timeout: Double) {
+  public init(compose: ComposeEngine, services: [String], timeout: Double) {
     self.init(services: services, timeout: timeout) { () throws(CtlError) in try compose.containers() }
   }
 
@@ -31,14 +32,14 @@ public struct HealthWaiter {
   /// Seconds until every service was healthy.
   @discardableResult
   public func waitUntilHealthy() throws(CtlError) -> Double {
-    let started = Date()
+    let started = Instant.now()
     var baselineRestarts: [String: Int] = [:]
     var healthy = Set<String>()
     var lastLine = ""
     var lastDetail: [String: String] = [:]
     defer { output.endProgress() }
     while true {
-      let elapsed = Date().timeIntervalSince(started)
+      let elapsed = started.secondsSince
       let containers = try listContainers().filter { services.contains($0.service) }
       for service in services where !healthy.contains(service) {
         guard let container = containers.first(where: { $0.service == service }) else {
@@ -67,7 +68,7 @@ public struct HealthWaiter {
         // The server answers before Docker's next check marks it healthy: say so, not "ok".
         lastDetail[service] = live.hasPrefix("ok:") ? "answering; waiting for Docker's health check" : live
       }
-      if healthy.count == services.count { return Date().timeIntervalSince(started) }
+      if healthy.count == services.count { return started.secondsSince }
       guard elapsed < timeout else {
         let waiting = services.filter { !healthy.contains($0) }
         let detail = waiting.map { "\($0): \(lastDetail[$0] ?? "?")" }.joined(separator: "; ")

@@ -2,12 +2,11 @@
 // sources (--comfyui-repo, --login-repo, --wheels; --standin for the stand-in ComfyUI) travel in the
 // build context, so the image builds with no network beyond the base image's package archive.
 import Foundation
+import Spawn
 
 public struct ImageBuilder {
   /// Where .cache/docker-context/ lands in the Dockerfile's `bake` stage; never in the runtime image.
   static let contextInImage = "/opt/comfyui-build"
-  /// Build arguments that would put a secret into `docker history`.
-  static let secretWords = ["PASSWORD", "TOKEN", "SECRET", "HASH"]
 
   public let project: Project
   public let settings: Settings
@@ -44,7 +43,7 @@ public struct ImageBuilder {
         throw CtlError(.badInput, "--build-arg \(arg) is not NAME=VALUE")
       }
       let name = String(arg[..<eq])
-      if ImageBuilder.secretWords.contains(where: { name.uppercased().contains($0) }) {
+      if SecretKey.isSecret(name) {
         throw CtlError(
           .badInput,
           "--build-arg \(name) looks like a secret, and build arguments stay in `docker history`; "
@@ -78,9 +77,9 @@ public struct ImageBuilder {
     args.append(project.root)
 
     console.say("building \(tag)\(baseImage.map { " on \($0)" } ?? "")\(standin ? " with the stand-in ComfyUI" : "")")
-    let started = Date()
+    let started = Instant.now()
     let status = try ProcessRunner.stream(args, environment: builderEnvironment(), directory: project.root)
-    let elapsed = Date().timeIntervalSince(started)
+    let elapsed = started.secondsSince
     guard status == 0 else {
       throw CtlError(.buildFailed, "docker build failed (exit \(status)); the build output above says why")
     }

@@ -55,16 +55,9 @@ public struct EnvFile: Sendable, Equatable {
     try FileOps.writeAtomically(path, text, mode: mode)
   }
 
-  /// A key that names a secret by convention (a token, a password, a key, a hash); `..._FILE` keys
-  /// name the file that holds one instead.
-  public static func isSecretKey(_ key: String) -> Bool {
-    let upper = key.uppercased()
-    return !upper.hasSuffix("_FILE") && ["TOKEN", "PASSWORD", "SECRET", "KEY", "HASH"].contains { upper.contains($0) }
-  }
-
   /// Some secret key has a value.
   public var holdsSecret: Bool {
-    entries.contains { EnvFile.isSecretKey($0.key) && !$0.value.isEmpty }
+    entries.contains { SecretKey.isSecret($0.key) && !$0.value.isEmpty }
   }
 
   public var text: String {
