@@ -160,7 +160,7 @@ import Testing
   /// The other modules of the three programs read no environment either, but for comfyctl's one owner
   /// (HostEnvironment): libcurl's CA bundle comes from whichever program's owner read it (CABundle).
   @Test func noOtherModuleReadsTheProcessEnvironment() throws {
-    let owners: Set<String> = ["ComfyCtlKit/HostEnvironment.swift"]
+    let owners: Set<String> = ["ComfyCtlKit/Project/HostEnvironment.swift"]
     // Other processes' environments (/proc/PID/environ: how ToolLedger finds its tools), not ours.
     let otherProcesses = "Spawn/ProcessTable.swift"
     let modules = ["ComfyCtlKit", "GatewayKit", "HTTPClient", "Spawn", "Digest", "Bcrypt", "Version", "AuthContract"]
