@@ -153,7 +153,7 @@ import Testing
     ]
     let plan = plans[phase]!
     let doomed = try h.start(plan.slow, label: "doomed")
-    let reached = waitUntil(doomed) { FileManager.default.fileExists(atPath: plan.leftover) }
+    let reached = pollUntil(180, every: 0.0002, while: doomed) { FileManager.default.fileExists(atPath: plan.leftover) }
     freezeAndKill(doomed)
     try #require(reached, "never reached \(plan.leftover): \(doomed.log)")
     #expect(h.phase == phase, "killed in \(h.phase ?? "no phase"): \(doomed.log)")

@@ -68,62 +68,6 @@ func comfyEnvironment(home: String, port: Int, extra: [String: String] = [:]) ->
   return env
 }
 
-/// A child process running in the background, with its output collected into a file.
-final class BackgroundProcess: @unchecked Sendable {
-  let pid: Int32
-  let logPath: String
-  private var exit: ExitStatus?
-  private let lock = NSLock()
-
-  init(_ args: [String], environment: [String: String], directory: String? = nil, log: String) throws {
-    logPath = log
-    let fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    defer { close(fd) }
-    var options = SpawnOptions(environment: environment)
-    options.newProcessGroup = false
-    options.directory = directory
-    options.stdoutFD = fd
-    options.stderrFD = fd
-    options.stdinFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
-    defer { close(options.stdinFD) }
-    pid = try ChildProcess.spawn(args, options: options)
-  }
-
-  var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
-
-  /// Reaps the child once it has exited.
-  private func status() -> ExitStatus? {
-    lock.lock()
-    defer { lock.unlock() }
-    if exit == nil { exit = ChildProcess.exitStatusIfDone(pid) }
-    return exit
-  }
-
-  var isRunning: Bool { status() == nil }
-
-  func signal(_ sig: Int32) { if isRunning { kill(pid, sig) } }
-
-  /// Waits for the exit; nil on timeout. `status` is the exit code, or the signal when `signaled`.
-  func wait(timeout: TimeInterval) -> (status: Int32, signaled: Bool)? {
-    let deadline = Date().addingTimeInterval(timeout)
-    while isRunning && Date() < deadline { usleep(5_000) }
-    switch status() {
-    case .exited(let code)?: return (code, false)
-    case .signaled(let signal)?: return (signal, true)
-    case nil: return nil
-    }
-  }
-
-  func stop() {
-    if isRunning {
-      kill(pid, SIGKILL)
-      _ = wait(timeout: 30)
-    }
-  }
-
-  deinit { stop() }
-}
-
 /// A plain HTTP GET/POST with curl's command-line tool (a real client, independent of our libcurl code).
 struct CurlResult {
   var status: Int
