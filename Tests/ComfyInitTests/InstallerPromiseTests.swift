@@ -5,25 +5,6 @@
 import Foundation
 import Testing
 
-/// The real uv binary, taken out of the wheel in the cache (scripts/setup downloads it) into `dir`;
-/// returns the folder to put first on PATH.
-func realUV(in dir: String) throws -> String {
-  let wheels = try FileManager.default.contentsOfDirectory(atPath: Paths.wheels)
-  let wheel = try #require(wheels.first { $0.hasPrefix("uv-") && $0.hasSuffix(".whl") }, "no uv wheel in the cache")
-  let bin = dir + "/uvbin"
-  try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
-  let unzip = try runProcess(
-    [
-      "/usr/bin/python3", "-c",
-      "import zipfile,sys; z=zipfile.ZipFile(sys.argv[1]); n=[x for x in z.namelist() if x.endswith('/scripts/uv')][0]; open(sys.argv[2],'wb').write(z.read(n))",
-      Paths.wheels + "/" + wheel, bin + "/uv",
-    ],
-    environment: baseEnvironment())
-  try #require(unzip.status == 0, "\(unzip.stderr)")
-  chmod(bin + "/uv", 0o755)
-  return bin
-}
-
 /// Pure-Python wheels of `name` at `version` (the module holds only `__version__`): into `folder` as
 /// a wheel folder (`index: false`), or into `folder/NAME/` with the index.html of a PEP 503 index.
 func writeProbeWheel(in folder: String, name: String, version: String, index: Bool) throws {

@@ -1,6 +1,7 @@
 // Test support: real processes, real git repos of the stand-in ComfyUI, a real wheel cache.
 import Foundation
 @_exported import TestSupport
+import Testing
 
 enum Paths {
   static let root: String = {
@@ -66,6 +67,25 @@ func comfyEnvironment(home: String, port: Int, extra: [String: String] = [:]) ->
   env["PIP_NO_CACHE_DIR"] = "1"
   for (k, v) in extra { env[k] = v }
   return env
+}
+
+/// The real uv binary, taken out of the wheel in the cache (scripts/setup downloads it) into `dir`;
+/// returns the folder to put first on PATH.
+func realUV(in dir: String) throws -> String {
+  let wheels = try FileManager.default.contentsOfDirectory(atPath: Paths.wheels)
+  let wheel = try #require(wheels.first { $0.hasPrefix("uv-") && $0.hasSuffix(".whl") }, "no uv wheel in the cache")
+  let bin = dir + "/uvbin"
+  try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+  let unzip = try runProcess(
+    [
+      "/usr/bin/python3", "-c",
+      "import zipfile,sys; z=zipfile.ZipFile(sys.argv[1]); n=[x for x in z.namelist() if x.endswith('/scripts/uv')][0]; open(sys.argv[2],'wb').write(z.read(n))",
+      Paths.wheels + "/" + wheel, bin + "/uv",
+    ],
+    environment: baseEnvironment())
+  try #require(unzip.status == 0, "\(unzip.stderr)")
+  chmod(bin + "/uv", 0o755)
+  return bin
 }
 
 /// A plain HTTP GET/POST with curl's command-line tool (a real client, independent of our libcurl code).
