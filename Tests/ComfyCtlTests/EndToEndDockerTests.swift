@@ -349,22 +349,23 @@ import Testing
   /// alone (a supervisor, `timeout`) ends it too, without leaving its `docker compose logs` behind.
   func followLogsAndStop(bin: String, dir: CtlTempDir) throws {
     for (signal, group) in [(SIGINT, true), (SIGTERM, false)] {
-      let follow = try BackgroundChild(
+      let follow = try BackgroundProcess(
         [bin, "logs", "-f", "--tail", "500", "--project-dir", dir.path],
         environment: ProcessInfo.processInfo.environment,
-        log: dir.file("follow-\(signal).log"))
+        log: dir.file("follow-\(signal).log"), newProcessGroup: true)
       defer { follow.stop() }
-      let shown = follow.waitFor(timeout: 60) { follow.log.contains("token=<redacted>") }
+      let shown = pollUntil(60, every: 0.05) { follow.log.contains("token=<redacted>") }
       try #require(shown, "logs -f showed nothing: \(follow.log)")
-      let compose = follow.descendants
+      let compose = descendants(of: follow.pid)
       #expect(!compose.isEmpty && follow.isRunning, "logs -f ended by itself: \(follow.log)")
       kill(group ? -follow.pid : follow.pid, signal)
-      let exit = follow.wait(timeout: 10)
+      _ = follow.wait(timeout: 10)
+      let exit = follow.exitStatus
       #expect(exit == .signaled(signal) || exit == .exited(0), "logs -f after \(signal): \(String(describing: exit))")
       #expect(!follow.log.contains("comfyctl: "), "logs -f reported an error: \(follow.log)")
-      let gone = follow.waitFor(timeout: 10) { compose.allSatisfy(isGone) }
+      let gone = pollUntil(10, every: 0.05) { !compose.contains(where: processIsAlive) }
       #expect(gone, "`docker compose logs -f` still runs after comfyctl ended (signal \(signal))")
-      for pid in compose where !isGone(pid) { kill(pid, SIGKILL) }
+      for pid in compose where processIsAlive(pid) { kill(pid, SIGKILL) }
     }
   }
 

@@ -1,89 +1,9 @@
-// Real processes for comfyctl's tests: comfy-init serving the stand-in ComfyUI straight on this host
-// (what `validate` talks to, no Docker needed), and children that run in the background (`logs -f`).
+// A real server for comfyctl's tests: comfy-init serving the stand-in ComfyUI straight on this host
+// (what `validate` talks to, no Docker needed), in the background (TestSupport's BackgroundProcess).
 import Foundation
 import Testing
 
 @testable import ComfyCtlKit
-
-/// A program running in the background, in a process group of its own (as a shell job), with both
-/// outputs collected in a file.
-final class BackgroundChild: @unchecked Sendable {
-  let pid: pid_t
-  let logPath: String
-  private var exit: Spawn.ExitStatus?
-
-  init(_ args: [String], environment: [String: String], log: String) throws {
-    logPath = log
-    let fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    defer { close(fd) }
-    var options = SpawnOptions(environment: environment)
-    options.newProcessGroup = true
-    options.stdoutFD = fd
-    options.stderrFD = fd
-    options.stdinFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
-    defer { close(options.stdinFD) }
-    pid = try ChildProcess.spawn(args, options: options)
-  }
-
-  var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
-
-  var isRunning: Bool {
-    if exit == nil { exit = ChildProcess.exitStatusIfDone(pid) }
-    return exit == nil
-  }
-
-  /// The exit, or nil when it still runs after `timeout` seconds.
-  func wait(timeout: TimeInterval) -> Spawn.ExitStatus? {
-    let deadline = Date().addingTimeInterval(timeout)
-    while isRunning && Date() < deadline { usleep(10_000) }
-    return exit
-  }
-
-  /// Polls until `condition` holds or `timeout` passes.
-  func waitFor(timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-      if condition() { return true }
-      usleep(50_000)
-    }
-    return condition()
-  }
-
-  /// Everything it started that runs right now, children's children included (/proc/PID/task/*/children).
-  var descendants: [pid_t] {
-    var found: [pid_t] = []
-    var queue = [pid]
-    while let next = queue.popLast() {
-      let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(next)/task")) ?? []
-      for task in tasks {
-        let text = (try? String(contentsOfFile: "/proc/\(next)/task/\(task)/children", encoding: .utf8)) ?? ""
-        let children = text.split(separator: " ").compactMap { pid_t($0) }
-        found += children
-        queue += children
-      }
-    }
-    return found
-  }
-
-  /// SIGKILL to the whole group: whatever a failed test left running.
-  func stop() {
-    if isRunning {
-      kill(-pid, SIGKILL)
-      _ = wait(timeout: 30)
-    }
-  }
-
-  deinit { stop() }
-}
-
-/// A process id that no longer names a live process (gone, or a zombie nobody reaped yet).
-func isGone(_ pid: pid_t) -> Bool {
-  guard kill(pid, 0) == 0 else { return true }
-  let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-  // "PID (comm) STATE ...": the state follows the last ')'.
-  guard let close = stat.lastIndex(of: ")") else { return true }
-  return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
-}
 
 /// comfy-init serving the stand-in ComfyUI and ComfyUI-Login on 127.0.0.1, with the hash of a
 /// comfyctl project as its credential file: the server `comfyctl validate --url` checks.
@@ -92,7 +12,7 @@ final class HostComfyUI: @unchecked Sendable {
   let port = freePort()
   let internalPort = freePort()
   var url: String { "http://127.0.0.1:\(port)" }
-  private(set) var server: BackgroundChild?
+  private(set) var server: BackgroundProcess?
   private var starts = 0
 
   /// The stand-in repos, made once per instance.
@@ -137,13 +57,13 @@ final class HostComfyUI: @unchecked Sendable {
   func start(hashFile: String, extra: [String: String] = [:]) throws {
     stop()
     starts += 1
-    let child = try BackgroundChild(
+    let child = try BackgroundProcess(
       [CtlPaths.comfyInit, "run"], environment: environment(hashFile: hashFile, extra: extra),
-      log: tmp.path + "/run-\(starts).log")
+      log: tmp.path + "/run-\(starts).log", newProcessGroup: true)
     server = child
     // With auth on the gate answers from the start (503 until comfy-init hands it the credential, and
     // /readyz 503 until ComfyUI answers behind it): wait for the server itself.
-    let answering = child.waitFor(timeout: 300) {
+    let answering = pollUntil(300, every: 0.05) {
       guard child.isRunning else { return true }
       let auth = extra["COMFYUI_AUTH"] ?? "login"
       return auth == "none" ? httpStatus(url + "/login") != nil : httpStatus(url + "/readyz") == 200

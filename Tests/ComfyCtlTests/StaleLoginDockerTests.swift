@@ -142,9 +142,9 @@ final class UnauthenticatedPoller: @unchecked Sendable {
         def log_message(self, *a): pass
     http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
     """.write(toFile: tmp.path + "/server.py", atomically: true, encoding: .utf8)
-    let server = try BackgroundChild(
+    let server = try BackgroundProcess(
       ["/usr/bin/env", "python3", tmp.path + "/server.py", String(port)], environment: HostComfyUI.baseEnvironment,
-      log: tmp.path + "/server.log")
+      log: tmp.path + "/server.log", newProcessGroup: true)
     defer { kill(server.pid, SIGKILL); _ = server.wait(timeout: 10) }
     let poller = UnauthenticatedPoller(url: "http://127.0.0.1:\(port)/system_stats")
     #expect(poller.waitUntilSeen(401, timeout: 20), "\(server.log)")

@@ -105,7 +105,7 @@ final class DescendantWatcher: @unchecked Sendable {
     // The server and everything it started ended with comfy-init (a zombie its new parent has not
     // reaped yet counts as ended). The watch must have seen the server, or it proved nothing.
     #expect(!children.isEmpty, "no descendant of comfy-init was ever seen: \(server.log)")
-    let alive = children.filter { !hasEnded($0) }
+    let alive = children.filter { processIsAlive($0) }
     for pid in alive { kill(pid, SIGKILL) }  // cleanup of a failed run only
     #expect(alive.isEmpty, "pids \(alive) outlived comfy-init")
     let health = try runProcess([Paths.comfyInit, "health"], environment: h.environment)
@@ -154,7 +154,7 @@ final class DescendantWatcher: @unchecked Sendable {
     let server = try h.start()
     defer { server.stop() }
     #expect(h.waitUntilServing(server), "\(server.log)")
-    #expect(waitFor { server.log.contains("auth: verified:") }, "\(server.log)")
+    #expect(pollUntil { server.log.contains("auth: verified:") }, "\(server.log)")
     let health = try runProcess([Paths.comfyInit, "health"], environment: h.environment)
     #expect(health.status == 0 && health.stdout.contains("auth enforced"), "\(health.stdout)")
   }
@@ -180,7 +180,7 @@ final class DescendantWatcher: @unchecked Sendable {
     h.extra["COMFYUI_ARGS"] = "--cpu --enable-cors-header https://studio.example"
     let server = try h.start()
     defer { server.stop() }
-    #expect(waitFor { server.log.contains("auth: verified:") }, "\(server.log)")
+    #expect(pollUntil { server.log.contains("auth: verified:") }, "\(server.log)")
     let health = try runProcess([Paths.comfyInit, "health"], environment: h.environment)
     #expect(health.status == 0, "\(health.stdout) \(server.log)")
   }
@@ -256,7 +256,7 @@ final class DescendantWatcher: @unchecked Sendable {
     #expect(h.waitUntilServing(server))
     // The flood fills the pipe: wait until the server has written several times its 1 MiB.
     let python = try #require(serverPID(under: server.pid), "no server process")
-    #expect(waitFor { bytesWritten(by: python) > 8 << 20 }, "the server never flooded its output")
+    #expect(pollUntil { bytesWritten(by: python) > 8 << 20 }, "the server never flooded its output")
     let asked = Date()
     server.signal(SIGTERM)
     let end = server.wait(timeout: 20)
@@ -286,7 +286,7 @@ final class DescendantWatcher: @unchecked Sendable {
       ["/usr/bin/env", "python3", tmp.path + "/huge.py", String(port)], environment: baseEnvironment(),
       log: tmp.path + "/huge.log")
     defer { server.stop() }
-    #expect(waitFor { (try? curl("http://127.0.0.1:\(port)/x", headers: ["Range: bytes=0-0"]))?.status ?? 0 > 0 })
+    #expect(pollUntil { (try? curl("http://127.0.0.1:\(port)/x", headers: ["Range: bytes=0-0"]))?.status ?? 0 > 0 })
     var env = baseEnvironment()
     env["COMFYUI_HOME"] = tmp.path + "/home"
     env["COMFYUI_AUTH"] = "none"
@@ -313,7 +313,7 @@ final class DescendantWatcher: @unchecked Sendable {
       asUser + [Paths.comfyInit, "supervise", "--", "/bin/sleep", "60"], environment: env,
       log: tmp.path + "/init.log")
     defer { initProcess.stop() }
-    #expect(waitFor { !descendants(of: initProcess.pid).isEmpty })
+    #expect(pollUntil { !descendants(of: initProcess.pid).isEmpty })
     // setpriv execs comfy-init in place: the pid is comfy-init's.
     let own = try runProcess(asUser + ["/bin/cat", "/proc/\(initProcess.pid)/environ"], environment: baseEnvironment())
     #expect(own.status != 0 && !own.stdout.contains("never-readable"), "read: \(own.stdout)")
@@ -333,13 +333,13 @@ final class DescendantWatcher: @unchecked Sendable {
       [Paths.comfyInit, "supervise", "--", "/bin/sleep", "300"], environment: baseEnvironment(),
       log: tmp.path + "/init.log")
     defer { initProcess.stop() }
-    #expect(waitFor { !descendants(of: initProcess.pid).isEmpty })
+    #expect(pollUntil { !descendants(of: initProcess.pid).isEmpty })
     let child = try #require(descendants(of: initProcess.pid).first)
     kill(initProcess.pid, SIGKILL)
     _ = initProcess.wait(timeout: 10)
     // Only comfy-init is killed: the child ends by the parent-death signal alone (a zombie its new
     // parent has not reaped yet counts as ended).
-    let gone = waitFor(timeout: 5) { hasEnded(child) }
+    let gone = pollUntil(5) { !processIsAlive(child) }
     if !gone { kill(child, SIGKILL) }  // cleanup of a failed run only
     #expect(gone, "pid \(child) outlived its killed comfy-init")
   }
@@ -455,16 +455,6 @@ func startBare(_ h: ComfyHome, env: [String: String], listen: String = "127.0.0.
 func checkOutOldLogin(in dir: String) throws {
   try git(["-C", dir, "fetch", "--quiet", "file://" + StandinRepos.dir + "/login-src", "tag", "v0.9-standin"])
   try git(["-C", dir, "checkout", "--quiet", "v0.9-standin"])
-}
-
-/// Polls `condition` every 50 ms for up to `timeout` seconds.
-func waitFor(timeout: TimeInterval = 30, _ condition: () -> Bool) -> Bool {
-  let deadline = Date().addingTimeInterval(timeout)
-  while Date() < deadline {
-    if condition() { return true }
-    usleep(50_000)
-  }
-  return condition()
 }
 
 @discardableResult

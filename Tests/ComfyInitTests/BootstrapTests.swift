@@ -153,7 +153,7 @@ import Testing
     ]
     let plan = plans[phase]!
     let doomed = try h.start(plan.slow, label: "doomed")
-    let reached = waitUntil(doomed) { FileManager.default.fileExists(atPath: plan.leftover) }
+    let reached = pollUntil(180, every: 0.0002, while: doomed) { FileManager.default.fileExists(atPath: plan.leftover) }
     freezeAndKill(doomed)
     try #require(reached, "never reached \(plan.leftover): \(doomed.log)")
     #expect(h.phase == phase, "killed in \(h.phase ?? "no phase"): \(doomed.log)")
@@ -188,20 +188,7 @@ import Testing
 
   @Test func aColdStartWithUvInstallsWithoutRunningPip() throws {
     let h = ComfyHome()
-    // The real uv binary, from the wheel in the cache (scripts/setup downloads it).
-    let wheels = try FileManager.default.contentsOfDirectory(atPath: Paths.wheels)
-    let wheel = try #require(wheels.first { $0.hasPrefix("uv-") && $0.hasSuffix(".whl") })
-    let bin = h.tmp.path + "/uvbin"
-    try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
-    let unzip = try runProcess(
-      [
-        "/usr/bin/python3", "-c",
-        "import zipfile,sys; z=zipfile.ZipFile(sys.argv[1]); n=[x for x in z.namelist() if x.endswith('/scripts/uv')][0]; open(sys.argv[2],'wb').write(z.read(n))",
-        Paths.wheels + "/" + wheel, bin + "/uv",
-      ],
-      environment: baseEnvironment())
-    #expect(unzip.status == 0, "\(unzip.stderr)")
-    chmod(bin + "/uv", 0o755)
+    let bin = try realUV(in: h.tmp.path)
     var env = h.environment
     env["PATH"] = bin + ":" + env["PATH"]!
     env["COMFYUI_INSTALLER"] = "uv"

@@ -181,7 +181,7 @@ import Version
       ["COMFY_TEST_SLOW_CLONE": "60", "COMFY_TEST_SLOW_CLONE_MATCH": "comfyui.git-src"], args: ["bootstrap"],
       label: "slow")
     defer { killTree(slow) }
-    #expect(waitFor(timeout: 60) { h.phase == "source" }, "\(slow.log)")
+    #expect(pollUntil(60) { h.phase == "source" }, "\(slow.log)")
     try expectUnhealthy("installing: bootstrap phase source for ", "during the bootstrap")
     killTree(slow)
 
@@ -190,7 +190,7 @@ import Version
 
     let starting = try h.start(["STANDIN_IMPORT_DELAY": "60"], label: "starting")
     defer { starting.stop() }
-    #expect(waitFor(timeout: 60) { h.phase == "serving" }, "\(starting.log)")
+    #expect(pollUntil(60) { h.phase == "serving" }, "\(starting.log)")
     let child = serverPID(under: starting.pid) ?? -1
     try expectUnhealthy("starting: server pid \(child) up for ", "the server has not bound its port yet")
     starting.signal(SIGTERM)
@@ -248,12 +248,12 @@ import Version
     let first = try h.start(slow, args: ["bootstrap"], label: "first")
     defer { killTree(first) }
     // The first one's clone is recorded (the shim then sleeps): from here on the calls log stays still.
-    #expect(waitFor(timeout: 60) { h.recordedCalls.contains { $0.contains(" clone ") } }, "\(first.log)")
+    #expect(pollUntil(60) { h.recordedCalls.contains { $0.contains(" clone ") } }, "\(first.log)")
     let callsBefore = h.recordedCalls
     let second = try h.start(args: ["run"], label: "second")
     defer { killTree(second) }
     let waiting = "lock: another comfy-init (pid \(first.pid)) is installing into this home; waiting for it"
-    #expect(waitFor(timeout: 30) { second.log.contains(waiting) }, "\(second.log)")
+    #expect(pollUntil(30) { second.log.contains(waiting) }, "\(second.log)")
     #expect(second.isRunning && first.isRunning)
     #expect(h.recordedCalls == callsBefore, "the waiting instance ran \(h.recordedCalls)")
     let stopped = Date()
@@ -294,7 +294,7 @@ import Version
     let python = try #require(serverPID(under: server.pid))
     kill(server.pid, SIGKILL)
     _ = server.wait(timeout: 10)
-    #expect(waitFor(timeout: 10) { hasEnded(python) }, "the server (pid \(python)) outlived comfy-init")
+    #expect(pollUntil(10) { !processIsAlive(python) }, "the server (pid \(python)) outlived comfy-init")
     #expect(try curl(h.baseURL + "/system_stats").status == 0, "something still answers on the port")
   }
 }
@@ -318,14 +318,6 @@ private func logIn(_ h: ComfyHome, _ password: String) throws -> Bool {
 func commandLine(of pid: Int32) throws -> [String] {
   let raw = try String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)
   return raw.split(separator: "\0", omittingEmptySubsequences: false).dropLast().map(String.init)
-}
-
-/// True once `pid` has exited: gone, or a zombie its new parent has not reaped yet.
-func hasEnded(_ pid: Int32) -> Bool {
-  guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-    let close = stat.lastIndex(of: ")")
-  else { return true }
-  return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
 }
 
 /// A TCP port that accepts connections (the kernel completes them) and never answers.

@@ -19,19 +19,6 @@ private func fileType(_ path: String) -> mode_t? {
   return lstat(path, &st) == 0 ? st.st_mode & S_IFMT : nil
 }
 
-/// Polls (no fixed delay) until `condition` holds; false when `process` ended first or time ran out.
-func waitUntil(
-  _ process: BackgroundProcess, timeout: TimeInterval = 180, _ condition: () -> Bool
-) -> Bool {
-  let deadline = Date().addingTimeInterval(timeout)
-  while Date() < deadline {
-    if condition() { return true }
-    if !process.isRunning { return condition() }
-    usleep(200)
-  }
-  return false
-}
-
 /// A crash of the whole container at this very moment: every process of the tree is stopped
 /// first (a stopped process forks no more), then all are killed. Killing comfy-init alone would
 /// leave the grandchildren (`python -m venv` runs ensurepip, which runs pip) finishing the job.
@@ -86,13 +73,17 @@ enum LoneKillPoint: String, CaseIterable, CustomTestStringConvertible, Sendable 
   func wait(for process: BackgroundProcess, venv: String) -> Bool {
     switch self {
     case .ensurepipStarts:
-      return waitUntil(process) {
+      return pollUntil(180, every: 0.0002, while: process) {
         descendants(of: process.pid).contains { arguments(of: $0).contains("ensurepip") }
       }
-    case .pipFolder: return waitUntil(process) { VenvKillPoint.pipFolder.reached(venv: venv) }
-    case .pipHalfway: return waitUntil(process) { VenvKillPoint.pipHalfway.reached(venv: venv) }
+    case .pipFolder:
+      return pollUntil(180, every: 0.0002, while: process) { VenvKillPoint.pipFolder.reached(venv: venv) }
+    case .pipHalfway:
+      return pollUntil(180, every: 0.0002, while: process) { VenvKillPoint.pipHalfway.reached(venv: venv) }
     case .late:
-      guard waitUntil(process, { VenvKillPoint.pipHalfway.reached(venv: venv) }) else { return false }
+      guard pollUntil(180, every: 0.0002, while: process, { VenvKillPoint.pipHalfway.reached(venv: venv) }) else {
+        return false
+      }
       usleep(500_000)
       return process.isRunning
     }
@@ -227,7 +218,7 @@ final class GarbageHome: @unchecked Sendable {
     let h = ComfyHome()
     let venv = h.home + "/venv"
     let doomed = try h.start(args: ["bootstrap"], label: "doomed")
-    let reached = waitUntil(doomed) { point.reached(venv: venv) }
+    let reached = pollUntil(180, every: 0.0002, while: doomed) { point.reached(venv: venv) }
     freezeAndKill(doomed)
     try #require(reached, "never reached \(point.rawValue): \(doomed.log)")
     let lib = venv + "/lib"
@@ -273,8 +264,8 @@ final class GarbageHome: @unchecked Sendable {
     _ = doomed.wait(timeout: 10)
     try #require(reached, "never reached '\(point.rawValue)': \(doomed.log)")
     #expect(tools.contains { arguments(of: $0).contains("ensurepip") }, "no ensurepip ran when killed: \(tools)")
-    defer { for pid in tools where !hasEnded(pid) { kill(pid, SIGKILL) } }  // cleanup of a failed run only
-    let survivors = tools.filter { !hasEnded($0) }
+    defer { for pid in tools where processIsAlive(pid) { kill(pid, SIGKILL) } }  // cleanup of a failed run only
+    let survivors = tools.filter { processIsAlive($0) }
 
     // The next start, at once: by the time it moves the interrupted venv aside, none of the killed
     // start's tools may still run.
@@ -282,9 +273,9 @@ final class GarbageHome: @unchecked Sendable {
     defer { next.stop() }
     let moved = "venv at \(venv): its creation did not finish"
     var aliveAtRepair: [Int32] = []
-    let repaired = waitUntil(next) {
+    let repaired = pollUntil(180, every: 0.0002, while: next) {
       guard next.log.contains(moved) else { return false }
-      aliveAtRepair = tools.filter { !hasEnded($0) }
+      aliveAtRepair = tools.filter { processIsAlive($0) }
       return true
     }
     let end = next.wait(timeout: 300)
@@ -299,7 +290,7 @@ final class GarbageHome: @unchecked Sendable {
     }
     let pip = try venvPipWorks(h.home)
     #expect(pip.status == 0, "the venv's pip does not work: \(pip.stderr)")
-    #expect(tools.allSatisfy(hasEnded), "tools of the killed start outlived the next one")
+    #expect(!tools.contains(where: processIsAlive), "tools of the killed start outlived the next one")
     // Converged for good: the next start runs nothing.
     h.resetCalls()
     let warm = try h.bootstrap()

@@ -29,7 +29,7 @@ import Testing
       }
     }
     // Once no such child still runs, an unreaped one is a zombie.
-    #expect(waitFor { children(named: probe).allSatisfy { $0.state == "Z" } }, "a failed exec is still running")
+    #expect(pollUntil { children(named: probe).allSatisfy { $0.state == "Z" } }, "a failed exec is still running")
     #expect(children(named: probe).filter { $0.state == "Z" }.isEmpty, "a failed exec left a zombie behind")
   }
 

@@ -100,23 +100,6 @@ func gatePID(under pid: Int32) -> Int32? {
   }
 }
 
-/// Every descendant of `pid` (via /proc/PID/task/*/children), deepest last.
-func descendants(of pid: Int32) -> [Int32] {
-  var result: [Int32] = []
-  var queue = [pid]
-  while let next = queue.popLast() {
-    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(next)/task")) ?? []
-    for task in tasks {
-      let text = (try? String(contentsOfFile: "/proc/\(next)/task/\(task)/children", encoding: .utf8)) ?? ""
-      for child in text.split(separator: " ").compactMap({ Int32($0) }) {
-        result.append(child)
-        queue.append(child)
-      }
-    }
-  }
-  return result
-}
-
 /// The bytes `pid` has written so far (its `wchar` in /proc/PID/io); 0 when it is gone.
 func bytesWritten(by pid: Int32) -> Int {
   let text = (try? String(contentsOfFile: "/proc/\(pid)/io", encoding: .utf8)) ?? ""

@@ -66,7 +66,7 @@ struct PID1Tests {
     let run = try PID1.Run(["--", "/bin/sh", "-c", "sleep 100; exit 5"], tmp: tmp)
     defer { run.stop() }
     let initPID = try #require(run.initPID())
-    let sleeping = PID1.waitUntil(10) {
+    let sleeping = pollUntil(10, every: 0.005) {
       guard let sh = PID1.childPIDs(of: initPID).first, let sleep = PID1.childPIDs(of: sh).first else { return false }
       return PID1.commandName(of: sleep) == "sleep"
     }
@@ -108,7 +108,7 @@ struct PID1Tests {
     for (i, signal) in order.enumerated() {
       kill(initPID, signal)
       // One at a time: two of the same signal pending together would merge anywhere.
-      let arrived = PID1.waitUntil(10) { child.recorded.count > i }
+      let arrived = pollUntil(10, every: 0.005) { child.recorded.count > i }
       #expect(arrived, "\(signal) did not reach the child")
       if !arrived { break }
     }
@@ -263,14 +263,15 @@ struct PID1Tests {
       namespace: ["/bin/sh", "-c", #""$@"; echo $? > "$RC"; exec sleep 60"#, "sh"] + command, tmp: tmp,
       environment: baseEnvironment().merging(["RC": rcFile]) { $1 })
     defer { run.stop() }
-    #expect(PID1.waitUntil(10) { FileManager.default.fileExists(atPath: child.ready) })
+    #expect(pollUntil(10, every: 0.005) { FileManager.default.fileExists(atPath: child.ready) })
     let shPID = try #require(run.initPID())
     let comfyPID = try #require(PID1.childPIDs(of: shPID).first, "comfy-init is the shell's only child")
     let childPID = try #require(PID1.childPIDs(of: comfyPID).first)
     let grandchildPID = try #require(PID1.childPIDs(of: childPID).first)
     #expect(PID1.processState(grandchildPID) == "S")
     kill(comfyPID, SIGTERM)
-    #expect(PID1.waitUntil(20) { (try? String(contentsOfFile: rcFile, encoding: .utf8)) == "137\n" }, "\(run.log)")
+    #expect(
+      pollUntil(20, every: 0.005) { (try? String(contentsOfFile: rcFile, encoding: .utf8)) == "137\n" }, "\(run.log)")
     // Killed (gone, or a zombie of the namespace's PID 1), not left running.
     let state = PID1.processState(grandchildPID)
     #expect(state == nil || state == "Z", "grandchild is \(state ?? "gone")")
@@ -392,7 +393,7 @@ extension PID1 {
     /// set itself up, so PID 1 has long exec'd); checks that it is PID 1 inside.
     func initPID(after readyFile: String? = nil) -> pid_t? {
       var pid: pid_t? = nil
-      let found = waitUntil(10) {
+      let found = pollUntil(10, every: 0.005) {
         if let readyFile, !FileManager.default.fileExists(atPath: readyFile) { return false }
         pid = childPIDs(of: process.pid).first
         return pid != nil
@@ -497,16 +498,6 @@ extension PID1 {
     let decoder = JSONDecoder()
     decoder.keyDecodingStrategy = .convertFromSnakeCase
     return try decoder.decode(type, from: Data(contentsOf: URL(fileURLWithPath: path)))
-  }
-
-  /// Polls every 5 ms until `condition` holds or `timeout` seconds pass; returns whether it held.
-  static func waitUntil(_ timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while true {
-      if condition() { return true }
-      if Date() >= deadline { return false }
-      usleep(5_000)
-    }
   }
 
   /// The children of `pid`, from /proc/PID/task/*/children (as seen from the test's namespace).

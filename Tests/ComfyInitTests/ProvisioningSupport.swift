@@ -154,13 +154,3 @@ func modelBytes(_ count: Int, seed: UInt64) -> [UInt8] {
 }
 
 func sha256Hex(_ bytes: [UInt8]) -> String { hex(SHA256.hash(bytes)) }
-
-/// Polls `condition` every 20 ms until it holds or `timeout` passes.
-func pollUntil(_ timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
-  let deadline = Date().addingTimeInterval(timeout)
-  while Date() < deadline {
-    if condition() { return true }
-    usleep(20_000)
-  }
-  return condition()
-}

@@ -144,7 +144,7 @@ import Testing
     let second = try json(try api.post("/prompt", #"{"client_id": "client-b", "prompt": \#(slow)}"#).body)
     let firstID = try #require(first["prompt_id"] as? String)
     let secondID = try #require(second["prompt_id"] as? String)
-    #expect(waitFor(timeout: 20) { ws.log.contains(#""type": "progress""#) }, "\(ws.log)")
+    #expect(pollUntil(20) { ws.log.contains(#""type": "progress""#) }, "\(ws.log)")
     let queue = try json(try api.get("/queue").body)
     let running = try #require(queue["queue_running"] as? [[Any]])
     let pending = try #require(queue["queue_pending"] as? [[Any]])
@@ -265,7 +265,7 @@ private final class API: @unchecked Sendable {
         String(prompts),
       ], environment: baseEnvironment(), log: home.tmp.path + "/ws-\(clientID).log")
     if token != "" {
-      #expect(waitFor(timeout: 20) { ws.log.contains(#""sid": "\#(clientID)""#) }, "\(ws.log)")
+      #expect(pollUntil(20) { ws.log.contains(#""sid": "\#(clientID)""#) }, "\(ws.log)")
     }
     return ws
   }

@@ -41,7 +41,7 @@ import Testing
     h.extra["COMFYUI_ARGS"] = "--cpu --enable-cors-header https://studio.example"
     let server = try h.start()
     defer { server.stop() }
-    #expect(waitFor { server.log.contains("auth: verified:") }, "\(server.log)")
+    #expect(pollUntil { server.log.contains("auth: verified:") }, "\(server.log)")
     let url = h.baseURL + "/system_stats"
     let bearer = "Authorization: Bearer \(h.token)"
     let query = url + "?token=" + percentEncode(h.token)
@@ -67,14 +67,14 @@ import Testing
     defer { run.stop() }
     let initPID = try #require(run.initPID())
     var health: ProcessResult? = nil
-    let starting = waitFor(timeout: 60) {
+    let starting = pollUntil(60) {
       health = try? runProcess([Paths.comfyInit, "health"], environment: h.environment, timeout: 30)
       return health?.stdout.hasPrefix("starting: ") == true
     }
     #expect(starting, "health: \(health?.stdout ?? "") log: \(run.log)")
     // "starting" holds from the spawn on; the stop must land in the import window, not in the interpreter's
     // own start-up (a SIGINT there is a fatal error in site, exit 1: a different case).
-    #expect(waitFor(timeout: 60) { run.log.contains("standin: importing for 300 s") }, "\(run.log)")
+    #expect(pollUntil(60) { run.log.contains("standin: importing for 300 s") }, "\(run.log)")
     #expect(health?.status == 1)
     #expect(health?.stdout.contains("not listening on port \(h.internalPort) yet") == true, "\(health?.stdout ?? "")")
     let asked = Date()
@@ -122,9 +122,9 @@ import Testing
     let said = h.tmp.path + "/say.json"
     let server = try h.start(["STANDIN_SAY_FILE": said])
     defer { server.stop() }
-    #expect(waitFor { server.log.contains("auth: verified:") }, "\(server.log)")
+    #expect(pollUntil { server.log.contains("auth: verified:") }, "\(server.log)")
     try say(secretPieces(token: h.token), to: said)
-    #expect(waitFor { server.log.contains("said-end\n") }, "\(server.log)")
+    #expect(pollUntil { server.log.contains("said-end\n") }, "\(server.log)")
     server.signal(SIGTERM)
     #expect(server.wait(timeout: 60)?.status == 0, "\(server.log)")
     let log = server.log
@@ -149,9 +149,9 @@ import Testing
     let saidOff = h.tmp.path + "/say-off.json"
     let off = try h.start(["STANDIN_SAY_FILE": saidOff, "COMFYUI_REDACT_LOGS": "0"], label: "off")
     defer { off.stop() }
-    #expect(waitFor { off.log.contains("auth: verified:") }, "\(off.log)")
+    #expect(pollUntil { off.log.contains("auth: verified:") }, "\(off.log)")
     try say(pieces, to: saidOff)
-    #expect(waitFor { off.log.contains("said-end\n") }, "\(off.log)")
+    #expect(pollUntil { off.log.contains("said-end\n") }, "\(off.log)")
     off.signal(SIGTERM)
     #expect(off.wait(timeout: 60)?.status == 0, "\(off.log)")
     #expect(off.log.contains(pieces.joined()), "\(off.log)")
@@ -164,9 +164,9 @@ import Testing
       ["/usr/bin/script", "-qfec", "exec " + Paths.comfyInit + " run", "/dev/null"], environment: env,
       log: h.tmp.path + "/tty.log")
     defer { tty.stop() }
-    #expect(waitFor { tty.log.contains("auth: verified:") }, "\(tty.log)")
+    #expect(pollUntil { tty.log.contains("auth: verified:") }, "\(tty.log)")
     try say(pieces, to: saidTTY)
-    #expect(waitFor { tty.log.contains("said-end") }, "\(tty.log)")
+    #expect(pollUntil { tty.log.contains("said-end") }, "\(tty.log)")
     let comfyInit = try #require(descendants(of: tty.pid).first { commandLine(of: $0).first == Paths.comfyInit })
     kill(comfyInit, SIGTERM)
     #expect(tty.wait(timeout: 60)?.status == 0, "\(tty.log)")
@@ -187,7 +187,7 @@ import Testing
     #expect(commandLine(of: server.pid).contains("main.py"), "comfy-init's pid is the server's")
     let pieces = secretPieces(token: "$2b$12$" + String(repeating: "Q", count: 53))
     try say(pieces, to: said)
-    #expect(waitFor { server.log.contains("said-end\n") }, "\(server.log)")
+    #expect(pollUntil { server.log.contains("said-end\n") }, "\(server.log)")
     #expect(server.log.contains(pieces.joined()), "\(server.log)")
     server.signal(SIGINT)
     #expect(server.wait(timeout: 60)?.status == 0, "\(server.log)")

@@ -1,6 +1,7 @@
 // Test support: real processes, real git repos of the stand-in ComfyUI, a real wheel cache.
 import Foundation
 @_exported import TestSupport
+import Testing
 
 enum Paths {
   static let root: String = {
@@ -68,60 +69,23 @@ func comfyEnvironment(home: String, port: Int, extra: [String: String] = [:]) ->
   return env
 }
 
-/// A child process running in the background, with its output collected into a file.
-final class BackgroundProcess: @unchecked Sendable {
-  let pid: Int32
-  let logPath: String
-  private var exit: ExitStatus?
-  private let lock = NSLock()
-
-  init(_ args: [String], environment: [String: String], directory: String? = nil, log: String) throws {
-    logPath = log
-    let fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    defer { close(fd) }
-    var options = SpawnOptions(environment: environment)
-    options.newProcessGroup = false
-    options.directory = directory
-    options.stdoutFD = fd
-    options.stderrFD = fd
-    options.stdinFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
-    defer { close(options.stdinFD) }
-    pid = try ChildProcess.spawn(args, options: options)
-  }
-
-  var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
-
-  /// Reaps the child once it has exited.
-  private func status() -> ExitStatus? {
-    lock.lock()
-    defer { lock.unlock() }
-    if exit == nil { exit = ChildProcess.exitStatusIfDone(pid) }
-    return exit
-  }
-
-  var isRunning: Bool { status() == nil }
-
-  func signal(_ sig: Int32) { if isRunning { kill(pid, sig) } }
-
-  /// Waits for the exit; nil on timeout. `status` is the exit code, or the signal when `signaled`.
-  func wait(timeout: TimeInterval) -> (status: Int32, signaled: Bool)? {
-    let deadline = Date().addingTimeInterval(timeout)
-    while isRunning && Date() < deadline { usleep(5_000) }
-    switch status() {
-    case .exited(let code)?: return (code, false)
-    case .signaled(let signal)?: return (signal, true)
-    case nil: return nil
-    }
-  }
-
-  func stop() {
-    if isRunning {
-      kill(pid, SIGKILL)
-      _ = wait(timeout: 30)
-    }
-  }
-
-  deinit { stop() }
+/// The real uv binary, taken out of the wheel in the cache (scripts/setup downloads it) into `dir`;
+/// returns the folder to put first on PATH.
+func realUV(in dir: String) throws -> String {
+  let wheels = try FileManager.default.contentsOfDirectory(atPath: Paths.wheels)
+  let wheel = try #require(wheels.first { $0.hasPrefix("uv-") && $0.hasSuffix(".whl") }, "no uv wheel in the cache")
+  let bin = dir + "/uvbin"
+  try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+  let unzip = try runProcess(
+    [
+      "/usr/bin/python3", "-c",
+      "import zipfile,sys; z=zipfile.ZipFile(sys.argv[1]); n=[x for x in z.namelist() if x.endswith('/scripts/uv')][0]; open(sys.argv[2],'wb').write(z.read(n))",
+      Paths.wheels + "/" + wheel, bin + "/uv",
+    ],
+    environment: baseEnvironment())
+  try #require(unzip.status == 0, "\(unzip.stderr)")
+  chmod(bin + "/uv", 0o755)
+  return bin
 }
 
 /// A plain HTTP GET/POST with curl's command-line tool (a real client, independent of our libcurl code).

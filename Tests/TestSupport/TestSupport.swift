@@ -78,9 +78,6 @@ public final class TempDir: @unchecked Sendable {
   }
 }
 
-/// Whether `pid` names a live process (one that another user owns counts too).
-public func processIsAlive(_ pid: pid_t) -> Bool { pid > 0 && (kill(pid, 0) == 0 || errno == EPERM) }
-
 /// A TCP port for a test server, reserved for this process: nobody listens on it now, no other test
 /// of this process gets it, and no other test process on this host (another suite, another checkout)
 /// gets it while this one runs.

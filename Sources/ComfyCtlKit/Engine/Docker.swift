@@ -9,6 +9,8 @@ public struct ContainerState: Sendable {
   public var exitCode: Int
   public var restartCount: Int
   public var startedAt: String
+  /// When the last run ended (after a restart: the run before this one).
+  public var finishedAt: String = ""
 }
 
 public enum Docker {
@@ -55,7 +57,7 @@ public enum Docker {
       status: object["Status"] as? String ?? "", health: health?["Status"] as? String ?? "",
       lastHealthOutput: output.split(separator: "\n").last.map(String.init) ?? "",
       exitCode: object["ExitCode"] as? Int ?? 0, restartCount: Int(parts[0]) ?? 0,
-      startedAt: object["StartedAt"] as? String ?? "")
+      startedAt: object["StartedAt"] as? String ?? "", finishedAt: object["FinishedAt"] as? String ?? "")
   }
 
   /// `comfy-init health` run in the container right now, independent of the HEALTHCHECK interval: its
@@ -117,11 +119,16 @@ public enum Docker {
     return result?.stdout.split(separator: "\n").map(String.init) ?? []
   }
 
-  /// The container's recent log lines (for a one-glance reason when it failed).
-  public static func logTail(of container: String, lines: Int = 5) -> [String] {
-    guard let result = try? ProcessRunner.capture(["docker", "logs", "--tail", String(lines), container]) else {
+  /// The container's recent log lines (for a one-glance reason when it failed), up to the time `until`
+  /// (RFC 3339) when given. Docker applies --tail before --until: up to a time, the whole log is read,
+  /// with timestamps to put its two streams back in order.
+  public static func logTail(of container: String, lines: Int = 5, until: String? = nil) -> [String] {
+    let window = until.map { ["--timestamps", "--until", $0] } ?? ["--tail", String(lines)]
+    guard let result = try? ProcessRunner.capture(["docker", "logs"] + window + [container]) else {
       return []
     }
-    return (result.stdout + result.stderr).split(separator: "\n").map(String.init).suffix(lines)
+    let all = (result.stdout + result.stderr).split(separator: "\n").map(String.init)
+    guard until != nil else { return Array(all.suffix(lines)) }
+    return all.sorted().suffix(lines).map { String($0.split(separator: " ", maxSplits: 1).dropFirst().first ?? "") }
   }
 }

@@ -55,10 +55,13 @@ public struct HealthWaiter {
           continue
         }
         if state.status == "exited" || state.status == "dead" || state.restartCount > baselineRestarts[service]! {
-          let reason = Docker.logTail(of: container.id, lines: 1).first ?? "no log output"
-          throw CtlError(
-            .containerFailed,
-            "\(service) stopped (exit code \(state.exitCode)) while starting: \(reason); see `comfyctl logs`")
+          // Restarted and running again (the restart policy), Docker describes the new run: exit code 0
+          // and its own lines. The run that stopped ended at FinishedAt: its last line is the one before.
+          let rerun = state.status == "running"
+          let reason =
+            Docker.logTail(of: container.id, lines: 1, until: rerun ? state.finishedAt : nil).first ?? "no log output"
+          let what = rerun ? "stopped and was restarted" : "stopped (exit code \(state.exitCode))"
+          throw CtlError(.containerFailed, "\(service) \(what) while starting: \(reason); see `comfyctl logs`")
         }
         if state.health == "" && state.status == "running" {
           throw CtlError(
