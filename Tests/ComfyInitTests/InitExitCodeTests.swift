@@ -13,8 +13,8 @@ import Testing
     .filesystem: "BadInputTests", .lock: "BadInputTests", .git: "BadInputTests", .python: "BadInputTests",
     .install: "BadInputTests", .offline: "BadInputTests", .customNode: "BadInputTests",
     .privileges: "RootSafetyTests", .models: "ProvisioningTests", .authNotEnforced: "AuthFailsClosedTests",
-    .cudaIncompatible: "CUDACompatibilityTests", .gate: "GateTests", .cannotExecute: "PromiseTests",
-    .notFound: "PromiseTests",
+    .cudaIncompatible: "CUDACompatibilityTests", .gate: "GateTests", .cannotExecute: "StartPromiseTests",
+    .notFound: "StartPromiseTests",
   ]
 
   @Test func readmeListsExactlyTheCodesOfExitCode() throws {
