@@ -10,7 +10,7 @@ import Testing
   /// `failure` (an error comfy-init has no code for: a bug) have none of their own.
   static let testedIn: [ExitCode: String] = [
     .usage: "CommandLineTests", .config: "BadInputTests", .credential: "BadInputTests",
-    .filesystem: "BadInputTests", .lock: "BadInputTests", .git: "BadInputTests", .python: "BadInputTests",
+    .filesystem: "BadInputTests", .lock: "CommandLineTests", .git: "BadInputTests", .python: "BadInputTests",
     .install: "BadInputTests", .offline: "BadInputTests", .customNode: "BadInputTests",
     .privileges: "RootSafetyTests", .models: "ProvisioningTests", .authNotEnforced: "AuthFailsClosedTests",
     .cudaIncompatible: "CUDACompatibilityTests", .gate: "GateTests", .cannotExecute: "StartPromiseTests",
@@ -47,7 +47,9 @@ import Testing
     for (code, file) in Self.testedIn {
       let text = try String(contentsOfFile: Paths.root + "/Tests/ComfyInitTests/\(file).swift", encoding: .utf8)
       let n = code.rawValue
-      let patterns = ["status == \(n)", "code: \(n)", "(\(n), ", "ExitCode.\(code)", ".\(code).rawValue"]
+      let patterns = [
+        "status == \(n)", "code: \(n)", "(\(n), ", "Int32(\(n))", "ExitCode.\(code)", ".\(code).rawValue",
+      ]
       #expect(patterns.contains { text.contains($0) }, "\(file).swift expects no exit \(n) (\(code))")
     }
   }

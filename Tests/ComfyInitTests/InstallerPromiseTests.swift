@@ -5,39 +5,6 @@
 import Foundation
 import Testing
 
-/// Pure-Python wheels of `name` at `version` (the module holds only `__version__`): into `folder` as
-/// a wheel folder (`index: false`), or into `folder/NAME/` with the index.html of a PEP 503 index.
-func writeProbeWheel(in folder: String, name: String, version: String, index: Bool) throws {
-  let script = """
-    import base64, hashlib, os, sys, zipfile
-    folder, name, version, index = sys.argv[1:5]
-    dist = name.replace("-", "_")
-    info = f"{dist}-{version}.dist-info"
-    files = {
-        f"{dist}/__init__.py": f"__version__ = '{version}'\\n",
-        f"{info}/METADATA": f"Metadata-Version: 2.1\\nName: {name}\\nVersion: {version}\\n",
-        f"{info}/WHEEL": "Wheel-Version: 1.0\\nGenerator: comfy-init-tests\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
-    }
-    record = ""
-    for path, text in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
-        record += f"{path},sha256={digest},{len(text.encode())}\\n"
-    files[f"{info}/RECORD"] = record + f"{info}/RECORD,,\\n"
-    target = os.path.join(folder, name) if index == "1" else folder
-    os.makedirs(target, exist_ok=True)
-    wheel = f"{dist}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(os.path.join(target, wheel), "w") as z:
-        for path, text in files.items():
-            z.writestr(path, text)
-    if index == "1":
-        with open(os.path.join(target, "index.html"), "w") as f:
-            f.write(f'<html><body><a href="{wheel}">{wheel}</a></body></html>\\n')
-    """
-  let r = try runProcess(
-    ["/usr/bin/python3", "-c", script, folder, name, version, index ? "1" : "0"], environment: baseEnvironment())
-  try #require(r.status == 0, "\(r.stderr)")
-}
-
 /// The distributions installed in the venv, as "name==version" from their dist-info folders.
 func installedDistributions(_ venv: String) -> Set<String> {
   var found = Set<String>()
@@ -120,13 +87,13 @@ func installedDistributions(_ venv: String) -> Set<String> {
     let h = ComfyHome()
     let root = h.tmp.path
     // Version 1.0 where the PIP_* variables point, 2.0 where the UV_* ones do.
-    try writeProbeWheel(in: root + "/index", name: "comfy-init-probe-a", version: "1.0", index: true)
-    try writeProbeWheel(in: root + "/index", name: "comfy-init-probe-d", version: "1.0", index: true)
-    try writeProbeWheel(in: root + "/extra", name: "comfy-init-probe-b", version: "1.0", index: true)
-    try writeProbeWheel(in: root + "/links", name: "comfy-init-probe-c", version: "1.0", index: false)
-    try writeProbeWheel(in: root + "/uv-index", name: "comfy-init-probe-a", version: "2.0", index: true)
-    try writeProbeWheel(in: root + "/uv-extra", name: "comfy-init-probe-b", version: "2.0", index: true)
-    try writeProbeWheel(in: root + "/uv-links", name: "comfy-init-probe-c", version: "2.0", index: false)
+    try writeWheel(in: root + "/index", name: "comfy-init-probe-a", version: "1.0", index: true)
+    try writeWheel(in: root + "/index", name: "comfy-init-probe-d", version: "1.0", index: true)
+    try writeWheel(in: root + "/extra", name: "comfy-init-probe-b", version: "1.0", index: true)
+    try writeWheel(in: root + "/links", name: "comfy-init-probe-c", version: "1.0", index: false)
+    try writeWheel(in: root + "/uv-index", name: "comfy-init-probe-a", version: "2.0", index: true)
+    try writeWheel(in: root + "/uv-extra", name: "comfy-init-probe-b", version: "2.0", index: true)
+    try writeWheel(in: root + "/uv-links", name: "comfy-init-probe-c", version: "2.0", index: false)
     let uvBin = try realUV(in: root)
     var env = h.environment
     env["PATH"] = uvBin + ":" + env["PATH"]!

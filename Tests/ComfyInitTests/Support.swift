@@ -125,3 +125,39 @@ func waitForHTTP(_ url: String, timeout: TimeInterval = 60, while process: Backg
   }
   return nil
 }
+
+/// A pure-Python wheel of `name` at `version` in `folder`: `files` (path in the wheel: text) or just a
+/// package whose __init__ holds the version. `index`: in `folder/NAME/` with a PEP 503 index.html, as
+/// a simple index serves it; else in `folder` itself (a --find-links folder).
+func writeWheel(
+  in folder: String, name: String, version: String, files: [String: String] = [:], index: Bool = false
+) throws {
+  let script = """
+    import base64, hashlib, json, os, sys, zipfile
+    folder, name, version, index, given = sys.argv[1:6]
+    dist = name.replace("-", "_")
+    info = f"{dist}-{version}.dist-info"
+    files = json.loads(given) or {f"{dist}/__init__.py": f"__version__ = '{version}'\\n"}
+    files[f"{info}/METADATA"] = f"Metadata-Version: 2.1\\nName: {name}\\nVersion: {version}\\n"
+    files[f"{info}/WHEEL"] = "Wheel-Version: 1.0\\nGenerator: comfy-init-tests\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+    record = ""
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record += f"{path},sha256={digest},{len(text.encode())}\\n"
+    files[f"{info}/RECORD"] = record + f"{info}/RECORD,,\\n"
+    target = os.path.join(folder, name) if index == "1" else folder
+    os.makedirs(target, exist_ok=True)
+    wheel = f"{dist}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(target, wheel), "w") as z:
+        for path, text in files.items():
+            z.writestr(path, text)
+    if index == "1":
+        with open(os.path.join(target, "index.html"), "w") as f:
+            f.write(f'<html><body><a href="{wheel}">{wheel}</a></body></html>\\n')
+    """
+  let given = String(decoding: try JSONSerialization.data(withJSONObject: files), as: UTF8.self)
+  let r = try runProcess(
+    ["/usr/bin/python3", "-c", script, folder, name, version, index ? "1" : "0", given],
+    environment: baseEnvironment())
+  try #require(r.status == 0, "\(r.stderr)")
+}

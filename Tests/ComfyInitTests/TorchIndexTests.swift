@@ -7,30 +7,14 @@ import Testing
 
 /// A pure-Python stand-in for torch, as a wheel in `folder`: only `torch/version.py` matters (its
 /// `cuda` line is what comfy-init reads to tell which CUDA the venv's torch needs).
+/// A torch wheel that records its CUDA build as the real one does (torch/version.py).
 private func writeTorchWheel(in folder: String, version: String, cuda: String) throws {
-  let script = """
-    import base64, hashlib, os, sys, zipfile
-    folder, version, cuda = sys.argv[1:4]
-    info = f"torch-{version}.dist-info"
-    files = {
-        "torch/__init__.py": "from .version import __version__, cuda\\n",
-        "torch/version.py": f"__version__ = '{version}'\\ncuda = {cuda!r}\\n",
-        f"{info}/METADATA": f"Metadata-Version: 2.1\\nName: torch\\nVersion: {version}\\n",
-        f"{info}/WHEEL": "Wheel-Version: 1.0\\nGenerator: comfy-init-tests\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
-    }
-    record = ""
-    for path, text in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
-        record += f"{path},sha256={digest},{len(text.encode())}\\n"
-    files[f"{info}/RECORD"] = record + f"{info}/RECORD,,\\n"
-    os.makedirs(folder, exist_ok=True)
-    with zipfile.ZipFile(os.path.join(folder, f"torch-{version}-py3-none-any.whl"), "w") as z:
-        for path, text in files.items():
-            z.writestr(path, text)
-    """
-  let r = try runProcess(
-    ["/usr/bin/env", "python3", "-c", script, folder, version, cuda], environment: baseEnvironment())
-  #expect(r.status == 0, "\(r.stderr)")
+  try writeWheel(
+    in: folder, name: "torch", version: version,
+    files: [
+      "torch/__init__.py": "from .version import __version__, cuda\n",
+      "torch/version.py": "__version__ = '\(version)'\ncuda = '\(cuda)'\n",
+    ])
 }
 
 /// A PEP 503 index (file://) serving one torch wheel, as PyTorch's index serves one CUDA variant.
