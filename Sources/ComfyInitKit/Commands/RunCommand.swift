@@ -40,6 +40,7 @@ enum RunCommand {
   ) throws -> Int32 {
     // Root with PUID: from here on comfy-init is PUID (no status written as root: it is PUID's file).
     try Bootstrap.dropPrivileges(&config)
+    Bootstrap.giveChildrenWritablePlaces(&config)
     let reporter = PhaseReporter(config.layout)
     do {
       var bootstrap = Bootstrap(config: config, supervisor: supervisor, reporter: reporter)
