@@ -4,6 +4,8 @@
 import Foundation
 import Testing
 
+@testable import ComfyInitKit
+
 @Suite(.serialized) struct StartPromiseTests {
   /// README ("Bad input"): ComfyUI-Login at another ref whose pinned ref cannot be fetched stops the
   /// start before the server starts: 18 (a custom node could not be had), or 17 when COMFYUI_OFFLINE=1
@@ -108,6 +110,25 @@ import Testing
     #expect(!result.signaled)
     #expect(result.stderr.contains("cannot run \(python)"), "\(result.stderr)")
     #expect(result.stderr.contains("venv: up to date"), "the venv was repaired instead: \(result.stderr)")
+  }
+
+  /// Without PUID too, `run` gives the server a writable HOME and TMPDIR when the inherited ones are
+  /// not (the hardened image: a uid without a passwd entry gets HOME=/, a read-only root has no /tmp;
+  /// Python's tempfile, which torch calls at import, then raises). Seen in the server's own environment.
+  @Test func runGivesTheServerAWritableHomeAndTemporaryFolderWithoutPUID() throws {
+    let h = ComfyHome(["COMFYUI_AUTH": "none"])
+    let missing = h.tmp.path + "/not-there"
+    let server = try h.start(["HOME": missing + "/home", "TMPDIR": missing + "/tmp"])
+    defer { server.stop() }
+    #expect(waitForHTTP(h.baseURL + "/", timeout: 120, while: server) != nil, "\(server.log)")
+    let pid = try #require(Status.read(HomeLayout(home: h.home))?.pid, "no status: \(server.log)")
+    let environ = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))
+    let variables = Set(environ.split(separator: 0).map { String(decoding: $0, as: UTF8.self) })
+    // COMFYUI_HOME when it exists and is writable at that moment, else STATE/home (a first start).
+    let home = variables.first { $0.hasPrefix("HOME=") }.map { String($0.dropFirst(5)) } ?? ""
+    #expect(home.hasPrefix(h.home) && FileManager.default.isWritableFile(atPath: home), "HOME=\(home)")
+    #expect(
+      variables.contains("TMPDIR=" + h.home + "/.comfy-init/tmp"), "\(variables.filter { $0.hasPrefix("TMPDIR=") })")
   }
 }
 
