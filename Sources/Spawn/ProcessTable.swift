@@ -1,20 +1,15 @@
-// The machine's other processes, as /proc shows them: which are alive, and which carry a mark in their
-// environment (how comfy-init finds the tools a killed predecessor left running: ToolLedger). Reading
-// another process's environment is a fact about that process, not configuration: Config stays the one
-// reader of comfy-init's own.
+// The machine's other processes, as /proc shows them: which are alive, and their /proc files. Which of
+// them carry comfy-init's tool mark in their environment is asked of comfy-init's Config, the one reader
+// of environments (ToolLedger).
 #if canImport(Glibc)
   import Glibc
 #endif
 
 public enum ProcessTable {
-  /// Live processes (not zombies) but this one whose environment holds the entry `entry` ("NAME=value").
-  /// Only processes this uid may read are seen.
-  public static func live(carrying entry: [UInt8]) -> [pid_t] {
+  /// Live processes (not zombies) but this one.
+  public static func others() -> [pid_t] {
     let me = getpid()
-    return pids().filter { pid in
-      guard pid != me, !hasEnded(pid) else { return false }
-      return read("/proc/\(pid)/environ").split(separator: 0).contains { $0.elementsEqual(entry) }
-    }
+    return pids().filter { $0 != me && !hasEnded($0) }
   }
 
   /// Gone, or a zombie.
@@ -37,8 +32,8 @@ public enum ProcessTable {
     return found
   }
 
-  /// A /proc file (its size says 0), up to 1 MiB; empty when it cannot be read.
-  private static func read(_ path: String) -> [UInt8] {
+  /// A /proc file (its size says 0), up to 1 MiB; empty when it cannot be read (another uid's).
+  public static func read(_ path: String) -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return [] }
     defer { close(fd) }

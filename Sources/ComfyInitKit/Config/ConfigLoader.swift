@@ -3,6 +3,7 @@
 // no single variable can say. Everything is validated before anything touches the disk; the first
 // problem found is reported with how to fix it.
 import HTTPClient
+import Spawn
 
 #if canImport(Glibc)
   import Glibc
@@ -22,6 +23,12 @@ extension Config {
       pointer += 1
     }
     return result
+  }
+
+  /// Another process's environment entries ("NAME=value"), as /proc shows them; none when this uid
+  /// may not read them. ToolLedger asks which processes carry its mark.
+  static func environment(ofProcess pid: pid_t) -> [ArraySlice<UInt8>] {
+    ProcessTable.read("/proc/\(pid)/environ").split(separator: 0)
   }
 
   /// Applies `--flag value` / `--flag=value` / `--switch` over the environment, each flag as the

@@ -76,7 +76,9 @@ final class ToolLedger {
     var ended: [pid_t] = []
     let deadline = Instant.now().adding(seconds: 10)
     while true {
-      let found = ProcessTable.live(carrying: needle)
+      let found = ProcessTable.others().filter { pid in
+        Config.environment(ofProcess: pid).contains { $0.elementsEqual(needle) }
+      }
       if found.isEmpty { break }
       if deadline.millisecondsFromNow == 0 {
         throw InitError(
