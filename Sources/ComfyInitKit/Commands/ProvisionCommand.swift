@@ -7,7 +7,8 @@ enum ProvisionCommand {
   static func run(_ args: [String]) throws -> Int32 {
     var config = try CLI.loadConfig(flags: args)
     let supervisor = Supervisor(signals: try SignalChannel())
-    try Bootstrap.dropPrivileges(&config)
+    try Bootstrap.dropPrivileges(config)
+    Bootstrap.giveChildrenWritablePlaces(&config)
     // Best effort: the status file and the verification stamps live there.
     try? FileSystem.makeDirectories(config.layout.stateDir)
     let reporter = PhaseReporter.besideOthers(config.layout)

@@ -39,7 +39,7 @@ enum RunCommand {
     _ config: inout Config, serverArgs: [String], bootstrapOnly: Bool, gate: GateProcess?, _ supervisor: Supervisor
   ) throws -> Int32 {
     // Root with PUID: from here on comfy-init is PUID (no status written as root: it is PUID's file).
-    try Bootstrap.dropPrivileges(&config)
+    try Bootstrap.dropPrivileges(config)
     Bootstrap.giveChildrenWritablePlaces(&config)
     let reporter = PhaseReporter(config.layout)
     do {

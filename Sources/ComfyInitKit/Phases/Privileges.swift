@@ -9,7 +9,7 @@ extension Bootstrap {
   /// version), safely; then comfy-init itself becomes PUID:PGID without supplementary groups. Git,
   /// pip, PASSWORD, downloads and the server then never run with root's power over paths PUID can
   /// change. Only a tree whose top PUID does not own is walked: a warm restart costs a few fstat().
-  public static func dropPrivileges(_ config: inout Config) throws(InitError) {
+  public static func dropPrivileges(_ config: Config) throws(InitError) {
     guard let (uid, gid) = config.owner else { return }
     guard getuid() == 0 else {
       if getuid() == uid { return }
@@ -35,7 +35,6 @@ extension Bootstrap {
       }
     }
     try become(uid: uid, gid: gid)
-    giveChildrenWritablePlaces(&config)
   }
 
   /// Root makes a state folder outside the home and hands it over (opening its parent by path): a
