@@ -15,6 +15,8 @@ public final class FileDownload {
     case badRange(String)
     /// `accept` said no.
     case refused
+    /// A piece's ranged request was answered with the whole file (200): the server has no ranges.
+    case rangeIgnored
   }
 
   let easy: CurlEasy
@@ -36,8 +38,10 @@ public final class FileDownload {
   private var bodyAccepted = false
   private var errorBody: [UInt8] = []
 
-  /// Every byte range written to the file, in order (to hash it on the way).
-  public var onWrite: (UnsafeRawBufferPointer) -> Void = { _ in }
+  /// The last byte a piece asks for (inclusive); nil: everything from `offset` on, the whole rest.
+  public var end: Int64? = nil
+  /// Every byte range written to the file, with the position it went to (to hash it on the way).
+  public var onWrite: (_ position: Int64, UnsafeRawBufferPointer) -> Void = { _, _ in }
   /// The file was emptied; `rangeIgnored` when the server answered a Range request with the whole file.
   public var onRestart: (_ rangeIgnored: Bool) -> Void = { _ in }
   /// The final response's body is the rest of the file, `need` more bytes: false refuses it (no room).
@@ -72,8 +76,9 @@ public final class FileDownload {
 
   /// Sets the request up: `url`, asking for the bytes after `offset`, with the token if given.
   public func prepare(bearerToken: String?) {
-    // A previous request that failed mid-write may have left bytes past `offset`.
-    ftruncate(fd, off_t(offset))
+    // A previous request that failed mid-write may have left bytes past `offset` (a piece's file
+    // has its whole size already: the part map, not the length, says what is there).
+    if end == nil { ftruncate(fd, off_t(offset)) }
     contentRange = ""
     bodyAccepted = false
     errorBody = []
@@ -85,7 +90,11 @@ public final class FileDownload {
     settings.lowSpeed = (1024, 60)
     settings.bufferSize = 1 << 20
     settings.keepAlive = true
-    if offset > 0 { settings.range = "\(offset)-" }
+    if let end {
+      settings.range = "\(offset)-\(end)"
+    } else if offset > 0 {
+      settings.range = "\(offset)-"
+    }
     // Redirects are not followed here: the caller decides per hop whether the token goes along.
     easy.configure(settings)
   }
@@ -96,11 +105,18 @@ public final class FileDownload {
   /// A 3xx's target.
   public var redirectURL: String? { easy.redirectURL }
 
+  /// The last response's header of that name (Retry-After, RateLimit).
+  public func header(_ name: String) -> String? { easy.head.last(name) }
+
   /// The final response's headers are in: check that its body is the rest of our file.
   private func headersComplete() -> Bool {
     let status = easy.head.status
     contentRange = easy.head.last("content-range") ?? ""
     guard status == 200 || status == 206 else { return true }
+    if status == 200, end != nil {
+      stop = .rangeIgnored
+      return false
+    }
     if status == 206 {
       guard let range = FileDownload.parseContentRange(contentRange), range.start == offset else {
         stop = .badRange("asked for bytes from \(offset), got '\(contentRange)'")
@@ -113,7 +129,7 @@ public final class FileDownload {
       // Int(String) rather than Int64(_:): the binary already has that parser (it is 64-bit only).
       total = easy.head.last("content-length").flatMap { Int($0) }.map(Int64.init)
     }
-    if let total, !accept(total - offset) {
+    if end == nil, let total, !accept(total - offset) {
       stop = .refused
       return false
     }
@@ -127,6 +143,10 @@ public final class FileDownload {
       if errorBody.count < 160 { errorBody.append(contentsOf: bytes.prefix(160 - errorBody.count)) }
       return true
     }
+    if let end, offset + Int64(bytes.count) > end + 1 {
+      stop = .badRange("got more than the bytes up to \(end)")
+      return false
+    }
     var done = 0
     while done < bytes.count {
       let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
@@ -137,7 +157,7 @@ public final class FileDownload {
       }
       done += n
     }
-    onWrite(bytes)
+    onWrite(offset, bytes)
     offset += Int64(bytes.count)
     received += Int64(bytes.count)
     return true

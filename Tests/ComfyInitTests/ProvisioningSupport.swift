@@ -32,6 +32,7 @@ struct ServedRequest {
   var start: Double
   var end: Double
   var dropped: Bool
+  var method = "GET"
 }
 
 /// The HTTPS file server, serving `files` under /files/NAME; stopped when released.
@@ -80,10 +81,16 @@ final class ModelServer: @unchecked Sendable {
   /// The logged requests in the order they started, read once the server has no connection left
   /// (it logs a request when it ends, which may be a moment after the client saw its last byte) and
   /// at least `atLeast` are logged (for a client that still runs).
+  /// The GETs: what moved bytes (comfy-init's HEADs ask a plain URL for its size first).
   func requests(atLeast count: Int = 0) -> [ServedRequest] {
-    let done = pollUntil(10) { isIdle && loggedRequests.count >= count }
+    allRequests(atLeast: count, { $0.method == "GET" })
+  }
+
+  /// Every request, HEADs too (where a token went matters for all of them).
+  func allRequests(atLeast count: Int = 0, _ include: (ServedRequest) -> Bool = { _ in true }) -> [ServedRequest] {
+    let done = pollUntil(10) { isIdle && loggedRequests.filter(include).count >= count }
     if !done { Issue.record("the server still has connections, or fewer than \(count) requests were logged") }
-    return loggedRequests.sorted { $0.start < $1.start }
+    return loggedRequests.filter(include).sorted { $0.start < $1.start }
   }
 
   /// No connection accepted and not yet logged.
@@ -99,7 +106,7 @@ final class ModelServer: @unchecked Sendable {
         address: object["address"] as? String ?? "", path: object["path"] as? String ?? "",
         range: object["range"] as? String, auth: object["auth"] as? String, status: object["status"] as? Int ?? 0,
         bytes: object["bytes"] as? Int ?? 0, start: object["start"] as? Double ?? 0, end: object["end"] as? Double ?? 0,
-        dropped: object["dropped"] as? Bool ?? false)
+        dropped: object["dropped"] as? Bool ?? false, method: object["method"] as? String ?? "GET")
     }
   }
 }
@@ -112,6 +119,26 @@ final class ProvisionHome: @unchecked Sendable {
   var manifest: String { dir.path + "/manifest.txt" }
 
   init() throws { try FileManager.default.createDirectory(atPath: models, withIntermediateDirectories: true) }
+
+  /// A home whose models folder is `store` (a link, as one volume mounted into several containers).
+  init(sharing store: String) throws {
+    try FileManager.default.createDirectory(atPath: home + "/ComfyUI", withIntermediateDirectories: true)
+    try FileManager.default.createSymbolicLink(atPath: models, withDestinationPath: store)
+  }
+
+  /// `comfy-init provision` left running, its log in the home's folder.
+  func provisionInBackground(_ extra: [String: String] = [:], name: String = "run") throws -> BackgroundProcess {
+    try BackgroundProcess(
+      [Paths.comfyInit, "provision"], environment: environment(extra), log: dir.path + "/\(name).log")
+  }
+
+  /// models/.comfy-init/models.lock, as written.
+  var lockFile: String { (try? String(contentsOfFile: models + "/.comfy-init/models.lock", encoding: .utf8)) ?? "" }
+
+  func inode(_ dest: String) -> Int {
+    ((try? FileManager.default.attributesOfItem(atPath: models + "/" + dest))?[.systemFileNumber] as? NSNumber)?
+      .intValue ?? -1
+  }
 
   func writeManifest(_ lines: [String]) throws {
     try (lines.joined(separator: "\n") + "\n").write(toFile: manifest, atomically: true, encoding: .utf8)

@@ -19,8 +19,33 @@ import Testing
     #expect(entries.count == 2)
     #expect(
       entries[0]
-        == ModelEntry(url: "https://h/a.safetensors", dest: "diffusion_models/a.safetensors", sha256: hash, line: 2))
-    #expect(entries[1] == ModelEntry(url: "https://h/b#frag", dest: "vae/b.safetensors", sha256: nil, line: 4))
+        == ModelEntry(
+          source: .url("https://h/a.safetensors"), dest: "diffusion_models/a.safetensors", sha256: hash, line: 2))
+    #expect(entries[1] == ModelEntry(source: .url("https://h/b#frag"), dest: "vae/b.safetensors", sha256: nil, line: 4))
+  }
+
+  @Test func readsHubAndCivitaiSourcesWithOrWithoutAChecksum() throws {
+    let text = """
+      hf://black-forest-labs/FLUX.1-dev/flux1-dev.safetensors diffusion_models/flux1-dev.safetensors
+      hf://Comfy-Org/Qwen-Image_ComfyUI@v1.0/split_files/vae/qwen_image_vae.safetensors vae/q.safetensors \(hash)
+      hf://datasets/someone/data@abc1234/x/y.bin other/y.bin -
+      civitai://128713 checkpoints/dreamshaper.safetensors
+      """
+    let entries = try ModelManifest.parse(text, source: "m.txt")
+    let flux = ModelSource.HubFile(
+      kind: "models", repo: "black-forest-labs/FLUX.1-dev", revision: "main", path: "flux1-dev.safetensors")
+    #expect(entries[0].source == .hub(flux))
+    #expect(entries[0].sha256 == nil)
+    #expect(
+      flux.resolveURL(endpoint: "https://huggingface.co")
+        == "https://huggingface.co/black-forest-labs/FLUX.1-dev/resolve/main/flux1-dev.safetensors")
+    #expect(
+      entries[1].source.text(commit: "c0ffee1")
+        == "hf://Comfy-Org/Qwen-Image_ComfyUI@c0ffee1/split_files/vae/qwen_image_vae.safetensors")
+    guard case .hub(let data) = entries[2].source else { Issue.record("not a hub source"); return }
+    #expect(data.kind == "datasets" && data.revision == "abc1234")
+    #expect(data.resolveURL(endpoint: "https://e") == "https://e/datasets/someone/data/resolve/abc1234/x/y.bin")
+    #expect(entries[3].source == .civitai(versionID: "128713"))
   }
 
   @Test(arguments: [
@@ -28,9 +53,15 @@ import Testing
     ("https://h/a ../a.bin H", "m.txt:1: DEST '../a.bin' leaves"),
     ("https://h/a vae/../../a.bin H", "leaves ComfyUI/models"),
     ("https://h/a vae/ H", "leaves ComfyUI/models"),
-    ("https://h/a vae/a.bin", "m.txt:1: expected `URL DEST SHA256`, found 2"),
+    ("https://h/a vae/a.bin H extra", "m.txt:1: expected `SOURCE DEST [SHA256]`, found 4"),
+    ("https://h/a", "m.txt:1: expected `SOURCE DEST [SHA256]`, found 1"),
+    ("hf://owner/a.bin vae/a.bin H", "is not hf://OWNER/REPO[@REVISION]/PATH"),
+    ("hf://owner/repo@/a.bin vae/a.bin H", "is not hf://OWNER/REPO[@REVISION]/PATH"),
+    ("hf://owner/repo/../a.bin vae/a.bin H", "'.' or '..' parts"),
+    ("civitai://abc vae/a.bin H", "is not civitai://MODEL_VERSION_ID"),
+    ("https://h/a .comfy-init/models.lock H", "inside models/.comfy-init"),
     ("https://h/a vae/a.bin 1234", "m.txt:1: '1234' is not a SHA-256"),
-    ("ftp://h/a vae/a.bin H", "is not an http(s) URL"),
+    ("ftp://h/a vae/a.bin H", "is not an https URL, hf://"),
     ("https://h/a vae/a.bin.partial H", "ends in .partial"),
     ("# one\nhttps://h/a vae/a.bin H\nhttps://h/b vae//a.bin H", "m.txt:3: DEST 'vae/a.bin' is already on line 2"),
   ])
@@ -49,7 +80,7 @@ import Testing
   func theShippedManifestsParseAndPinEveryHash(name: String) throws {
     let entries = try ModelManifest.load(Paths.root + "/manifests/" + name)
     #expect(!entries.isEmpty)
-    #expect(entries.allSatisfy { $0.sha256 != nil && $0.url.hasPrefix("https://huggingface.co/Comfy-Org/") })
+    #expect(entries.allSatisfy { $0.sha256 != nil })
   }
 
   @Test func formatsProgress() {
@@ -80,7 +111,7 @@ import Testing
     #expect(home.contents("checkpoints/a.bin") == a)
     #expect(home.contents("vae/sub/b.bin") == b)
     #expect(!home.exists("checkpoints/a.bin.partial"))
-    #expect(first.stderr.contains("no SHA-256 for vae/sub/b.bin"))
+    #expect(first.stderr.contains("nothing gives the SHA-256 of vae/sub/b.bin; the first download's is locked"))
     #expect(first.stderr.contains("placed checkpoints/a.bin"))
     let served = server.requests(atLeast: 3).count
 
@@ -225,7 +256,8 @@ import Testing
     try home.writeManifest(["\(server.url("f.bin", query: "flaky=1")) vae/f.bin \(sha256Hex(data))"])
     let result = try home.provision()
     #expect(result.status == 0, "\(result.stderr)")
-    #expect(server.requests(atLeast: 2).map(\.status) == [503, 200])
+    // The HEAD that asks for the size meets the 503 first, waits, asks again; then the GET.
+    #expect(server.allRequests(atLeast: 3).map(\.status) == [503, 200, 200])
   }
 
   @Test func theTokenGoesOnlyToTokenHosts() throws {
@@ -255,24 +287,26 @@ import Testing
 
   @Test func redirectsKeepTheTokenOnTheSameOriginOnly() throws {
     let data = modelBytes(300_000, seed: 12)
-    let server = try ModelServer(files: ["r.bin": data])
+    let twin = modelBytes(300_000, seed: 120)
+    let server = try ModelServer(files: ["r.bin": data, "o.bin": twin])
     let home = try ProvisionHome()
-    let elsewhere = server.url("r.bin", host: "127.0.0.2")
+    let elsewhere = server.url("o.bin", host: "127.0.0.2")
     try home.writeManifest([
       "\(server.redirect(to: "/files/r.bin?auth=1", query: "auth=1")) vae/same.bin \(sha256Hex(data))",
-      "\(server.redirect(to: elsewhere, query: "auth=1")) vae/other.bin \(sha256Hex(data))",
+      "\(server.redirect(to: elsewhere, query: "auth=1")) vae/other.bin \(sha256Hex(twin))",
     ])
     let env = [
       "HF_API_TOKEN": ModelServer.token, "COMFYUI_TOKEN_HOSTS": "127.0.0.1", "COMFYUI_DOWNLOAD_CONCURRENCY": "1",
     ]
     let result = try home.provision(env)
     #expect(result.status == 0, "\(result.stderr)")
-    #expect(home.contents("vae/same.bin") == data && home.contents("vae/other.bin") == data)
+    #expect(home.contents("vae/same.bin") == data && home.contents("vae/other.bin") == twin)
     let requests = server.requests(atLeast: 4)
     #expect(requests.count == 4)
     #expect(requests.filter { $0.address == "127.0.0.1" }.allSatisfy { $0.auth == "Bearer " + ModelServer.token })
-    let moved = requests.filter { $0.address == "127.0.0.2" }
-    #expect(moved.count == 1 && moved[0].auth == nil, "the token does not follow a redirect to another host")
+    let moved = server.allRequests { $0.address == "127.0.0.2" }
+    #expect(moved.filter { $0.method == "GET" }.count == 1)
+    #expect(moved.allSatisfy { $0.auth == nil }, "the token follows no redirect to another host, GET or HEAD")
 
     // A host behind a cross-origin redirect that wants the token is refused, with the reason.
     try home.writeManifest(["\(server.redirect(to: elsewhere + "?auth=1")) vae/gated.bin -"])
@@ -292,11 +326,11 @@ import Testing
     try home.writeManifest(["\(server.url("d.bin")) checkpoints/d.bin \(sha256Hex(data))"])
     let result = try home.provision()
     #expect(result.status == 20)
-    #expect(
-      result.stderr.contains("checkpoints/d.bin (manifest line 1) needs 3.0 MB more but only"), "\(result.stderr)")
-    #expect(result.stderr.contains("free space or grow the volume"))
-    #expect(!home.exists("checkpoints/d.bin"))
-    #expect(home.size("checkpoints/d.bin.partial") == 0)
+    // The whole manifest is checked before the first byte: nothing is written, no GET is made.
+    #expect(result.stderr.contains("the downloads need 3.0 MB, "), "\(result.stderr)")
+    #expect(result.stderr.contains("free on \(home.models); free space or grow the volume"))
+    #expect(!home.exists("checkpoints/d.bin") && !home.exists("checkpoints/d.bin.partial"))
+    #expect(server.requests().isEmpty)
   }
 
   @Test(arguments: ["COMFYUI_SKIP_MODELS", "COMFYUI_OFFLINE"])
@@ -340,11 +374,18 @@ import Testing
     defer { run.stop() }
     var line = ""
     let seen = pollUntil(15) {
-      let health = try? runProcess([Paths.comfyInit, "health"], environment: home.environment(), timeout: 10)
+      let health = try? runProcess(
+        [Paths.comfyInit, "health", "--progress"], environment: home.environment(), timeout: 10)
       line = health?.stdout ?? ""
-      return line.hasPrefix("provisioning:") && line.contains("MB of 6.0 MB") && line.contains("ETA")
+      return line.hasPrefix("provisioning ") && line.contains("/6.0 MB, ") && line.contains("ETA")
+        && line.contains("\nfile ")
     }
     #expect(seen, "health said: \(line)")
+    // The machine lines comfyctl draws: the total, then one per file.
+    let lines = line.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+    #expect(lines.count == 3 && lines[1].first == "total" && lines[1].count == 6, "\(line)")
+    #expect(lines[2] == ["file"] + lines[2][1...3] + ["downloading", "diffusion_models/h.bin"], "\(line)")
+    #expect(lines[2][2] == "6000000")
     #expect(run.log.contains("models: diffusion_models/h.bin: "), "a progress line per file")
 
     run.signal(SIGTERM)

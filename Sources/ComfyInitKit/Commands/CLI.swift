@@ -17,18 +17,24 @@ public enum CLI {
       comfy-init [run] [FLAGS] [-- SERVER_ARGS...]  bootstrap, then serve ComfyUI as a supervised child
       comfy-init bootstrap [FLAGS]                 bootstrap only (the image build runs this), then exit 0;
                                                    with no credential it defers the auth phase to `run`
-      comfy-init health [--timeout S]              exit 0 iff an authenticated GET /system_stats answers 200
-                                                   and, with auth on, one without credentials is refused
+      comfy-init health [--timeout S] [--progress] exit 0 iff an authenticated GET /system_stats answers 200
+                                                   and, with auth on, one without credentials is refused;
+                                                   --progress adds the downloads' machine lines
       comfy-init provision [FLAGS]                 only the models phase: fetch what COMFYUI_MODELS_MANIFEST
                                                    lists into HOME/ComfyUI/models, verify it, then exit
+      comfy-init models lock [MANIFEST] [FLAGS]    print the manifest pinned: every Hub revision a commit,
+                                                   every checksum filled in (models.lock, else the source)
+      comfy-init models verify [MANIFEST] [FLAGS]  hash every manifest file on disk again; exit 20 if any
+                                                   is missing or wrong
       comfy-init hash-password [--cost N]          read a password on stdin, print its bcrypt hash
       comfy-init supervise [-- ] CMD [ARGS...]     run any command as a supervised child (like tini)
       comfy-init version | --help
 
     Configuration comes from the environment; each variable's flag overrides it (--stop-timeout 3 sets
     COMFYUI_STOP_TIMEOUT=3; a switch such as --offline alone sets 1). Secrets are never accepted as flags.
-    Booleans take 1/true/yes/on or 0/false/no/off. The Hugging Face token goes over HTTPS to huggingface.co
-    and COMFYUI_TOKEN_HOSTS only, never after a redirect to another host.
+    Booleans take 1/true/yes/on or 0/false/no/off. The Hugging Face token goes over HTTPS to huggingface.co,
+    HF_ENDPOINT's host and COMFYUI_TOKEN_HOSTS only, the CivitAI token to civitai.com and
+    COMFYUI_CIVITAI_ENDPOINT's host only, never after a redirect to another host.
     \(Config.helpLines)
 
     \(ExitCode.helpText)
@@ -64,6 +70,7 @@ public enum CLI {
     case "bootstrap": return try RunCommand.run(args, bootstrapOnly: true)
     case "health": return try HealthCommand.run(args)
     case "provision": return try ProvisionCommand.run(args)
+    case "models": return try ModelsCommand.run(args)
     case "hash-password": return try HashPasswordCommand.run(args)
     case "supervise": return try SuperviseCommand.run(args)
     case "version", "--version":

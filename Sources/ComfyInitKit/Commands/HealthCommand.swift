@@ -7,10 +7,15 @@
 enum HealthCommand {
   static func run(_ args: [String]) throws(InitError) -> Int32 {
     var timeout = 5.0
+    var showProgress = false
     var rest = args[...]
     while let flag = rest.popFirst() {
+      if flag == "--progress" {
+        showProgress = true
+        continue
+      }
       guard flag == "--timeout", let value = rest.popFirst(), let seconds = Double(value), seconds > 0 else {
-        throw InitError(.usage, "usage: comfy-init health [--timeout SECONDS]")
+        throw InitError(.usage, "usage: comfy-init health [--timeout SECONDS] [--progress]")
       }
       timeout = seconds
     }
@@ -27,7 +32,7 @@ enum HealthCommand {
         return 1
       }
     }
-    let (code, line) = HealthCheck(config: config, timeout: timeout).run()
+    let (code, line) = HealthCheck(config: config, timeout: timeout, showProgress: showProgress).run()
     print(line)
     return code
   }

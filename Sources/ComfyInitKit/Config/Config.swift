@@ -60,6 +60,17 @@ public struct Config: Equatable, Sendable {
   /// COMFYUI_TOKEN_HOSTS, lower case, without leading dots.
   public var tokenHosts: [String] = []
   public var hubToken = HubToken.none
+  /// CIVITAI_TOKEN or CIVITAI_TOKEN_FILE, for the CivitAI endpoint's host.
+  public var civitaiToken = HubToken.none
+  /// HF_ENDPOINT (huggingface_hub's variable): where hf:// sources resolve, without a trailing slash.
+  public var hfEndpoint = "https://huggingface.co"
+  /// COMFYUI_CIVITAI_ENDPOINT: where civitai:// sources resolve.
+  public var civitaiEndpoint = "https://civitai.com"
+  /// COMFYUI_DOWNLOAD_CONNECTIONS: ranged connections per large file.
+  public var downloadConnections = 8
+  /// COMFYUI_DOWNLOAD_PIECE_MB: the size of one ranged request (aria2's -k); files under two pieces
+  /// go over one connection.
+  public var downloadPieceMiB = 32
   /// CURL_CA_BUNDLE, else SSL_CERT_FILE: the CA bundle comfy-init's HTTPS checks servers against (nil:
   /// the distribution's). Children get both variables as they are.
   public var caBundle: String? = nil

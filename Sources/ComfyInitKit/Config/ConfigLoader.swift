@@ -95,6 +95,9 @@ extension Config {
     if readSecrets, let (name, token) = set(HubToken.variables).first {
       c.hubToken = HubToken.read(name: name, value: token)
     }
+    if readSecrets, let (name, token) = set(HubToken.civitaiVariables).first {
+      c.civitaiToken = HubToken.read(name: name, value: token)
+    }
     // HTTPClient reads no environment: it gets the bundle from here, the one reader.
     CABundle.use(c.caBundle)
     try c.checkCombinations()
@@ -191,6 +194,16 @@ extension Config {
     guard !url.hasPrefix("-"), !url.contains(where: { $0 == "\n" || $0 == "\0" }) else {
       throw InitError(
         .config, "\(variable)='\(url)' is not a repository URL; use https://host/owner/repo.git or a local path")
+    }
+    return url
+  }
+
+  /// An http(s) endpoint without its trailing slashes (huggingface_hub strips them from HF_ENDPOINT too).
+  static func endpoint(_ text: String, variable: String) throws(InitError) -> String {
+    var url = text.trimmingWhitespace()
+    while url.hasSuffix("/") { url.removeLast() }
+    guard url.hasPrefix("https://") || url.hasPrefix("http://"), URLParts(url) != nil, !url.contains("?") else {
+      throw InitError(.config, "\(variable)='\(text)' is not an http(s) URL; e.g. https://huggingface.co")
     }
     return url
   }

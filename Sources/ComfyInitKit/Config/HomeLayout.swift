@@ -82,8 +82,17 @@ public struct HomeLayout: Equatable, Sendable {
   /// The same for each custom node.
   public var nodeStampsDir: String { stateDir + "/nodes" }
   public func nodeCheckoutStamp(_ name: String) -> String { nodeStampsDir + "/" + name + ".checkout" }
-  /// One verify stamp per model file (VerifyStamp).
-  public var modelStampsDir: String { stateDir + "/models" }
+  /// Where verify stamps lived before they moved onto the models volume (VerifyStamp takes them over).
+  public var legacyModelStampsDir: String { stateDir + "/models" }
+  /// What provisioning keeps beside the models themselves, on the models volume: the state folder is a
+  /// tmpfs or an emptyDir in the image and clusters, and a lock or a check must outlive a container.
+  public var modelsStateDir: String { modelsDir + "/.comfy-init" }
+  /// Revisions resolved to commits, and each file's size and SHA-256 (ModelLock).
+  public var modelsLockFile: String { modelsStateDir + "/models.lock" }
+  /// One verify stamp per model file (VerifyStamp), keyed by DEST.
+  public var modelStampsDir: String { modelsStateDir + "/verified" }
+  /// One download lock per DEST (DestinationLock).
+  public var modelLocksDir: String { modelsStateDir + "/locks" }
   /// The state a new state folder takes over from `legacyStateDir`, relative to both: what a start
   /// would otherwise redo (git reads, bcrypt, hashing every model). Never the lock or the status.
   public static let seededState = ["ComfyUI.checkout", "auth.stamp", "nodes", "models"]

@@ -202,7 +202,7 @@ extension Config {
     choice("COMFYUI_INSTALLER", "--installer", \.installer.choice, "auto (uv when on PATH), pip or uv"),
     boolean(
       "COMFYUI_REDACT_LOGS", "--redact-logs", \.redactLogs, kind: .value, "cut the token and password out of the log"),
-    Variable("COMFYUI_MODELS_MANIFEST", "--models-manifest", "lines `URL DEST SHA256`, DEST in models/") { v, c in
+    Variable("COMFYUI_MODELS_MANIFEST", "--models-manifest", "lines `SOURCE DEST [SHA256]`, DEST in models/") { v, c in
       c.modelsManifest = v
     },
     boolean("COMFYUI_SKIP_MODELS", "--skip-models", \.skipModels, "download no models"),
@@ -216,6 +216,33 @@ extension Config {
       }
       c.downloadConcurrency = n
     },
+    Variable(
+      "COMFYUI_DOWNLOAD_CONNECTIONS", "--download-connections", shown: "\(defaults.downloadConnections)",
+      "ranged connections per large file, 1 to 32"
+    ) { v, c throws(InitError) in
+      let text = v.trimmingWhitespace()
+      guard let n = Int(text), (1...32).contains(n) else {
+        throw InitError(.config, "COMFYUI_DOWNLOAD_CONNECTIONS='\(text)' is not a number from 1 to 32, e.g. 8")
+      }
+      c.downloadConnections = n
+    },
+    Variable(
+      "COMFYUI_DOWNLOAD_PIECE_MB", "--download-piece-mb", shown: "\(defaults.downloadPieceMiB)",
+      "MiB per ranged request, 1 to 1024"
+    ) { v, c throws(InitError) in
+      let text = v.trimmingWhitespace()
+      guard let n = Int(text), (1...1024).contains(n) else {
+        throw InitError(.config, "COMFYUI_DOWNLOAD_PIECE_MB='\(text)' is not a number from 1 to 1024, e.g. 32")
+      }
+      c.downloadPieceMiB = n
+    },
+    Variable("HF_ENDPOINT", "--hf-endpoint", shown: defaults.hfEndpoint, "where hf:// sources resolve") {
+      v, c throws(InitError) in c.hfEndpoint = try endpoint(v, variable: "HF_ENDPOINT")
+    },
+    Variable(
+      "COMFYUI_CIVITAI_ENDPOINT", "--civitai-endpoint", shown: defaults.civitaiEndpoint,
+      "where civitai:// sources resolve"
+    ) { v, c throws(InitError) in c.civitaiEndpoint = try endpoint(v, variable: "COMFYUI_CIVITAI_ENDPOINT") },
     Variable("COMFYUI_TOKEN_HOSTS", "--token-hosts", "more hosts that get the Hugging Face token") { v, c in
       for host in v.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" }) {
         var name = Substring(host.lowercased())
@@ -227,6 +254,9 @@ extension Config {
     Variable("HF_TOKEN", "--hf-token", kind: .secret, "the Hugging Face token (HTTPS to its hosts only)", read: nil),
     Variable("HF_TOKEN_FILE", "--hf-token-file", kind: .secretPath, "a file holding it", read: nil),
     Variable("HF_API_TOKEN", "--hf-api-token", kind: .secret, "the same, older name", read: nil),
+    Variable(
+      "CIVITAI_TOKEN", "--civitai-token", kind: .secret, "the CivitAI token (HTTPS to its host only)", read: nil),
+    Variable("CIVITAI_TOKEN_FILE", "--civitai-token-file", kind: .secretPath, "a file holding it", read: nil),
     Variable("CURL_CA_BUNDLE", "--curl-ca-bundle", shown: "the distribution's", "CA bundle for HTTPS (wins)") {
       v, c in c.caBundle = v
     },

@@ -12,9 +12,12 @@ public struct HealthCheck {
   let config: Config
   let endpoint: ServerEndpoint
   let timeout: Double
+  /// `health --progress`: the models phase's machine lines after the verdict (comfyctl draws them).
+  let showProgress: Bool
 
-  public init(config: Config, timeout: Double) {
+  public init(config: Config, timeout: Double, showProgress: Bool = false) {
     self.config = config
+    self.showProgress = showProgress
     endpoint = ServerEndpoint(config: config)
     self.timeout = timeout
   }
@@ -37,6 +40,11 @@ public struct HealthCheck {
     if let status, status.phase.isBootstrapping {
       let elapsed = max(0, wallClockSeconds() - status.since)
       let detail = status.detail.isEmpty ? "" : ", \(status.detail)"
+      if status.phase == .models, !status.progress.isEmpty {
+        // "provisioning 12.3/29.4 GB, 210 MB/s, ETA 1m21s", then the machine lines when asked.
+        let lines = showProgress ? status.progress.map { "\n" + $0 }.joined() : ""
+        return (1, "provisioning \(status.detail)" + lines)
+      }
       let word = status.phase == .models ? "provisioning" : "installing"
       return (1, "\(word): bootstrap phase \(status.phase.rawValue) for \(elapsed) s\(detail)")
     }

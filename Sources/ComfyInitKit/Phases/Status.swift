@@ -10,28 +10,37 @@ public struct Status: Sendable {
   public var since: Int
   public var pid: Int32
   public var detail: String
+  /// The models phase's machine lines (`total ...`, `file ...`), which `health --progress` prints.
+  public var progress: [String] = []
 
   /// nil when there is no status file, or it does not parse, or it names no phase this version knows.
   public static func read(_ layout: HomeLayout) -> Status? {
     guard let text = FileSystem.readState(layout.statusFile) else { return nil }
     var fields = [String: String]()
+    var progress: [String] = []
     for line in text.split(separator: "\n") {
-      if let eq = line.firstIndex(of: "=") { fields[String(line[..<eq])] = String(line[line.index(after: eq)...]) }
+      guard let eq = line.firstIndex(of: "=") else { continue }
+      let value = String(line[line.index(after: eq)...])
+      if line[..<eq] == "progress" { progress.append(value) } else { fields[String(line[..<eq])] = value }
     }
     // A status that does not parse is no status: garbage must not pose as a live comfy-init (pid 0
     // or -1 reach every process) or make `health` compute with a time from before the epoch.
     guard let phase = fields["phase"].flatMap(Phase.init(rawValue:)), let since = Int(fields["since"] ?? ""),
       since >= 0, let pid = Int32(fields["pid"] ?? ""), pid > 0
     else { return nil }
-    return Status(phase: phase, since: since, pid: pid, detail: fields["detail"] ?? "")
+    return Status(phase: phase, since: since, pid: pid, detail: fields["detail"] ?? "", progress: progress)
   }
 
   /// Best effort: a read-only home must not stop the server.
-  fileprivate static func write(_ layout: HomeLayout, phase: Phase, detail: String = "", pid: Int32 = getpid()) {
+  fileprivate static func write(
+    _ layout: HomeLayout, phase: Phase, detail: String = "", progress: [String] = [], pid: Int32 = getpid()
+  ) {
     // A phase that reports progress keeps its start time, so `health` says how long it has been running.
     var since = wallClockSeconds()
     if let current = read(layout), current.phase == phase, current.pid == pid { since = current.since }
-    let text = "phase=\(phase.rawValue)\nsince=\(since)\npid=\(pid)\ndetail=\(detail)\n"
+    let text =
+      "phase=\(phase.rawValue)\nsince=\(since)\npid=\(pid)\ndetail=\(detail)\n"
+      + progress.map { "progress=\($0)\n" }.joined()
     try? FileSystem.writeAtomically(layout.statusFile, text, durable: false)
   }
 }
@@ -65,8 +74,8 @@ public struct PhaseReporter: Sendable {
   }
 
   /// `phase` began, or made progress that `detail` says.
-  func report(_ phase: Phase, detail: String = "", pid: Int32 = getpid()) {
-    if ownsStatus { Status.write(layout, phase: phase, detail: detail, pid: pid) }
+  func report(_ phase: Phase, detail: String = "", progress: [String] = [], pid: Int32 = getpid()) {
+    if ownsStatus { Status.write(layout, phase: phase, detail: detail, progress: progress, pid: pid) }
   }
 
   func failed(_ error: InitError) { report(.failed, detail: error.message) }

@@ -33,3 +33,21 @@ func formatRate(_ bytesPerSecond: Double, remaining: Int64?) -> String {
   if let remaining, bytesPerSecond > 0 { text += ", ETA " + formatETA(Double(remaining) / bytesPerSecond) }
   return text
 }
+
+/// "12.30/29.40 GB": both in the total's unit, as a progress headline reads.
+func formatPair(_ done: Int64, of total: Int64) -> String {
+  let whole = formatBytes(total)
+  guard let space = whole.lastIndex(of: " ") else { return whole }
+  let unit = String(whole[whole.index(after: space)...])
+  let scale: Int64 = ["kB": 1000, "MB": 1_000_000, "GB": 1_000_000_000][unit] ?? 1
+  let part: String
+  if scale == 1 {
+    part = "\(max(0, done))"
+  } else if unit == "GB" {
+    let hundredths = (max(0, done) + scale / 200) / (scale / 100)
+    part = "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100)"
+  } else {
+    part = tenths(max(0, done), scale)
+  }
+  return part + "/" + whole
+}

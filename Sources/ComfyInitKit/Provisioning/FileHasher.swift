@@ -9,14 +9,16 @@ import Digest
 enum FileHasher {
   /// Feeds the first `length` bytes of `fd` into `hasher`. `checkStop` runs every 256 MB, so a stop
   /// signal is not kept waiting behind a 20 GB read. Returns false on a read error (errno set).
-  static func feed(_ hasher: SHA256, fd: Int32, length: Int64, checkStop: () throws -> Void) rethrows -> Bool {
+  static func feed(
+    _ hasher: SHA256, fd: Int32, from start: Int64 = 0, length: Int64, checkStop: () throws -> Void
+  ) rethrows -> Bool {
     let size = 1 << 20
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
     defer { buffer.deallocate() }
     var done: Int64 = 0
     while done < length {
       if done & ((1 << 28) - 1) == 0 { try checkStop() }
-      let n = pread(fd, buffer.baseAddress, Int(min(Int64(size), length - done)), off_t(done))
+      let n = pread(fd, buffer.baseAddress, Int(min(Int64(size), length - done)), off_t(start + done))
       if n < 0 && errno == EINTR { continue }
       if n <= 0 { return false }
       hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))

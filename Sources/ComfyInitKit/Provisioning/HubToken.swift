@@ -1,4 +1,5 @@
-// The Hugging Face token: HF_TOKEN, HF_TOKEN_FILE, HF_API_TOKEN (the first one set wins), read when
+// A download token: Hugging Face's (HF_TOKEN, HF_TOKEN_FILE, HF_API_TOKEN: the first one set wins) or
+// CivitAI's (CIVITAI_TOKEN, CIVITAI_TOKEN_FILE), read when
 // the configuration is (as the user comfy-init started as: root before a PUID drop can read a
 // root-only secret). A token that cannot be used is reported only when a download needs it: a token
 // file need not be mounted once every model is in place (TokenPolicy throws then).
@@ -11,6 +12,7 @@ public enum HubToken: Equatable, Sendable {
 
   /// The variables in the order they are asked; the first one set decides.
   static let variables = ["HF_TOKEN", "HF_TOKEN_FILE", "HF_API_TOKEN"]
+  static let civitaiVariables = ["CIVITAI_TOKEN", "CIVITAI_TOKEN_FILE"]
 
   /// `name` is the first of `variables` that is set, `value` its value (Config.load asks).
   static func read(name: String, value: String) -> HubToken {
@@ -20,6 +22,8 @@ public enum HubToken: Equatable, Sendable {
         return .unusable("\(name)=\(value) cannot be read; mount the token file there or fix the path")
       }
       token = text.trimmingWhitespace()
+      // Deployments mount the secret file always, empty when the user gave no token.
+      if token.isEmpty { return .none }
     }
     guard !token.isEmpty, !token.contains(where: { $0.isNewline || $0 == "\0" }) else {
       return .unusable("\(name) must hold one token on one line; fix its value")

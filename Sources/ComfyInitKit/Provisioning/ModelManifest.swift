@@ -1,14 +1,16 @@
-// COMFYUI_MODELS_MANIFEST: one model per line, `URL DEST SHA256`, white-space separated, `#` starts
-// a comment. Parsing is pure and checks everything a line can get wrong before any byte is fetched.
+// COMFYUI_MODELS_MANIFEST: one model per line, `SOURCE DEST [SHA256]`, white-space separated, `#`
+// starts a comment. SOURCE is an https URL, hf://OWNER/REPO[@REVISION]/PATH or civitai://ID (see
+// ModelSource); without a SHA256 (or with '-') the lock file pins the one the Hub or the first
+// download gave. Parsing is pure and checks everything a line can get wrong before any byte is fetched.
 #if canImport(Glibc)
   import Glibc
 #endif
 
 public struct ModelEntry: Equatable, Sendable {
-  public var url: String
+  public var source: ModelSource
   /// Relative to ComfyUI/models, normalised ("a/./b" is "a/b"), never absolute, never with "..".
   public var dest: String
-  /// Lower-case hex; nil for the literal "-" (no check, a warning at provisioning time).
+  /// Lower-case hex; nil when the line gives none (the lock file's then, once there is one).
   public var sha256: String?
   public var line: Int
 }
@@ -37,23 +39,24 @@ public enum ModelManifest {
       }
       if fields.isEmpty { continue }
       func fail(_ why: String) -> InitError { InitError(.models, "\(source):\(number): \(why)") }
-      guard fields.count == 3 else {
-        throw fail("expected `URL DEST SHA256`, found \(fields.count) field(s); use '-' for an unknown SHA256")
+      guard fields.count == 2 || fields.count == 3 else {
+        throw fail("expected `SOURCE DEST [SHA256]`, found \(fields.count) field(s); one file per line")
       }
-      let url = String(fields[0])
-      guard url.hasPrefix("https://") || url.hasPrefix("http://"), URLParts(url) != nil else {
-        throw fail("'\(redactURL(url))' is not an http(s) URL; give the file's download URL")
-      }
+      let (parsed, why) = ModelSource.parse(String(fields[0]))
+      guard let source = parsed else { throw fail(why) }
       guard let dest = normalizedDest(String(fields[1])) else {
         throw fail(
           "DEST '\(fields[1])' leaves ComfyUI/models; give a relative path inside it, e.g. checkpoints/model.safetensors"
         )
       }
-      if dest.hasSuffix(".partial") {
+      if dest == ".comfy-init" || dest.hasPrefix(".comfy-init/") {
+        throw fail("DEST '\(dest)' is inside models/.comfy-init, where comfy-init keeps its lock and stamps; change it")
+      }
+      if dest.hasSuffix(".partial") || dest.hasSuffix(".partial.parts") {
         throw fail("DEST '\(dest)' ends in .partial, the suffix of unfinished downloads; rename it")
       }
       var sha: String? = nil
-      if fields[2] != "-" {
+      if fields.count == 3, fields[2] != "-" {
         let hash = fields[2].lowercased()
         guard hash.utf8.count == 64, hash.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
           throw fail(
@@ -64,7 +67,7 @@ public enum ModelManifest {
       if let twin = entries.first(where: { $0.dest == dest }) {
         throw fail("DEST '\(dest)' is already on line \(twin.line); keep one line per file")
       }
-      entries.append(ModelEntry(url: url, dest: dest, sha256: sha, line: number))
+      entries.append(ModelEntry(source: source, dest: dest, sha256: sha, line: number))
     }
     return entries
   }
@@ -78,5 +81,12 @@ public enum ModelManifest {
       parts.append(part)
     }
     return parts.isEmpty ? nil : parts.joined(separator: "/")
+  }
+}
+
+extension ModelEntry {
+  /// A DEST read back from a file on the volume (a stamp) is used only if a manifest could have said it.
+  static func isSafeDest(_ dest: String) -> Bool {
+    ModelManifest.normalizedDest(dest) == dest && !dest.hasPrefix(".comfy-init/") && !dest.hasSuffix(".partial")
   }
 }

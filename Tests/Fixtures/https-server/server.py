@@ -78,6 +78,7 @@ class Handler(BaseHTTPRequestHandler):
         record = {
             "address": self.connection.getsockname()[0], "host": self.headers.get("Host"), "path": self.path,
             "range": self.headers.get("Range"), "auth": auth, "status": 0, "bytes": 0, "start": started,
+            "method": "HEAD" if head else "GET",
         }
         try:
             self.route(url, knobs, auth, head, record)
