@@ -102,6 +102,8 @@ final class StandinHub: @unchecked Sendable {
     /// A signed URL answers 403 "Request has expired" from its (N+1)th request on: expiry mid-download,
     /// deterministically.
     var expireAfterRequests: Int? = nil
+    /// The status of an expired URL's answer (nil: 403, as S3; 400 is the other one a CDN may give).
+    var expiredStatus: Int? = nil
     /// Bytes per second per response (as nginx's limit_rate); nil: as fast as it goes.
     var throttle: Int? = nil
     /// Ranges ignored: 200 with the whole file.

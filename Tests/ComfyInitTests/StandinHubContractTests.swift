@@ -154,6 +154,9 @@ import Testing
     #expect(text.contains("<Code>AccessDenied</Code>") && text.contains("Request has expired"), "\(text)")
     // A fresh resolve signs a fresh URL.
     #expect(try download(try cdnURL(hub, "me/m", "m.bin")).status == 200)
+    try hub.cdn { $0.expiredStatus = 400 }
+    #expect(try download(url).status == 400, "expiredStatus")
+    try hub.cdn { $0.expiredStatus = nil }
     try hub.cdn {
       $0.expireAfterRequests = nil
       $0.lifetime = 1

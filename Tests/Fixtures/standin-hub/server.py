@@ -19,8 +19,8 @@ as the Swift wrapper Tests/ComfyInitTests/StandinHub.swift writes them):
   renamed: {"OLD/NAME": "NEW/NAME"}
   civitai: {"VERSION_ID": {files: [{id, name, type, file, primary}], loginRequired, earlyAccess,
             tokens: [tokens that pass early access]}},   civitaiTokens: [tokens of logged-in users]
-  cdn: {lifetime (s, default 3600), expireAfterRequests, throttle (bytes/s), ignoreRange,
-        dropAfterBytes, dropCount (default 1), serial}
+  cdn: {lifetime (s, default 3600), expireAfterRequests, expiredStatus (default 403), throttle (bytes/s),
+        ignoreRange, dropAfterBytes, dropCount (default 1), serial}
   faults: {rateLimit: {count, t, retryAfter, serial}, unavailable: {count, retryAfter, serial}}
 A knob that fires a counted number of times counts per (knob, serial): writing it again with a new serial
 arms it again.
@@ -52,7 +52,8 @@ CDN rules (paths /cdn/... for the Hub, /storage/... for CivitAI):
   C2 (m-s "X-Amz-Expires=3600 (about one hour)", CivitAI "expires in about a day"): the URL is signed
      (HMAC over path, issue time and lifetime); after `lifetime` seconds, or after `expireAfterRequests`
      requests with the same signature, it answers 403 with an S3-like XML AccessDenied body ("Request has
-     expired"); a changed signature answers 403 SignatureDoesNotMatch (stand-in: S3's wording).
+     expired"; cdn.expiredStatus: another status, e.g. 400, the other answer the issue expects of a CDN whose
+     URL expired; stand-in); a changed signature answers 403 SignatureDoesNotMatch (stand-in: S3's wording).
      Each resolve signs a fresh URL. The path carries the content's SHA-256: once a file's content
      changes, its old URLs answer 404 NoSuchKey (stand-in: content-addressed, as the Xet bridge is).
   C3 (m-s "The Authorization header is dropped when the redirect goes to another host", CivitAI
@@ -408,9 +409,10 @@ class Handler(BaseHTTPRequestHandler):
         with state_lock:
             uses = signature_uses[signature] = signature_uses.get(signature, 0) + 1
         limit = cdn.get("expireAfterRequests")
-        if time.time() > issued + lifetime or (limit is not None and uses > int(limit)):
-            return self.reply(403, body=s3_error("AccessDenied", "Request has expired"),
-                              content_type="application/xml")
+        # Whole seconds, as X-Amz-Date has them: a URL is good for at least `lifetime` seconds, never less.
+        if int(time.time()) > issued + lifetime or (limit is not None and uses > int(limit)):
+            return self.reply(int(cdn.get("expiredStatus") or 403),
+                              body=s3_error("AccessDenied", "Request has expired"), content_type="application/xml")
         served = unquote(parts[3])
         full = os.path.join(args.root, served)
         if "/" in served or not os.path.isfile(full) or digests(full)[0] != parts[2]:
