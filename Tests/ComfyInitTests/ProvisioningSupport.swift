@@ -21,19 +21,75 @@ enum ProvisioningCertificate {
   static var key: String { dir.path + "/key.pem" }
 }
 
-/// One request as the test server logged it.
+/// One request as a test server logged it (the file server or the stand-in Hub).
 struct ServedRequest {
   var address: String
+  var method: String
   var path: String
+  /// The stand-in Hub's route: hf, cdn, storage, civitai-api, civitai-download or other ("" from the file server).
+  var kind: String
   var range: String?
+  /// The Authorization header as sent: the file server logs it; the stand-in Hub never does (nil there).
   var auth: String?
+  /// Whether an Authorization header came at all (both servers).
+  var authorized: Bool
+  /// Whether a `?token=` came (the stand-in Hub; its log never holds the query).
+  var queryToken: Bool
   var status: Int
   var bytes: Int
   var start: Double
   var end: Double
   var dropped: Bool
-  var method = "GET"
 }
+
+/// The JSON request log and busy file that both test servers write (one line per request, logged when it
+/// ends; the busy file counts connections accepted and not yet logged).
+struct RequestLog {
+  var log: String
+  var busy: String
+
+  /// The logged requests in the order they started, read once the server has no connection left
+  /// (it logs a request when it ends, which may be a moment after the client saw its last byte) and
+  /// at least `atLeast` are logged (for a client that still runs).
+  func requests(atLeast count: Int = 0, _ include: (ServedRequest) -> Bool = { _ in true }) -> [ServedRequest] {
+    let done = pollUntil(10) { isIdle && logged.filter(include).count >= count }
+    if !done { Issue.record("the server still has connections, or fewer than \(count) requests were logged") }
+    return logged.filter(include).sorted { $0.start < $1.start }
+  }
+
+  /// No connection accepted and not yet logged.
+  private var isIdle: Bool { (try? String(contentsOfFile: busy, encoding: .utf8)) == "0" }
+
+  private var logged: [ServedRequest] {
+    let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+    return text.split(separator: "\n").compactMap { line in
+      guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+      let auth = object["auth"] as? String
+      return ServedRequest(
+        address: object["address"] as? String ?? "", method: object["method"] as? String ?? "GET",
+        path: object["path"] as? String ?? "", kind: object["kind"] as? String ?? "", range: object["range"] as? String,
+        auth: auth, authorized: object["authorization"] as? Bool ?? (auth != nil),
+        queryToken: object["queryToken"] as? Bool ?? false, status: object["status"] as? Int ?? 0,
+        bytes: object["bytes"] as? Int ?? 0, start: object["start"] as? Double ?? 0, end: object["end"] as? Double ?? 0,
+        dropped: object["dropped"] as? Bool ?? false)
+    }
+  }
+}
+
+/// The port a test server wrote to `portFile` once it listens (it picks a free one itself); throws with
+/// its log when it does not come up within 15 s.
+func portOfStartedServer(_ process: BackgroundProcess, portFile: String) throws -> Int {
+  var found: Int? = nil
+  let deadline = Date().addingTimeInterval(15)
+  while found == nil && Date() < deadline && process.isRunning {
+    found = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0) }
+    if found == nil { usleep(20_000) }
+  }
+  guard let found else { throw ServerDidNotStart(log: process.log) }
+  return found
+}
+
+struct ServerDidNotStart: Error { var log: String }
 
 /// The HTTPS file server, serving `files` under /files/NAME; stopped when released.
 final class ModelServer: @unchecked Sendable {
@@ -54,19 +110,10 @@ final class ModelServer: @unchecked Sendable {
         dir.path + "/requests.jsonl",
         "--port-file", portFile, "--busy-file", dir.path + "/busy", "--token", ModelServer.token,
       ], environment: baseEnvironment(), log: dir.path + "/server.log")
-    var found: Int? = nil
-    let deadline = Date().addingTimeInterval(15)
-    while found == nil && Date() < deadline && process.isRunning {
-      found = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0) }
-      if found == nil { usleep(20_000) }
-    }
-    guard let found else { throw ServerDidNotStart(log: process.log) }
-    port = found
+    port = try portOfStartedServer(process, portFile: portFile)
   }
 
   deinit { process.stop() }
-
-  struct ServerDidNotStart: Error { var log: String }
 
   /// https://HOST:PORT/files/NAME?QUERY
   func url(_ name: String, host: String = "127.0.0.1", query: String = "") -> String {
@@ -78,36 +125,16 @@ final class ModelServer: @unchecked Sendable {
     return "https://127.0.0.1:\(port)/redirect?to=\(encoded)" + (query.isEmpty ? "" : "&" + query)
   }
 
-  /// The logged requests in the order they started, read once the server has no connection left
-  /// (it logs a request when it ends, which may be a moment after the client saw its last byte) and
-  /// at least `atLeast` are logged (for a client that still runs).
   /// The GETs: what moved bytes (comfy-init's HEADs ask a plain URL for its size first).
   func requests(atLeast count: Int = 0) -> [ServedRequest] {
-    allRequests(atLeast: count, { $0.method == "GET" })
+    allRequests(atLeast: count) { $0.method == "GET" }
   }
 
   /// Every request, HEADs too (where a token went matters for all of them).
-  func allRequests(atLeast count: Int = 0, _ include: (ServedRequest) -> Bool = { _ in true }) -> [ServedRequest] {
-    let done = pollUntil(10) { isIdle && loggedRequests.filter(include).count >= count }
-    if !done { Issue.record("the server still has connections, or fewer than \(count) requests were logged") }
-    return loggedRequests.filter(include).sorted { $0.start < $1.start }
-  }
-
-  /// No connection accepted and not yet logged.
-  private var isIdle: Bool {
-    (try? String(contentsOfFile: dir.path + "/busy", encoding: .utf8)) == "0"
-  }
-
-  private var loggedRequests: [ServedRequest] {
-    let text = (try? String(contentsOfFile: dir.path + "/requests.jsonl", encoding: .utf8)) ?? ""
-    return text.split(separator: "\n").compactMap { line in
-      guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
-      return ServedRequest(
-        address: object["address"] as? String ?? "", path: object["path"] as? String ?? "",
-        range: object["range"] as? String, auth: object["auth"] as? String, status: object["status"] as? Int ?? 0,
-        bytes: object["bytes"] as? Int ?? 0, start: object["start"] as? Double ?? 0, end: object["end"] as? Double ?? 0,
-        dropped: object["dropped"] as? Bool ?? false, method: object["method"] as? String ?? "GET")
-    }
+  func allRequests(atLeast count: Int = 0, _ include: @escaping (ServedRequest) -> Bool = { _ in true })
+    -> [ServedRequest]
+  {
+    RequestLog(log: dir.path + "/requests.jsonl", busy: dir.path + "/busy").requests(atLeast: count, include)
   }
 }
 

@@ -76,7 +76,7 @@ import Testing
     }
   }
 
-  @Test(arguments: ["qwen-image-edit.txt", "sd15-small.txt"])
+  @Test(arguments: ["qwen-image-edit.txt", "sd15-small.txt", "flux-dev.txt", "sd35-large.txt", "sd35-medium.txt"])
   func theShippedManifestsParseAndPinEveryHash(name: String) throws {
     let entries = try ModelManifest.load(Paths.root + "/manifests/" + name)
     #expect(!entries.isEmpty)

@@ -97,13 +97,17 @@ struct CurlResult {
 
 func curl(
   _ url: String, method: String? = nil, headers: [String] = [], form: [String: String]? = nil, body: String? = nil,
-  cookieJar: String? = nil, maxTime: Int = 10, trustAnyCertificate: Bool = false
+  cookieJar: String? = nil, maxTime: Int = 10, trustAnyCertificate: Bool = false, caCert: String? = nil,
+  head: Bool = false
 ) throws -> CurlResult {
   var args = [
     "/usr/bin/curl", "-s", "-o", "-", "-D", "/dev/stderr", "-w", "\n%{http_code}", "--max-time", "\(maxTime)",
   ]
   if let method { args += ["-X", method] }
+  // -I, not -X HEAD: curl then reads no body, whatever Content-Length says.
+  if head { args.append("-I") }
   if trustAnyCertificate { args.append("-k") }
+  if let caCert { args += ["--cacert", caCert] }
   if let body { args += ["--data-binary", body] }
   for h in headers { args += ["-H", h] }
   if let form { for (k, v) in form.sorted(by: { $0.key < $1.key }) { args += ["--data-urlencode", "\(k)=\(v)"] } }

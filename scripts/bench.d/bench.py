@@ -13,7 +13,10 @@ On the stand-in ComfyUI of Tests/Fixtures (and with --real DIR on the real Comfy
   6. bcrypt at cost 12: comfy-init against Python's bcrypt;
   7. the gate (comfy-gateway) against nginx as a plain reverse proxy: added latency per request, the
      WebSocket relay rate, its memory idle and under 200 connections, and the warm start to the first
-     authenticated answer through it against straight python (`scripts/bench gate`: only this one).
+     authenticated answer through it against straight python (`scripts/bench gate`: only this one);
+  8. downloads (issue 20): comfy-init provision against curl and aria2c, one big file from a local nginx
+     that caps each connection (`scripts/bench download`: only this one; never part of the full run, which
+     it would lengthen by minutes).
 Every figure is the median of several runs with min and max. Variants are interleaved run by run,
 and every ratio compares medians measured in the same invocation.
 Work files go to bench-out/ (git-ignored); the report to BENCHMARKS.md, the chart to docs/.
@@ -21,9 +24,10 @@ Work files go to bench-out/ (git-ignored); the report to BENCHMARKS.md, the char
 This file is the checklist: options, the sections chosen, the report. Each section is a module of
 scripts/bench.d/ whose measure() returns what the report shows of it:
   warm.py 1, cold.py 2, docker_stop.py 3, init.py 4, health.py 5, bcrypt_bench.py 6, gate.py 7 (with
-  gate-upstream.c, gate-nginx.conf, gate-wrk.lua, gate_ws.py), auth.py (ComfyUI-Login through
-  comfy-init, before them), real.py (--real);
-and report.py renders them all into BENCHMARKS.md (gate_report.py the gate's). What they share:
+  gate-upstream.c, gate-nginx.conf, gate-wrk.lua, gate_ws.py), download.py 8 (with download-nginx.conf),
+  auth.py (ComfyUI-Login through comfy-init, before them), real.py (--real);
+and report.py renders them all into BENCHMARKS.md (gate_report.py the gate's, download_report.py the
+downloads'). What they share:
 common.py (paths, BenchError, log), stats.py (Sample, formatting, tables), procs.py (start, wait for,
 stop, clean up processes), targets.py (the ComfyUI run, the entrypoints, their homes), prepare.py (the
 comfy-init under test and the tools), machine.py (the report's machine table).
@@ -39,6 +43,7 @@ import auth
 import bcrypt_bench
 import cold
 import docker_stop
+import download
 import gate
 import health
 import init
@@ -52,20 +57,24 @@ from procs import cleanup
 from targets import baseline, comfy_init, make_home, share_venv, standin
 
 # Repetitions. Quick keeps at least 2 (3 where cheap) so every figure still has a min and a max.
-# gate_rounds: rounds of wrk runs of gate_seconds each; gate_ws_messages: text messages per relay run.
+# gate_rounds: rounds of wrk runs of gate_seconds each; gate_ws_messages: text messages per relay run;
+# download: downloads of each tool (COMFY_BENCH_DOWNLOAD_RUNS overrides it).
 RUNS = {
     "full": dict(warm=15, overhead=15, cold=4, stop=5, memory=3, startexit=200, orphans=5, health=50, bcrypt=8,
-                 real_warm=7, real_overhead=3, gate_rounds=5, gate_seconds=2, gate_ws_messages=100000),
+                 real_warm=7, real_overhead=3, gate_rounds=5, gate_seconds=2, gate_ws_messages=100000, download=5),
     "quick": dict(warm=3, overhead=3, cold=2, stop=2, memory=2, startexit=30, orphans=2, health=10, bcrypt=3,
-                  real_warm=3, real_overhead=2, gate_rounds=3, gate_seconds=1, gate_ws_messages=30000),
+                  real_warm=3, real_overhead=2, gate_rounds=3, gate_seconds=1, gate_ws_messages=30000, download=2),
 }
-SECTIONS = ("warm", "cold", "docker", "init", "health", "bcrypt", "gate")
+SECTIONS = ("warm", "cold", "docker", "init", "health", "bcrypt", "gate", "download")
+# The full run's: the downloads' section runs only when named (a quarter of an hour at 1 GiB and 5 runs).
+DEFAULT_SECTIONS = tuple(s for s in SECTIONS if s != "download")
 
 
 def parse_options():
     ap = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("section", nargs="?", choices=SECTIONS,
-                    help="only this stand-in section (as --only SECTION); `scripts/bench gate`: only the gate's")
+                    help="only this section (as --only SECTION); `scripts/bench gate`: only the gate's; "
+                         "`scripts/bench download`: only the downloads'")
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (about a third of the time)")
     ap.add_argument("--real", metavar="DIR", help="also measure the real ComfyUI that real-comfyui.sh made in DIR")
     ap.add_argument("--real-only", action="store_true", help="with --real: only the real ComfyUI section")
@@ -101,9 +110,14 @@ def measure(kit, args, runs):
     if args.real_only:
         results["real"] = real.measure(kit, args.real, runs, args.real_reuse, args.real_uv)
         return results
-    sections = set(args.only.split(",")) if args.only else set(SECTIONS)
+    sections = set(args.only.split(",")) if args.only else set(DEFAULT_SECTIONS)
     if args.no_docker:
         sections.discard("docker")
+    if "download" in sections:  # its own part of the report, and it needs no stand-in ComfyUI
+        results["download"] = download.measure(kit, runs)
+        sections.discard("download")
+        if not sections:
+            return results
     target = standin(kit)
     if sections == {"gate"}:  # its own part of the report: the stand-in part of BENCHMARKS.md stays
         log("stand-in: a first start into a fresh home (comfy-init)")
@@ -160,7 +174,7 @@ def main():
     started, load_start = time.monotonic(), os.getloadavg()
     signal.signal(signal.SIGTERM, interrupted)
     try:
-        kit = prepare(args.bin)
+        kit = prepare(args.bin, stand_in=(args.only or "") != "download" or bool(args.real))
         results = measure(kit, args, runs)
     except (BenchError, KeyboardInterrupt) as e:
         cleanup()

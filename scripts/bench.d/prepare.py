@@ -17,7 +17,9 @@ class Kit:
         self.repos, self.tools, self.uv_path = repos, tools, uv_path
 
 
-def prepare(binary):
+def prepare(binary, stand_in=True):
+    """stand_in=False (the downloads' section alone): only the comfy-init snapshot; none of what the
+    stand-in ComfyUI's sections need (the gate, the compiled helpers, the repos, the tools venv)."""
     binary = os.path.realpath(binary)
     os.makedirs(os.path.join(OUT, "bin"), exist_ok=True)
     if not os.access(binary, os.X_OK):
@@ -26,6 +28,8 @@ def prepare(binary):
     snapshot = os.path.join(OUT, "bin", "comfy-init")
     rm_tree(snapshot)
     shutil.copy2(binary, snapshot)
+    if not stand_in:
+        return Kit(snapshot, None, None, None, None, os.path.join(OUT, "tools"), None)
     # With auth on, comfy-init runs the gate it finds beside its own binary: the snapshot gets its own.
     gateway_src = os.path.join(os.path.dirname(binary), "comfy-gateway")
     if not os.access(gateway_src, os.X_OK):

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 
 from common import OUT, log
+from download_report import DOWNLOAD_MARK, keep_download_section, render_download, replace_download_section
 from gate_report import GATE_END, GATE_MARK, render_gate
 from stats import Sample, cells, fmt_bytes, fmt_ratio, fmt_s, fmt_signed, from_jsonable, ratio, table, to_jsonable
 
@@ -25,7 +26,7 @@ def save_results(m, mode, runs, results):
 def load_results():
     """The parts that earlier runs saved in bench-out/results-*.json (for --render)."""
     parts = {}
-    for key in ("standin", "real", "gate"):
+    for key in ("standin", "real", "gate", "download"):
         path = os.path.join(OUT, f"results-{key}.json")
         if os.path.exists(path):
             d = from_jsonable(json.load(open(path)))
@@ -35,6 +36,10 @@ def load_results():
 
 def write_report(out, parts):
     """BENCHMARKS.md from the parts measured (a part not measured now is kept from the file as it is)."""
+    if "download" in parts:
+        replace_download_section(out, render_download(*parts.pop("download")))
+        if not parts:
+            return
     if set(parts) == {"gate"}:
         replace_gate_section(out, render_gate(*parts["gate"]))
         return
@@ -63,6 +68,9 @@ def write_report(out, parts):
     gate = render_gate(*parts["gate"]) if "gate" in parts else keep_gate_section(out)
     if gate:
         text.append(gate)
+    download = keep_download_section(out)
+    if download:
+        text.append(download)
     report = "\n\n".join(text) + "\n"
     with open(out, "w") as f:
         f.write(report)
@@ -382,7 +390,7 @@ def keep_real_section(path):
 def keep_standin_part(path):
     with contextlib.suppress(OSError):
         text = open(path).read()
-        return text.split(REAL_BEGIN)[0].split(GATE_MARK)[0].rstrip()
+        return text.split(REAL_BEGIN)[0].split(GATE_MARK)[0].split(DOWNLOAD_MARK)[0].rstrip()
     return None
 
 
