@@ -159,15 +159,16 @@ import Testing
     try hub.cdn { $0.expiredStatus = nil }
     try hub.cdn {
       $0.expireAfterRequests = nil
-      $0.lifetime = 1
+      $0.lifetime = 2
     }
     let short = try cdnURL(hub, "me/m", "m.bin")
-    #expect(short.contains("X-Amz-Expires=1&"), "\(short)")
+    #expect(short.contains("X-Amz-Expires=2&"), "\(short)")
     #expect(try download(short).status == 200)
-    Thread.sleep(forTimeInterval: 2.2)
+    // Good for 2 to 3 s (whole seconds, as X-Amz-Date): 3.2 s later it has expired.
+    Thread.sleep(forTimeInterval: 3.2)
     #expect(try download(short).status == 403, "past its lifetime")
     let forged = try cdnURL(hub, "me/m", "m.bin").replacingOccurrences(
-      of: "X-Amz-Expires=1&", with: "X-Amz-Expires=99&")
+      of: "X-Amz-Expires=2&", with: "X-Amz-Expires=99&")
     let refused = try download(forged)
     #expect(refused.status == 403 && String(decoding: refused.bytes, as: UTF8.self).contains("SignatureDoesNotMatch"))
   }

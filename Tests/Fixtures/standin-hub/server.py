@@ -3,7 +3,8 @@
 
 No Hub is reachable from the machines these tests run on: every rule below is taken from
 ../shared/docs/model-sources.md (cited as "m-s" with the bullet it comes from), or marked "stand-in" where
-that page says nothing and this server had to choose. It is not a copy of any real service.
+that page says nothing and this server had to choose. Line numbers are those of model-sources.md as
+written for issue 20. It is not a copy of any real service.
 
 Addresses (one port, several addresses, so that the Hub and its CDN are different origins, as
 huggingface.co and cas-bridge.xethub.hf.co are): --hub-host (default 127.0.0.1) answers the Hub and
@@ -26,51 +27,51 @@ A knob that fires a counted number of times counts per (knob, serial): writing i
 arms it again.
 
 Hugging Face rules:
-  H1 (m-s "Download URL"): GET and HEAD /{owner}/{repo}/resolve/{rev}/{path}, and /datasets/{owner}/{repo}/...
-  H2 (m-s "huggingface_hub sends a HEAD ... reads"): an LFS file answers 302 with `X-Repo-Commit` (the commit
-     the revision resolved to), `X-Linked-Etag` (the quoted SHA-256 of the content, computed here),
+  H1 (m-s line 8, "Download URL"): GET and HEAD /{owner}/{repo}/resolve/{rev}/{path}, and /datasets/{owner}/{repo}/...
+  H2 (m-s lines 10-17, "huggingface_hub sends a HEAD ... reads"): an LFS file answers 302 with
+     `X-Repo-Commit` (the commit the revision resolved to), `X-Linked-Etag` (the quoted SHA-256 of the content, computed here),
      `X-Linked-Size`, and `Location`: a signed URL on the CDN host with `X-Amz-Expires`. `ETag` and
      `Content-Length` describe the redirect itself (stand-in: the ETag is the git SHA-1 of the LFS pointer,
      the length that of the short redirect body); a client must read X-Linked-*.
-  H3 (m-s "for small git-stored files the git SHA-1"): a path in gitStored answers 200 with the content
+  H3 (m-s line 14, "for small git-stored files the git SHA-1"): a path in gitStored answers 200 with the content
      itself and `ETag` = the quoted git blob SHA-1, no X-Linked-* (stand-in: no redirect for those).
-  H4 (m-s "follows only relative redirects (renamed repos)"): a renamed repo answers 307 with a relative
+  H4 (m-s line 10, "follows only relative redirects (renamed repos)"): a renamed repo answers 307 with a relative
      `Location` (/NEW/NAME/resolve/...).
-  H5 (m-s "Errors"): `X-Error-Code` and `X-Error-Message` headers and a JSON body {"error": message}:
+  H5 (m-s lines 28-33, "Errors"): `X-Error-Code` and `X-Error-Message` headers and a JSON body {"error": message}:
      gated, no token: 401 GatedRepo "Access to model X is restricted. You must have access to it and be
      authenticated to access it. Please log in."; gated, a token not in `tokens`: 403 GatedRepo "Access to
      model X is restricted and you are not in the authorized list. Visit ENDPOINT/X to ask for access.";
      a missing repo, or a private one without a token in `tokens`: 401 RepoNotFound; a revision that is
      neither a branch, a tag nor a commit: 404 RevisionNotFound; a path not in the commit: 404
      EntryNotFound (stand-in: the wording of the last three messages).
-  H6 (m-s "Rate limits"): faults.rateLimit: the next `count` resolver requests (Hub and CivitAI API paths)
+  H6 (m-s lines 34-35, "Rate limits"): faults.rateLimit: the next `count` resolver requests (Hub and CivitAI API paths)
      answer 429 with `RateLimit: "api";r=0;t=T` (when t is given) and/or `Retry-After: S`.
      faults.unavailable: the next `count` answer 503 (with Retry-After when given; stand-in).
 CDN rules (paths /cdn/... for the Hub, /storage/... for CivitAI):
-  C1 (m-s "Ranges"): GET and HEAD with `Range: bytes=A-B`, `A-` or `-N`: 206 with `Content-Range`; a start
+  C1 (m-s lines 22-23, "Ranges"): GET and HEAD with `Range: bytes=A-B`, `A-` or `-N`: 206 with `Content-Range`; a start
      past the end: 416 (stand-in: as RFC 9110). No ETag on the body. `Accept-Ranges: bytes`.
-  C2 (m-s "X-Amz-Expires=3600 (about one hour)", CivitAI "expires in about a day"): the URL is signed
+  C2 (m-s line 16, "X-Amz-Expires=3600 (about one hour)", line 47, CivitAI "expires in about a day"): the URL is signed
      (HMAC over path, issue time and lifetime); after `lifetime` seconds, or after `expireAfterRequests`
      requests with the same signature, it answers 403 with an S3-like XML AccessDenied body ("Request has
      expired"; cdn.expiredStatus: another status, e.g. 400, the other answer the issue expects of a CDN whose
      URL expired; stand-in); a changed signature answers 403 SignatureDoesNotMatch (stand-in: S3's wording).
      Each resolve signs a fresh URL. The path carries the content's SHA-256: once a file's content
      changes, its old URLs answer 404 NoSuchKey (stand-in: content-addressed, as the Xet bridge is).
-  C3 (m-s "The Authorization header is dropped when the redirect goes to another host", CivitAI
-     "R2 answers 400 Missing x-amz-content-sha256"): any `Authorization` header at the CDN host answers
+  C3 (m-s line 20, "The Authorization header is dropped when the redirect goes to another host", line
+     49, CivitAI "R2 answers 400 Missing x-amz-content-sha256"): any `Authorization` header at the CDN host answers
      400 with an S3-like XML InvalidRequest body, on /cdn as on /storage (stand-in: one answer for both).
   C4 (stand-in, nginx's limit_rate): cdn.throttle caps each response at that many bytes per second.
-  C5 (m-s "A Range request answered 200 means start over"): cdn.ignoreRange answers 200 with the whole file.
+  C5 (m-s line 23, "A Range request answered 200 means start over"): cdn.ignoreRange answers 200 with the whole file.
   C6 (stand-in): cdn.dropAfterBytes: the next `dropCount` responses of the CDN send that many body bytes
      and then the connection is dropped without a TLS close.
 CivitAI rules:
-  V1 (m-s CivitAI first bullet): GET /api/v1/model-versions/{id}: JSON {id, name, files: [{id, name, type,
+  V1 (m-s lines 43-45, CivitAI first bullet): GET /api/v1/model-versions/{id}: JSON {id, name, files: [{id, name, type,
      sizeKB (KiB, a float), hashes: {SHA256 (upper-case hex), CRC32, AutoV2}, downloadUrl, primary}]}
      (stand-in: no BLAKE3, AutoV1, AutoV3); downloadUrl = https://HUB:PORT/api/download/models/{id}, with
      ?fileId=N for a file that is not the primary one. Unknown id: 404 JSON.
-  V2 (m-s "answers 307 to a signed storage URL ... Token: Authorization: Bearer (preferred) or ?token="):
+  V2 (m-s lines 46-48, "answers 307 to a signed storage URL ... Token: Authorization: Bearer (preferred) or ?token="):
      GET /api/download/models/{id}: 307 to /storage/... on the CDN host.
-  V3 (m-s "Errors for non-browser clients"): loginRequired without a token in civitaiTokens: 401
+  V3 (m-s lines 50-52, "Errors for non-browser clients"): loginRequired without a token in civitaiTokens: 401
      {"error":"Unauthorized","message":"The creator of this asset requires you to be logged in to download
      it"}; earlyAccess without a token in the version's tokens: 403 JSON (stand-in wording).
 Log: every request is one JSON line in --log: address (the one it reached), method, path (never the
