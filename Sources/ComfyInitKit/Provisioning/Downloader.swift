@@ -119,7 +119,7 @@ final class Downloader {
       }
       var request = HTTPRequest(url: hop, timeout: 60, connectTimeout: 30, maxBodyBytes: 64 << 10)
       request.headers = [(name: "Range", value: "bytes=0-0")]
-      let token = tokens.token(for: parts, origin: transfer.origin)
+      let token = tokens.token(for: parts, origin: transfer.origin, source: transfer.job.entry.source)
       if let token { request.headers.append((name: "Authorization", value: "Bearer " + token)) }
       let response: HTTPResponse
       do { response = try HTTPClient.send(request) } catch {
@@ -186,7 +186,9 @@ final class Downloader {
 
   /// Sets a request up with the token its URL may carry, and starts it.
   private func launch(_ transfer: Transfer, _ make: (String?) -> FileDownload?) {
-    let token = URLParts(transfer.url).flatMap { tokens.token(for: $0, origin: transfer.origin) }
+    let token = URLParts(transfer.url).flatMap {
+      tokens.token(for: $0, origin: transfer.origin, source: transfer.job.entry.source)
+    }
     transfer.tokenSent = token != nil
     transfer.presentAtAttempt = transfer.present
     guard let download = make(token) else { return fail(transfer, "libcurl could not start a transfer") }
@@ -254,13 +256,16 @@ final class Downloader {
     if [400, 401, 403, 410].contains(status), transfer.url != transfer.job.origin {
       // A signed URL that expired (the CDN says 403, S3-style storage 400): find a new one from the
       // origin; the bytes already there stay. Twice in a row without a byte is a refusal, not an expiry.
-      guard transfer.fruitless == 0 else {
+      // A request on a URL already replaced (another piece found the expiry first) is sent again as is.
+      if transfer.map != nil && download.url != transfer.url { return }
+      guard transfer.present != transfer.presentAtExpiry else {
         return fail(
           transfer,
           "\(subject): "
             + refusal(
               transfer, status: status, text: download.errorText, url: transfer.url, tokenSent: transfer.tokenSent))
       }
+      transfer.presentAtExpiry = transfer.present
       Log.info(
         "models: \(entry.dest): HTTP \(status) from the signed URL (expired?); asking \(entry.source.loggable) again")
       transfer.url = transfer.job.origin
@@ -340,7 +345,7 @@ final class Downloader {
   /// A sentence for a refusal (401, 403, others), by source.
   private func refusal(_ transfer: Transfer, status: Int, text: String, url: String, tokenSent: Bool) -> String {
     let said = text.isEmpty ? "" : " (server says: \(text.prefix(160)))"
-    let service = URLParts(url).flatMap(tokens.service(for:))
+    let service = URLParts(url).flatMap { tokens.service(for: $0, source: transfer.job.entry.source) }
     switch transfer.job.entry.source {
     case .civitai(let id):
       return SourceResolver.explainCivitai(status: status, text: text, id: id, hasToken: tokenSent)

@@ -45,7 +45,8 @@ struct SourceResolver {
     var url = file.resolveURL(endpoint: config.hfEndpoint, revision: commit)
     let origin = URLParts(url)
     for _ in 0..<5 {
-      let response = try send("HEAD", url, origin: origin, headers: [("Accept-Encoding", "identity")])
+      let response = try send(
+        "HEAD", url, origin: origin, source: .hub(file), headers: [("Accept-Encoding", "identity")])
       if (300...399).contains(response.status), let location = response.header("location"), location.hasPrefix("/"),
         !location.hasPrefix("//")
       {
@@ -72,7 +73,8 @@ struct SourceResolver {
 
   private func resolveCivitai(_ id: String) throws -> Resolution {
     let url = config.civitaiEndpoint + "/api/v1/model-versions/" + id
-    let response = try send("GET", url, origin: URLParts(url), headers: [("Accept", "application/json")])
+    let response = try send(
+      "GET", url, origin: URLParts(url), source: .civitai(versionID: id), headers: [("Accept", "application/json")])
     guard response.status == 200 else {
       if response.status == 404 {
         throw InitError(.models, "CivitAI has no model version \(id) (deleted or not published); fix civitai://\(id)")
@@ -119,12 +121,12 @@ struct SourceResolver {
   // MARK: requests
 
   /// One request, retried on 429, 503 and network errors as the server asks.
-  private func send(_ method: String, _ url: String, origin: URLParts?, headers: [(String, String)]) throws
-    -> HTTPResponse
-  {
+  private func send(
+    _ method: String, _ url: String, origin: URLParts?, source: ModelSource? = nil, headers: [(String, String)]
+  ) throws -> HTTPResponse {
     var request = HTTPRequest(method: method, url: url, timeout: 60, connectTimeout: 30, maxBodyBytes: 4 << 20)
     request.headers = headers.map { (name: $0.0, value: $0.1) }
-    if let parts = URLParts(url), let origin, let token = tokens.token(for: parts, origin: origin) {
+    if let parts = URLParts(url), let origin, let token = tokens.token(for: parts, origin: origin, source: source) {
       request.headers.append((name: "Authorization", value: "Bearer " + token))
     }
     var attempt = 0
@@ -178,7 +180,7 @@ struct SourceResolver {
 
   private func explainHub(_ response: HTTPResponse, file: ModelSource.HubFile, revision: String) -> String {
     let page = file.page(endpoint: config.hfEndpoint)
-    let service = URLParts(config.hfEndpoint).flatMap(tokens.service(for:))
+    let service = URLParts(config.hfEndpoint).flatMap { tokens.service(for: $0, source: .hub(file)) }
     let tokenName = service?.source ?? "HF_TOKEN_FILE"
     let hasToken = service?.token != nil
     let code = response.header("x-error-code") ?? ""
@@ -205,7 +207,8 @@ struct SourceResolver {
   private func explainCivitai(_ response: HTTPResponse, id: String) -> String {
     SourceResolver.explainCivitai(
       status: response.status, text: response.text, id: id,
-      hasToken: URLParts(config.civitaiEndpoint).flatMap(tokens.service(for:))?.token != nil)
+      hasToken: URLParts(config.civitaiEndpoint).flatMap { tokens.service(for: $0, source: .civitai(versionID: id)) }?
+        .token != nil)
   }
 
   /// CivitAI's refusals, from the API or from its download endpoint (the Downloader asks too).

@@ -53,12 +53,22 @@ struct TokenPolicy {
     self.services = services
   }
 
-  /// The service whose hosts include `parts`'s, if any.
-  func service(for parts: URLParts) -> Service? { services.first { $0.covers(parts) } }
+  /// The service whose hosts include `parts`'s, if any: the source's own first (a Hub mirror and a
+  /// CivitAI proxy may share a host), else the first that covers it.
+  func service(for parts: URLParts, source: ModelSource? = nil) -> Service? {
+    let own: String?
+    switch source {
+    case .hub: own = "Hugging Face"
+    case .civitai: own = "CivitAI"
+    default: own = nil
+    }
+    if let own, let service = services.first(where: { $0.name == own && $0.covers(parts) }) { return service }
+    return services.first { $0.covers(parts) }
+  }
 
-  /// The token for one request of a download that started at `origin`.
-  func token(for url: URLParts, origin: URLParts) -> String? {
+  /// The token for one request of a download of `source` that started at `origin`.
+  func token(for url: URLParts, origin: URLParts, source: ModelSource? = nil) -> String? {
     guard url.scheme == "https", url == origin else { return nil }
-    return service(for: url)?.token
+    return service(for: url, source: source)?.token
   }
 }

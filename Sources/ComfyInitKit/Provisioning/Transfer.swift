@@ -63,6 +63,8 @@ final class Transfer {
   var retryAt: Instant? = nil
   /// `present` when the last attempt began, to tell progress from none.
   var presentAtAttempt: Int64 = 0
+  /// `present` at the last expired signed URL: a second one with no byte between is a refusal.
+  var presentAtExpiry: Int64 = -1
   var savedAt = Instant.now()
   var started = Instant.now()
   var reportedAt = Instant.now()
