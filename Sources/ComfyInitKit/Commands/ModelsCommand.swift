@@ -15,6 +15,8 @@ enum ModelsCommand {
     var manifestArg: String? = nil
     if let first = rest.first, !first.hasPrefix("-") { manifestArg = rest.popFirst() }
     let config = try CLI.loadConfig(flags: Array(rest))
+    // A `docker exec` as root works on the models volume as PUID: its folders are PUID's to change.
+    if let owner = config.owner, getuid() == 0 { try Bootstrap.become(uid: owner.uid, gid: owner.gid) }
     guard let manifest = manifestArg ?? config.modelsManifest else {
       throw InitError(.usage, "no manifest: give its path, or set COMFYUI_MODELS_MANIFEST")
     }
