@@ -62,9 +62,11 @@ final class Downloader {
       if active.isEmpty && queued.isEmpty { break }
       group.perform()
       let ended = try collectFinished()
-      try pump()
+      let moreHashing = try pump()
       progress.tick(active + queued, force: false)
-      if !ended { try waitForActivity() }
+      if active.isEmpty && queued.isEmpty { break }
+      // Sleep only when nothing is left to do but wait: bytes still to hash go on at once.
+      if !ended && !moreHashing { try waitForActivity() }
     }
     return failures
   }
@@ -159,7 +161,10 @@ final class Downloader {
 
   /// Keeps every open file's requests going: more pieces while connections are free, the hash
   /// caught up, the part map saved, the lock's heartbeat; a whole file is placed.
-  private func pump() throws {
+  /// Returns true when a file has bytes left to hash that are already there.
+  @discardableResult
+  private func pump() throws -> Bool {
+    var moreHashing = false
     for transfer in active {
       transfer.job.lock.beatIfDue()
       if let due = transfer.retryAt {
@@ -177,11 +182,16 @@ final class Downloader {
           continue
         }
         transfer.saveMap()
-        if transfer.isWhole && transfer.requests.isEmpty { complete(transfer) }
+        if transfer.isWhole && transfer.requests.isEmpty {
+          complete(transfer)
+        } else if transfer.hashed < (transfer.map?.contiguous ?? 0) {
+          moreHashing = true
+        }
       } else if transfer.requests.isEmpty, transfer.stream != nil {
         launch(transfer) { token in transfer.streamRequest(token: token) }
       }
     }
+    return moreHashing
   }
 
   /// Sets a request up with the token its URL may carry, and starts it.

@@ -1,8 +1,11 @@
 // DEST.partial.parts: which bytes of a many-connection download are already in DEST.partial, so that
 // a SIGKILL costs only what arrived since the last save (every few seconds and at each finished
-// piece, after the file's data is flushed). The partial file has its whole size from the start; its
-// length says nothing, the map says everything. A map for another size or source is not ours: the
-// download starts over.
+// piece). The data is not flushed for each save: a killed process's writes are in the page cache
+// anyway, and an fsync of gigabytes every few seconds would stall every connection on a network
+// filesystem; after a power cut the map may claim bytes the disk lost, which the whole file's SHA-256
+// then refuses (moved aside, fetched again). A stop or the end flushes. The partial file has its whole
+// size from the start; its length says nothing, the map says everything. A map for another size or
+// source is not ours: the download starts over.
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -62,9 +65,8 @@ struct PartMap: Equatable {
     return map
   }
 
-  /// Flushes the file's data first, so the map never claims bytes a power cut could lose.
-  func save(_ path: String, flushing fd: Int32) {
-    fdatasync(fd)
+  /// Best effort: without a map the next start fetches the pieces again.
+  func save(_ path: String) {
     try? FileSystem.writeAtomically(path, text, durable: false)
   }
 }

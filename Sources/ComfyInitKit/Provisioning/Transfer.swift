@@ -157,7 +157,7 @@ final class Transfer {
     } else {
       ftruncate(fd, 0)
       map = PartMap(size: size, source: job.pinnedSource, pieceSize: pieceSize)
-      map?.save(mapPath, flushing: fd)
+      map?.save(mapPath)
     }
     total = size
     guard ftruncate(fd, off_t(size)) == 0 else {
@@ -268,14 +268,14 @@ final class Transfer {
   func saveMap(force: Bool = false) {
     guard let map, force || savedAt.secondsSince >= 5 else { return }
     savedAt = Instant.now()
-    map.save(mapPath, flushing: fd)
+    map.save(mapPath)
   }
 
   /// Flushes and closes the partial file (it stays for the next start or for the rename).
   func closePartial() {
-    saveMap(force: true)
     guard fd >= 0 else { return }
     fsync(fd)
+    saveMap(force: true)
     close(fd)
     fd = -1
     stream?.detach()
