@@ -57,7 +57,7 @@ struct VerifyStamp {
   /// A DEST whose stamp says it holds `sha` and still matches: the same content wanted elsewhere
   /// is linked to it instead of downloaded again.
   func verifiedCopy(of sha: String, except dest: String) -> String? {
-    for name in FileSystem.list(dir) where !name.contains(".tmp-") {
+    for name in FileSystem.list(dir) where name.rangeOfSubstring(".tmp-") == nil {
       guard let line = FileSystem.readState(dir + "/" + name), line.hasSuffix(" " + sha + "\n"),
         let other = line.split(separator: " ").first.map(String.init), other != dest,
         ModelEntry.isSafeDest(other), matches(other, sha: sha)
