@@ -39,6 +39,12 @@ struct StatusCommand: ParsableCommand {
       let url = stack.instance(for: container.service).map { "  " + stack.settings.url(of: $0) } ?? ""
       print("\(container.service): \(container.state)\(health)\(url)")
       if let detail = state?.lastHealthOutput, !detail.isEmpty { print("  last check: \(detail)") }
+      // Not healthy yet: what comfy-init says right now, with the models phase's progress while it runs.
+      if container.state == "running", state?.health != "healthy" {
+        let now = Docker.liveProgress(of: container.id).progress
+        if let verdict = now.verdict, verdict != state?.lastHealthOutput { print("  now: \(verdict)") }
+        if now.hasDetail { print("  provisioning: \(now.summary)") }
+      }
     }
   }
 }

@@ -72,6 +72,22 @@ public enum Docker {
     healthLines(of: container).last.map(String.init)
   }
 
+  /// `comfy-init health --progress` in the container right now: the verdict and, while the models phase
+  /// runs, its progress. A comfy-init from before `--progress` refuses the flag (a usage error, exit 2,
+  /// nothing on stdout): then plain `health`, and `supported` is false so the caller stops asking.
+  static func liveProgress(of container: String, asking: Bool = true) -> (
+    progress: ProvisioningProgress, supported: Bool
+  ) {
+    if asking,
+      let result = try? ProcessRunner.capture([
+        "docker", "exec", container, "comfy-init", "health", "--progress", "--timeout", "2",
+      ]), !(result.status == 2 && result.stdout.isEmpty)
+    {
+      return (ProvisioningProgress.parse(result.stdout), true)
+    }
+    return (ProvisioningProgress.parse(healthLines(of: container).joined(separator: "\n")), false)
+  }
+
   /// Whether the container was created with a GPU device request (`--gpus`, Compose's GPU reservation)
   /// or, a swarm task, belongs to a service that reserves a GPU.
   public static func requestsGPU(_ container: String) -> Bool {

@@ -34,6 +34,35 @@ public struct Console: Sendable {
     if isTerminal { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
   }
 
+  /// A block of progress lines, rewritten in place on a terminal: `shown` is how many the previous call
+  /// wrote (0 at first); returns how many this one wrote. Without a terminal, each line once.
+  public func progress(_ lines: [String], replacing shown: Int) -> Int {
+    guard isTerminal else {
+      for line in lines { say(line) }
+      return 0
+    }
+    FileHandle.standardOutput.write(Data((Console.clear(shown) + lines.joined(separator: "\n")).utf8))
+    return lines.count
+  }
+
+  /// Clears a block of `shown` progress lines so the next output starts where it began.
+  public func endProgress(replacing shown: Int) {
+    if isTerminal && shown > 0 { FileHandle.standardOutput.write(Data(Console.clear(shown).utf8)) }
+  }
+
+  /// Back to the first of `shown` lines, and everything from there on erased.
+  static func clear(_ shown: Int) -> String {
+    "\r" + (shown > 1 ? "\u{1B}[\(shown - 1)A" : "") + "\u{1B}[J"
+  }
+
+  /// The terminal's columns (80 when it does not say): progress lines stay shorter, since a wrapped
+  /// line would break the rewriting of the block.
+  public static var columns: Int {
+    var size = winsize()
+    guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
+    return Int(size.ws_col)
+  }
+
   /// Asks for "yes" on a terminal; without one, the caller must have been given --yes.
   public static func confirm(_ question: String) -> Bool {
     guard isatty(STDIN_FILENO) == 1 else { return false }

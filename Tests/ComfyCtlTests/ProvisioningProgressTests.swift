@@ -1,0 +1,97 @@
+// Issue 20: what `comfy-init health --progress` prints, as `up` and `status` show it: the machine lines
+// parsed (garbage never is one), the verdict alone when there are none (an older comfy-init), bars on a
+// terminal that never outgrow its width, one plain line otherwise.
+import Testing
+
+@testable import ComfyCtlKit
+
+@Suite struct ProvisioningProgressTests {
+  static let sample = """
+    provisioning 12.3/29.4 GB, 210 MB/s, ETA 1m21s
+    total 1 3 12300000000 29400000000 210000000
+    file 9380000000 9380000000 0 done text_encoders/qwen_2.5_vl_7b_fp8_scaled.safetensors
+    file 2920000000 20400000000 210000000 downloading diffusion_models/qwen_image_edit_fp8_e4m3fn.safetensors
+    file 0 254000000 0 waiting vae/qwen_image_vae.safetensors
+    """
+
+  @Test func theMachineLinesAreParsedAndTheVerdictKept() {
+    let progress = ProvisioningProgress.parse(Self.sample)
+    #expect(progress.verdict == "provisioning 12.3/29.4 GB, 210 MB/s, ETA 1m21s")
+    #expect(
+      progress.total
+        == .init(filesDone: 1, files: 3, bytesDone: 12_300_000_000, bytesTotal: 29_400_000_000, rate: 210_000_000))
+    #expect(progress.files.count == 3)
+    #expect(progress.files[1].state == "downloading" && progress.files[1].bytesTotal == 20_400_000_000)
+    #expect(progress.activeFiles.map(\.state) == ["downloading", "waiting"])
+    #expect(
+      progress.summary
+        == "1/3 files, 12.3/29.4 GB (41%), 210 MB/s, ETA 1m21s; downloading qwen_image_edit_fp8_e4m3fn.safetensors "
+        + "2.9/20.4 GB, waiting qwen_image_vae.safetensors 0 B/254 MB")
+  }
+
+  /// Garbage never counts as progress: wrong field counts, words for numbers, negative numbers, an
+  /// unknown state, a DEST with a space (seven fields). The last line that is not a machine line is the verdict.
+  @Test func garbageIsNeverAMachineLine() {
+    let text = """
+      total 1 3 12 29
+      total a b c d e
+      total 1 3 -5 29 1
+      file 1 2 3 flying models/x.safetensors
+      file 1 2 3 downloading models/a b.safetensors
+      file x 2 3 done y
+      \u{1B}[31mtotal 1 2 3 4 5\u{1B}[0m
+      installing: bootstrap phase venv
+      """
+    let progress = ProvisioningProgress.parse(text)
+    #expect(progress.total == nil && progress.files.isEmpty, "\(progress)")
+    #expect(!progress.hasDetail && progress.summary.isEmpty)
+    #expect(progress.verdict == "installing: bootstrap phase venv")
+  }
+
+  /// An older comfy-init (or none of the models phase): the verdict alone, a CUDA line before it ignored.
+  @Test func withoutMachineLinesTheVerdictAloneIsShown() {
+    let old = ProvisioningProgress.parse("cuda ok: the driver supports CUDA 12.8\nprovisioning: models phase\n")
+    #expect(old.verdict == "provisioning: models phase" && !old.hasDetail)
+    #expect(old.barLines(label: "comfyui", width: 80).isEmpty)
+    #expect(ProvisioningProgress.parse("").verdict == nil)
+    #expect(ProvisioningProgress.parse("\n  \n").verdict == nil)
+  }
+
+  @Test func barsOnATerminalStayWithinItsWidth() {
+    let progress = ProvisioningProgress.parse(Self.sample)
+    let lines = progress.barLines(label: "comfyui-qwen-image-edit", width: 200)
+    #expect(lines.count == 3, "\(lines)")
+    #expect(lines[0].contains("[########------------]  41% 1/3 files 12.3/29.4 GB  210 MB/s  ETA 1m21s"), "\(lines[0])")
+    #expect(lines[1].contains("[#---------]  14% 2.9/20.4 GB  210 MB/s  ETA 1m23s  downloading diffusion_models/"))
+    #expect(lines[2].hasSuffix("waiting vae/qwen_image_vae.safetensors"), "\(lines[2])")
+    for width in [20, 40, 80] {
+      for line in progress.barLines(label: "comfyui-qwen-image-edit", width: width) {
+        #expect(line.count < width, "\(width): \(line)")
+      }
+    }
+  }
+
+  @Test func unitsRatesAndETAs() {
+    #expect(ProvisioningProgress.size(999) == "999 B")
+    #expect(ProvisioningProgress.size(254_000_000) == "254 MB")
+    #expect(ProvisioningProgress.amount(12_300_000_000, of: 29_400_000_000) == "12.3/29.4 GB")
+    #expect(ProvisioningProgress.amount(500_000_000, of: 0) == "500 MB")  // total unknown
+    #expect(ProvisioningProgress.rate(210_000_000) == "210 MB/s")
+    #expect(ProvisioningProgress.eta(done: 0, total: 100, rate: 0) == nil)
+    #expect(ProvisioningProgress.eta(done: 0, total: 0, rate: 10) == nil)
+    #expect(ProvisioningProgress.eta(done: 0, total: 45, rate: 1) == "45s")
+    #expect(ProvisioningProgress.eta(done: 0, total: 81, rate: 1) == "1m21s")
+    #expect(ProvisioningProgress.eta(done: 0, total: 7500, rate: 1) == "2h05m")
+    #expect(ProvisioningProgress.eta(done: 200, total: 100, rate: 1) == "0s")  // more than the total: done
+    #expect(ProvisioningProgress.bar(0, of: 0, cells: 4) == "[----]  ?%")
+    #expect(ProvisioningProgress.bar(50, of: 100, cells: 4) == "[##--]  50%")
+    #expect(ProvisioningProgress.bar(100, of: 100, cells: 4) == "[####] 100%")
+  }
+
+  /// A terminal's block is rewritten in place: back to its first line, erased, written again.
+  @Test func theConsoleRewritesABlockOfLines() {
+    #expect(Console.clear(0) == "\r\u{1B}[J")
+    #expect(Console.clear(1) == "\r\u{1B}[J")
+    #expect(Console.clear(3) == "\r\u{1B}[2A\u{1B}[J")
+  }
+}
