@@ -34,7 +34,8 @@ import Testing
 
   @Test func theComposeConfigBecomesAStackFileWithEachDifferenceHandled() throws {
     #expect(!SwarmTests.composeConfig().isEmpty)
-    let (file, notes) = SwarmEngine.translate(SwarmTests.composeConfig(), secretName: "proj_s_v", uid: 1000, gid: 0)
+    let (file, notes) = SwarmEngine.translate(
+      SwarmTests.composeConfig(), secretNames: ["comfyui_password_hash": "proj_s_v"], uid: 1000, gid: 0)
     #expect(file["version"] as? String == "3.9")
     #expect(Set(file.keys) == ["version", "services", "volumes", "secrets"], "name, networks: Compose's only")
     let services = try #require(file["services"] as? [String: [String: Any]])
@@ -111,7 +112,7 @@ import Testing
       return found
     }
     defer {
-      if !leftovers().isEmpty { _ = try? ctl(["down", "--deep", "--yes"]) }
+      if !leftovers().isEmpty { _ = try? ctl(["down", "--deep", "--models", "--yes"]) }
       _ = try? runTool(["/usr/bin/env", "docker", "image", "rm", "-f", names.image])
       // Only a swarm this test made is left; anybody else's stays.
       if madeSwarm { _ = try? runTool(["/usr/bin/env", "docker", "swarm", "leave", "--force"]) }
@@ -194,7 +195,7 @@ import Testing
     let check = try ctl(["secrets", "check"])
     #expect(check.status == 0, "\(check.all)")
 
-    let down = try ctl(["down", "--deep", "--yes"])
+    let down = try ctl(["down", "--deep", "--models", "--yes"])
     #expect(down.status == 0, "\(down.all)")
     #expect(leftovers().isEmpty, "left behind: \(leftovers())")
     if madeSwarm {

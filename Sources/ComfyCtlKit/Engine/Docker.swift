@@ -127,6 +127,22 @@ public enum Docker {
     healthLines(of: container).first { $0.hasPrefix("cuda ") }.map(String.init)
   }
 
+  public static func volumeExists(_ volume: String) -> Bool {
+    (try? ProcessRunner.capture(["docker", "volume", "inspect", "--format", "{{.Name}}", volume]))?.succeeded ?? false
+  }
+
+  /// The bytes a volume holds, measured in a throwaway container of `image` (the volume may live on
+  /// another host than comfyctl, e.g. Docker Desktop's VM); nil when that could not run.
+  static func volumeBytes(_ volume: String, image: String) -> Int? {
+    guard
+      let result = try? ProcessRunner.capture([
+        "docker", "run", "--rm", "--network", "none", "--user", "0:0", "--entrypoint", "du", "-v",
+        volume + ":/volume:ro", image, "-sb", "/volume",
+      ]), result.succeeded
+    else { return nil }
+    return result.stdout.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) }
+  }
+
   /// The names of the volumes Compose created for `project`.
   public static func volumes(ofProject project: String) -> [String] {
     let result = try? ProcessRunner.capture([
