@@ -37,7 +37,7 @@ import Testing
     // createMissing never empties a token the user gave.
     #expect(try tokens.createMissing().isEmpty)
     #expect(dir.read(".secrets/hf_token") == "hf_secret\n")
-    #expect(tokens.check().allSatisfy(\.ok), "\(tokens.check())")
+    #expect(tokens.check().allSatisfy { $0.ok }, "\(tokens.check())")
 
     chmod(tokens.path(.huggingFace), 0o644)
     dir.write(".secrets/civitai_token", "one\ntwo\n")
@@ -53,7 +53,7 @@ import Testing
   @Test func checkCallsAnAbsentTokenFine() {
     let (_, project) = makeProject("tok-absent")
     let items = ModelTokens(project: project, settings: Settings(project: project)).check()
-    #expect(items.count == 2 && items.allSatisfy(\.ok) && items.allSatisfy { $0.detail.hasPrefix("absent") })
+    #expect(items.count == 2 && items.allSatisfy { $0.ok } && items.allSatisfy { $0.detail.hasPrefix("absent") })
   }
 
   /// Through the binary: stdin in, nothing of the token out, check and k8s covering it, --remove.
