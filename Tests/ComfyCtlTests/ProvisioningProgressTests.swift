@@ -1,6 +1,7 @@
 // Issue 20: what `comfy-init health --progress` prints, as `up` and `status` show it: the machine lines
 // parsed (garbage never is one), the verdict alone when there are none (an older comfy-init), bars on a
 // terminal that never outgrow its width, one plain line otherwise.
+import Foundation
 import Testing
 
 @testable import ComfyCtlKit
@@ -93,5 +94,64 @@ import Testing
     #expect(Console.clear(0) == "\r\u{1B}[J")
     #expect(Console.clear(1) == "\r\u{1B}[J")
     #expect(Console.clear(3) == "\r\u{1B}[2A\u{1B}[J")
+  }
+
+  /// In a real container: a comfy-init that knows `--progress` gives its machine lines; one from before
+  /// refuses the flag (usage, exit 2, nothing on stdout) and is asked plainly, its verdict kept.
+  @Test(.needs(.docker), .timeLimit(.minutes(3))) func liveProgressAsksAndFallsBackInAContainer() throws {
+    let base = try runTool([CtlPaths.root + "/scripts/base-image", EndToEndDockerTests.baseImage], timeout: 600)
+    try #require(base.status == 0, "scripts/base-image failed: \(base.all)")
+    let docker = { (args: [String]) throws -> RunResult in try runTool(["/usr/bin/env", "docker"] + args, timeout: 120)
+    }
+    var containers: [String] = []
+    var images: [String] = []
+    defer {
+      if !containers.isEmpty { _ = try? docker(["rm", "-f"] + containers) }
+      if !images.isEmpty { _ = try? docker(["image", "rm", "-f"] + images) }
+    }
+    /// A container whose `comfy-init` is the shell script `body` (the arguments in "$@").
+    func container(_ label: String, _ body: String) throws -> String {
+      let context = CtlTempDir("progress-" + label)
+      context.write("comfy-init", "#!/bin/sh\n" + body + "\n")
+      chmod(context.file("comfy-init"), 0o755)
+      context.write(
+        "Dockerfile",
+        "FROM \(EndToEndDockerTests.baseImage)\nCOPY comfy-init /usr/local/bin/comfy-init\n"
+          + "ENTRYPOINT [\"sleep\", \"300\"]\n")
+      let image = "comfyctl-progress-\(label)-\(getpid()):test"
+      images.append(image)
+      let built = try docker(["build", "-q", "-t", image, context.path])
+      try #require(built.status == 0, "\(built.all)")
+      let name = "comfyctl-progress-\(label)-\(getpid())"
+      containers.append(name)
+      let run = try docker(["run", "-d", "--name", name, image])
+      try #require(run.status == 0, "\(run.all)")
+      return name
+    }
+    let current = try container(
+      "new",
+      """
+      [ "$2" = --progress ] || { echo "provisioning 1.0/2.0 GB, 100 MB/s, ETA 10s"; exit 1; }
+      echo "provisioning 1.0/2.0 GB, 100 MB/s, ETA 10s"
+      echo "total 0 1 1000000000 2000000000 100000000"
+      echo "file 1000000000 2000000000 100000000 downloading checkpoints/a.safetensors"
+      exit 1
+      """)
+    let asked = Docker.liveProgress(of: current)
+    #expect(asked.supported && asked.progress.verdict == "provisioning 1.0/2.0 GB, 100 MB/s, ETA 10s")
+    #expect(asked.progress.total?.bytesTotal == 2_000_000_000 && asked.progress.activeFiles.count == 1)
+
+    let old = try container(
+      "old",
+      """
+      for a in "$@"; do [ "$a" = --progress ] && { echo "comfy-init: error: usage: comfy-init health [--timeout SECONDS]" >&2; exit 2; }; done
+      echo "installing: models phase"
+      exit 1
+      """)
+    let plain = Docker.liveProgress(of: old)
+    #expect(!plain.supported && plain.progress.verdict == "installing: models phase" && !plain.progress.hasDetail)
+    // Asked plainly from then on: the flag is not tried again.
+    let again = Docker.liveProgress(of: old, asking: false)
+    #expect(!again.supported && again.progress.verdict == "installing: models phase")
   }
 }
