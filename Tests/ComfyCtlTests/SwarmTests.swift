@@ -195,6 +195,24 @@ import Testing
     let check = try ctl(["secrets", "check"])
     #expect(check.status == 0, "\(check.all)")
 
+    // A model host's token: a swarm secret like the hash (an empty one was left out), mounted as a file
+    // the container's user alone reads; the redeploy moves the service onto it; never in the service's spec.
+    let token = "hf_swarmToken0123456789"
+    let stored = try runTool([bin, "secrets", "hf-token", "--project-dir", dir.path], stdin: token + "\n")
+    #expect(stored.status == 0, "\(stored.all)")
+    let redeploy = try ctl(["up", "--swarm", "--cpu", "--wait-timeout", "240"])
+    #expect(redeploy.status == 0, "\(redeploy.all)")
+    #expect(stack.secrets().contains { $0.hasPrefix(names.project + "_hf_token_") }, "\(stack.secrets())")
+    #expect(!stack.secrets().contains { $0.hasPrefix(names.project + "_civitai_token_") }, "\(stack.secrets())")
+    let withToken = try #require(try stack.containers().first { $0.service == "comfyui" })
+    let tokenFile = try runTool([
+      "/usr/bin/env", "docker", "exec", withToken.id, "stat", "-c", "%u %a", "/run/secrets/hf_token",
+    ])
+    #expect(tokenFile.stdout == "1000 400\n", "\(tokenFile.all)")
+    let tokenInspect = try runTool(["/usr/bin/env", "docker", "service", "inspect", stack.service("comfyui")])
+    #expect(!tokenInspect.all.contains(token) && tokenInspect.stdout.contains("HF_TOKEN_FILE=/run/secrets/hf_token"))
+    #expect(!tokenInspect.stdout.contains("CIVITAI_TOKEN_FILE"), "an empty token's variable is left out")
+
     let down = try ctl(["down", "--deep", "--models", "--yes"])
     #expect(down.status == 0, "\(down.all)")
     #expect(leftovers().isEmpty, "left behind: \(leftovers())")
