@@ -154,4 +154,86 @@ import Testing
     let again = Docker.liveProgress(of: old, asking: false)
     #expect(!again.supported && again.progress.verdict == "installing: models phase")
   }
+
+  /// HealthWaiter, the way `up` uses it, on a container whose comfy-init reports a download for a few
+  /// seconds and then serves: the progress is shown (a plain line without a terminal, bars with one),
+  /// then the service is healthy.
+  @Test(.needs(.docker), .timeLimit(.minutes(3)), arguments: [false, true])
+  func upShowsTheDownloadUntilHealthy(terminal: Bool) throws {
+    let base = try runTool([CtlPaths.root + "/scripts/base-image", EndToEndDockerTests.baseImage], timeout: 600)
+    try #require(base.status == 0, "scripts/base-image failed: \(base.all)")
+    let docker = { (args: [String]) throws -> RunResult in try runTool(["/usr/bin/env", "docker"] + args, timeout: 120)
+    }
+    let label = terminal ? "tty" : "plain"
+    let image = "comfyctl-progress-up-\(label)-\(getpid()):test"
+    let name = "comfyctl-progress-up-\(label)-\(getpid())"
+    defer {
+      _ = try? docker(["rm", "-f", name])
+      _ = try? docker(["image", "rm", "-f", image])
+    }
+    let context = CtlTempDir("progress-up")
+    context.write(
+      "comfy-init",
+      """
+      #!/bin/sh
+      # Downloading for 4 s after the start, then serving.
+      if [ $(( $(date +%s) - $(cat /tmp/started) )) -ge 4 ]; then echo "ok: serving"; exit 0; fi
+      echo "provisioning 1.0/3.0 GB, 100 MB/s, ETA 20s"
+      for a in "$@"; do
+        if [ "$a" = --progress ]; then
+          echo "total 0 2 1000000000 3000000000 100000000"
+          echo "file 1000000000 2000000000 100000000 downloading checkpoints/a.safetensors"
+          echo "file 0 1000000000 0 queued vae/b.safetensors"
+        fi
+      done
+      exit 1
+
+      """)
+    chmod(context.file("comfy-init"), 0o755)
+    context.write(
+      "Dockerfile",
+      """
+      FROM \(EndToEndDockerTests.baseImage)
+      COPY comfy-init /usr/local/bin/comfy-init
+      HEALTHCHECK --interval=1s --timeout=5s --start-period=60s CMD ["comfy-init", "health"]
+      ENTRYPOINT ["sh", "-c", "date +%s >/tmp/started && exec sleep 300"]
+
+      """)
+    let built = try docker(["build", "-q", "-t", image, context.path])
+    try #require(built.status == 0, "\(built.all)")
+    let run = try docker(["run", "-d", "--name", name, image])
+    try #require(run.status == 0, "\(run.all)")
+
+    let captured = Captured()
+    var waiter = HealthWaiter(services: ["svc"], timeout: 60) { () throws(CtlError) in
+      [ContainerInfo(id: name, name: name, service: "svc", state: "running", health: "")]
+    }
+    waiter.output = Console(isTerminal: terminal) { captured.append($0) }
+    let seconds = try waiter.waitUntilHealthy()
+    let text = captured.text
+    #expect(seconds >= 3, "\(text)")
+    #expect(text.contains("svc: provisioning 1.0/3.0 GB, 100 MB/s, ETA 20s"), "\(text)")
+    if terminal {
+      #expect(text.contains("  svc [######--------------]  33% 0/2 files 1.0/3.0 GB  100 MB/s  ETA 20s"), "\(text)")
+      #expect(text.contains("[#####-----]  50% 1.0/2.0 GB  100 MB/s  ETA 10s  downloading check"))
+      #expect(!text.contains("queued vae/b.safetensors"), "queued files are counted in the total only")
+      #expect(text.contains("\u{1B}[2A\u{1B}[J"), "the block of three lines is rewritten in place")
+    } else {
+      #expect(
+        text.contains("  svc: 0/2 files, 1.0/3.0 GB (33%), 100 MB/s, ETA 20s; downloading a.safetensors 1.0/2.0 GB\n"),
+        "\(text)")
+      #expect(!text.contains("\u{1B}"), "no escape sequences without a terminal")
+      // Byte counts alone do not print a line twice a second.
+      #expect(text.components(separatedBy: "svc: 0/2 files").count - 1 <= 2, "\(text)")
+    }
+    #expect(text.contains("svc: healthy after"), "\(text)")
+  }
+}
+
+/// What a Console wrote, for the tests.
+final class Captured: @unchecked Sendable {
+  private let lock = NSLock()
+  private var chunks: [String] = []
+  func append(_ text: String) { lock.withLock { chunks.append(text) } }
+  var text: String { lock.withLock { chunks.joined() } }
 }

@@ -8,13 +8,19 @@ import Foundation
 
 public struct Console: Sendable {
   public var isTerminal: Bool
+  /// Where the output goes: stdout, or a test's buffer.
+  let write: @Sendable (String) -> Void
 
-  public init(isTerminal: Bool = isatty(STDOUT_FILENO) == 1) {
+  public init(
+    isTerminal: Bool = isatty(STDOUT_FILENO) == 1,
+    write: @escaping @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data($0.utf8)) }
+  ) {
     self.isTerminal = isTerminal
+    self.write = write
   }
 
   public func say(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    write(line + "\n")
   }
 
   public func warn(_ line: String) {
@@ -23,7 +29,7 @@ public struct Console: Sendable {
 
   public func progress(_ line: String) {
     if isTerminal {
-      FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
+      write("\r\u{1B}[K" + line)
     } else {
       say(line)
     }
@@ -31,7 +37,7 @@ public struct Console: Sendable {
 
   /// Ends a rewritten progress line so the next output starts on its own line.
   public func endProgress() {
-    if isTerminal { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+    if isTerminal { write("\r\u{1B}[K") }
   }
 
   /// A block of progress lines, rewritten in place on a terminal: `shown` is how many the previous call
@@ -41,13 +47,13 @@ public struct Console: Sendable {
       for line in lines { say(line) }
       return 0
     }
-    FileHandle.standardOutput.write(Data((Console.clear(shown) + lines.joined(separator: "\n")).utf8))
+    write(Console.clear(shown) + lines.joined(separator: "\n"))
     return lines.count
   }
 
   /// Clears a block of `shown` progress lines so the next output starts where it began.
   public func endProgress(replacing shown: Int) {
-    if isTerminal && shown > 0 { FileHandle.standardOutput.write(Data(Console.clear(shown).utf8)) }
+    if isTerminal && shown > 0 { write(Console.clear(shown)) }
   }
 
   /// Back to the first of `shown` lines, and everything from there on erased.
