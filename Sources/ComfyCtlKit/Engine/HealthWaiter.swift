@@ -56,7 +56,18 @@ public struct HealthWaiter {
           lastDetail[service] = pendingReason(service) ?? "no container yet"
           continue
         }
-        let state = try Docker.state(of: container.id)
+        let state: ContainerState
+        do {
+          state = try Docker.state(of: container.id)
+        } catch {
+          // Listed a moment ago and gone now: a swarm task whose container was replaced (seen on a first
+          // deploy). Only a container that is still listed and cannot be inspected is a failure.
+          guard try listContainers().contains(where: { $0.id == container.id }) else {
+            lastDetail[service] = "its container was replaced; waiting for the next one"
+            continue
+          }
+          throw error
+        }
         if baselineRestarts[service] == nil { baselineRestarts[service] = state.restartCount }
         if state.health == "healthy" {
           healthy.insert(service)
