@@ -170,6 +170,11 @@ COPY --from=bake --chown=${COMFYUI_UID}:0 /opt/comfyui-build/repos /opt/comfyui-
 # which a tmpfs or an emptyDir may cover (docs/hardening.md).
 ENV COMFYUI_STATE_DIR=${COMFYUI_STATE_DIR}
 
+# The model families' manifests (manifests/*.txt): each compose profile and Kubernetes overlay points
+# COMFYUI_MODELS_MANIFEST at its family's file here. Read-only, beside the image's own files; a manifest
+# of your own goes anywhere in the container (e.g. the models volume) and its variable names it.
+COPY manifests/ /etc/comfy-init/manifests/
+
 # What is in the image, from the comfy-init binary copied into it (`comfyctl build` runs its
 # `version`, so the labels cannot drift from it); `comfyctl status` compares them with itself.
 # Last, so a new commit rebuilds no layer above.

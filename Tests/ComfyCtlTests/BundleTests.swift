@@ -101,7 +101,7 @@ import Version
         """.utf8))
     let mismatched = names.image + "-other"
     defer {
-      _ = try? run(["./comfyctl", "down", "--deep", "--yes"], 120)
+      _ = try? run(["./comfyctl", "down", "--deep", "--models", "--yes"], 120)
       _ = try? runTool(["/usr/bin/env", "docker", "image", "rm", "-f", names.image, mismatched])
     }
     let sources = CtlTempDir("bundle-sources")
@@ -150,7 +150,7 @@ import Version
       ),
       "\(status2.all)")
 
-    let down = try run(["./comfyctl", "down", "--deep", "--yes"], 120)
+    let down = try run(["./comfyctl", "down", "--deep", "--models", "--yes"], 120)
     #expect(down.status == 0, "\(down.all)")
     let volumes = try runTool([
       "/usr/bin/env", "docker", "volume", "ls", "--quiet", "--filter",

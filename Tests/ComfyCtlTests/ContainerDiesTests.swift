@@ -26,7 +26,7 @@ import Testing
     try #require(built.status == 0, "\(built.all)")
     dir.write(".env", dir.read(".env") + "COMFYUI_HOST_PORT=\(freePort())\n")
     defer {
-      _ = try? runTool([bin, "down", "--deep", "--yes", "--project-dir", project.root], timeout: 120)
+      _ = try? runTool([bin, "down", "--deep", "--models", "--yes", "--project-dir", project.root], timeout: 120)
       _ = try? runTool(["/usr/bin/env", "docker", "image", "rm", "-f", image])
     }
 

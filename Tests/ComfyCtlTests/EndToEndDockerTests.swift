@@ -29,7 +29,7 @@ import Testing
     }
     let noGPUImage = names.image + "-nogpu"
     defer {
-      _ = try? ctl(["down", "--deep", "--yes"])
+      _ = try? ctl(["down", "--deep", "--models", "--yes"])
       _ = try? runTool(["/usr/bin/env", "docker", "image", "rm", "-f", noGPUImage, names.image])
     }
 
@@ -215,7 +215,10 @@ import Testing
     #expect(shallow.status == 0, "\(shallow.all)")
     #expect(shallow.stdout.contains("stack \(names.project) removed (volumes kept)"), "\(shallow.all)")
     #expect(try projectObjects(["ps", "-a"], project: names.project).isEmpty)
-    #expect(try projectObjects(["volume", "ls"], project: names.project).count == 10)  // comfyui's and flux's
+    // Compose's volumes of comfyui and flux (input, output, user, custom_nodes each); the models volume
+    // both mount is comfyctl's, outside the project's label.
+    #expect(try projectObjects(["volume", "ls"], project: names.project).count == 8)
+    #expect(Docker.volumeExists(names.project + "_models"))
     let stopped = try ctl(["status"])
     #expect(stopped.status == 0 && stopped.stdout.contains("not running; start it with `comfyctl up`"))
     dir.write(".env", plainEnv)  // back to `--cpu`, without the manifest
@@ -227,13 +230,17 @@ import Testing
     ])
     #expect(kept.status == 0, "the models volume did not survive `down`: \(kept.all)")
 
-    // 11. down --deep: no container, volume or network of the project is left.
+    // 11. down --deep: no container, volume or network of the project is left but the shared models
+    // volume (the downloads); --deep --models removes that too.
     let down = try ctl(["down", "--deep", "--yes"])
     #expect(down.status == 0, "\(down.all)")
     for kind in [["ps", "-a"], ["volume", "ls"], ["network", "ls"]] {
       let left = try projectObjects(kind, project: names.project)
       #expect(left.isEmpty, "\(kind[0]) left: \(left)")
     }
+    #expect(Docker.volumeExists(names.project + "_models") && down.stdout.contains("models: kept"), "\(down.all)")
+    let models = try ctl(["down", "--deep", "--models", "--yes"])
+    #expect(models.status == 0 && !Docker.volumeExists(names.project + "_models"), "\(models.all)")
     print("e2e figures: image build \(seconds(build.seconds)); docker stop \(seconds(stop.seconds)) (exit 0)")
     print("e2e figures: up to healthy: first \(healthyTime(up)), second \(healthyTime(again))")
   }
@@ -268,7 +275,7 @@ import Testing
       return result
     }
     defer {
-      for dir in [a, b] { _ = try? ctl(dir, ["down", "--deep", "--yes"]) }
+      for dir in [a, b] { _ = try? ctl(dir, ["down", "--deep", "--models", "--yes"]) }
       _ = try? runTool(["/usr/bin/env", "docker", "image", "rm", "-f", names.image])
       _ = try? runTool(["/usr/bin/env", "docker", "volume", "rm", "-f", legacyVolume])
     }
@@ -324,7 +331,7 @@ import Testing
     let oldBuild = try runTool(["/usr/bin/env", "docker", "build", "-q", "-t", oldImage, context.path], timeout: 300)
     try #require(oldBuild.status == 0, "\(oldBuild.all)")
     defer {
-      _ = try? ctl(b, ["down", "--deep", "--yes"])
+      _ = try? ctl(b, ["down", "--deep", "--models", "--yes"])
       _ = try? runTool(["/usr/bin/env", "docker", "image", "rm", "-f", oldImage])
     }
     b.write(".env", b.read(".env").replacingOccurrences(of: names.image, with: oldImage))
@@ -413,7 +420,7 @@ import Testing
     let dir = CtlTempDir(label)
     let fm = FileManager.default
     let root = CtlPaths.root
-    for path in ["Dockerfile", ".dockerignore", "compose"] {
+    for path in ["Dockerfile", ".dockerignore", "compose", "manifests"] {
       try fm.copyItem(atPath: root + "/" + path, toPath: dir.file(path))
     }
     try fm.createDirectory(atPath: dir.file("dist"), withIntermediateDirectories: true)

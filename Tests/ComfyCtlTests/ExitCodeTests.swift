@@ -30,6 +30,12 @@ struct ExitCase: Sendable, CustomTestStringConvertible {
   /// has Compose v2, and comfyctl must not reach it), a docker CLI stand-in answers instead.
   static let withoutDocker: [ExitCase] = [
     ExitCase(
+      name: "secrets hf-token: two lines on stdin", code: .tokenInvalid, args: ["secrets", "hf-token"],
+      says: "a Hugging Face token is one line: pipe in the token alone", stdin: "hf_abc\nhf_def\n"),
+    ExitCase(
+      name: "secrets civitai-token: nothing on stdin", code: .tokenInvalid, args: ["secrets", "civitai-token"],
+      says: "pipe it in: printf '%s' \"$TOKEN\" | comfyctl secrets civitai-token", stdin: "  \n"),
+    ExitCase(
       name: "secrets show", code: .ok, args: ["secrets", "show"], says: "",
       setup: { _, project in try initialized(project) }),
     ExitCase(

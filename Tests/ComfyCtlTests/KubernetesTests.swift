@@ -44,15 +44,15 @@ enum KubernetesTools {
   static func overlayDir(_ name: String) -> String { CtlPaths.root + "/kubernetes/overlays/" + name }
 }
 
-/// A rendered StatefulSet's pod, read through the keys the simulation and the checks need.
+/// A rendered StatefulSet's (or Job's) pod, read through the keys the simulation and the checks need.
 struct RenderedPod {
   let statefulSet: [String: Any]
   let spec: [String: Any]
   let container: [String: Any]
 
-  init(_ documents: [[String: Any]]) throws {
-    let found = documents.first { $0["kind"] as? String == "StatefulSet" }
-    statefulSet = try #require(found, "no StatefulSet rendered")
+  init(_ documents: [[String: Any]], kind: String = "StatefulSet") throws {
+    let found = documents.first { $0["kind"] as? String == kind }
+    statefulSet = try #require(found, "no \(kind) rendered")
     let template = (statefulSet["spec"] as? [String: Any])?["template"] as? [String: Any]
     spec = try #require(template?["spec"] as? [String: Any])
     let containers = try #require(spec["containers"] as? [[String: Any]])
@@ -76,6 +76,131 @@ struct RenderedPod {
   var resources: [String: [String: Any]] { container["resources"] as? [String: [String: Any]] ?? [:] }
   func probe(_ name: String) -> [String: Any]? { container[name] as? [String: Any] }
   var grace: Int { spec["terminationGracePeriodSeconds"] as? Int ?? 30 }
+  /// The Secrets the pod mounts as files: plain secret volumes and a projected volume's sources.
+  var secretSources: [[String: Any]] {
+    volumes.flatMap { volume -> [[String: Any]] in
+      if let secret = volume["secret"] as? [String: Any] {
+        return [
+          ["name": secret["secretName"] ?? "", "items": secret["items"] ?? [], "optional": secret["optional"] ?? false]
+        ]
+      }
+      let projected = volume["projected"] as? [String: Any]
+      return (projected?["sources"] as? [[String: Any]] ?? []).compactMap { $0["secret"] as? [String: Any] }
+    }
+  }
+}
+
+/// The kubelet's part, played by Docker: `docker run` arguments for a rendered pod, exactly as its spec
+/// says (user and groups, read-only root, emptyDirs as tmpfs of their size limit, claims as Docker
+/// volumes named PREFIX-CLAIM, Secrets laid out as the kubelet does, capabilities, env, limits, grace).
+struct PodSimulation {
+  let pod: RenderedPod
+  /// The Secret documents `comfyctl secrets k8s` printed, by name.
+  let secrets: [String: [String: Any]]
+  let prefix: String
+  let secretRoot = CtlTempDir("k8s-sim-secret")
+  /// The Docker volumes the claims became (for the test's cleanup).
+  private(set) var volumes: [String] = []
+
+  init(pod: RenderedPod, secretDocuments: [[String: Any]], prefix: String) {
+    self.pod = pod
+    self.prefix = prefix
+    var byName: [String: [String: Any]] = [:]
+    for document in secretDocuments {
+      if let name = (document["metadata"] as? [String: Any])?["name"] as? String { byName[name] = document }
+    }
+    secrets = byName
+  }
+
+  /// Everything before the image: `docker run` options.
+  mutating func options() throws -> [String] {
+    let podSecurity = pod.podSecurity
+    let uid = try #require(podSecurity["runAsUser"] as? Int)
+    let gid = podSecurity["runAsGroup"] as? Int ?? 0
+    let fsGroup = podSecurity["fsGroup"] as? Int
+    var args = ["--user", "\(uid):\(gid)"]
+    if let fsGroup { args += ["--group-add", String(fsGroup)] }
+    if pod.containerSecurity["readOnlyRootFilesystem"] as? Bool == true { args.append("--read-only") }
+    if pod.containerSecurity["allowPrivilegeEscalation"] as? Bool == false {
+      args += ["--security-opt", "no-new-privileges"]
+    }
+    for cap in (pod.containerSecurity["capabilities"] as? [String: Any])?["drop"] as? [String] ?? [] {
+      args += ["--cap-drop", cap]
+    }
+    // seccomp RuntimeDefault is Docker's default profile: nothing to add.
+    #expect((podSecurity["seccompProfile"] as? [String: Any])?["type"] as? String == "RuntimeDefault")
+    if let memory = pod.resources["limits"]?["memory"] as? String { args += ["--memory", dockerSize(memory)] }
+    if let cpu = pod.resources["limits"]?["cpu"] as? String, let cores = Double(cpu) {
+      // Docker refuses more CPUs than the machine has; the kubelet's quota would not bind here either.
+      args += ["--cpus", String(min(cores, Double(ProcessInfo.processInfo.activeProcessorCount)))]
+    }
+    args += ["--stop-timeout", String(pod.grace)]
+    for mount in pod.mounts {
+      let name = try #require(mount["name"] as? String)
+      let path = try #require(mount["mountPath"] as? String)
+      let readOnly = mount["readOnly"] as? Bool == true
+      if let volume = pod.volumes.first(where: { $0["name"] as? String == name }) {
+        if let emptyDir = volume["emptyDir"] as? [String: Any] {
+          var spec = "type=tmpfs,destination=\(path)"
+          if let limit = emptyDir["sizeLimit"] as? String { spec += ",tmpfs-size=\(dockerSize(limit))" }
+          args += ["--mount", spec]
+        } else if let claim = volume["persistentVolumeClaim"] as? [String: Any] {
+          let volumeName = prefix + "-" + (try #require(claim["claimName"] as? String))
+          volumes.append(volumeName)
+          args += ["-v", volumeName + ":" + path + (readOnly ? ":ro" : "")]
+        } else if let secret = volume["secret"] as? [String: Any] {
+          let source: [String: Any] = [
+            "name": secret["secretName"] ?? "", "items": secret["items"] ?? [], "optional": secret["optional"] ?? false,
+          ]
+          let mode = mode_t(secret["defaultMode"] as? Int ?? 0o644)
+          args += ["-v", try layOut(name, sources: [source], mode: mode, fsGroup: fsGroup) + ":" + path + ":ro"]
+        } else if let projected = volume["projected"] as? [String: Any] {
+          let sources = (projected["sources"] as? [[String: Any]] ?? []).compactMap { $0["secret"] as? [String: Any] }
+          #expect(sources.count == (projected["sources"] as? [Any])?.count, "projected: only Secrets are simulated")
+          let mode = mode_t(projected["defaultMode"] as? Int ?? 0o644)
+          args += ["-v", try layOut(name, sources: sources, mode: mode, fsGroup: fsGroup) + ":" + path + ":ro"]
+        } else {
+          Issue.record("volume \(name): a kind the simulation does not know: \(volume)")
+        }
+      } else {
+        let claim = try #require(pod.claimTemplates.first { $0 == name }, "mount \(name) has no volume")
+        let volumeName = prefix + "-" + claim
+        volumes.append(volumeName)
+        args += ["-v", volumeName + ":" + path]
+      }
+    }
+    for (name, value) in pod.env { args += ["-e", name + "=" + value] }
+    return args
+  }
+
+  /// The Secrets' files as the kubelet lays them out: each item's file is a link through ..data to a
+  /// timestamped folder, owned by root with the fsGroup, in the volume's mode. A missing optional
+  /// Secret adds nothing; a missing required one fails (the kubelet would not start the pod).
+  private func layOut(_ name: String, sources: [[String: Any]], mode: mode_t, fsGroup: Int?) throws -> String {
+    let folder = secretRoot.file(name)
+    let stamp = "..2025_01_01_00_00_00.000000000"
+    try FileManager.default.createDirectory(atPath: folder + "/" + stamp, withIntermediateDirectories: true)
+    for source in sources {
+      let secretName = try #require(source["name"] as? String)
+      guard let document = secrets[secretName] else {
+        try #require(source["optional"] as? Bool == true, "the pod needs the Secret \(secretName)")
+        continue
+      }
+      let data = try #require(document["data"] as? [String: String])
+      for item in source["items"] as? [[String: Any]] ?? [] {
+        let key = try #require(item["key"] as? String)
+        let file = try #require(item["path"] as? String)
+        let encoded = try #require(data[key], "the Secret \(secretName) has no \(key)")
+        let bytes = try #require(Data(base64Encoded: encoded))
+        let target = folder + "/" + stamp + "/" + file
+        try bytes.write(to: URL(fileURLWithPath: target))
+        #expect(chown(target, 0, gid_t(fsGroup ?? 0)) == 0 && chmod(target, mode) == 0)
+        try FileManager.default.createSymbolicLink(atPath: folder + "/" + file, withDestinationPath: "..data/" + file)
+      }
+    }
+    try FileManager.default.createSymbolicLink(atPath: folder + "/..data", withDestinationPath: stamp)
+    return folder
+  }
 }
 
 /// A probe's schedule and command, with the kubelet's defaults for what the manifest leaves out.
@@ -170,11 +295,13 @@ struct ProbeSchedule {
       for kind in ["requests", "limits"] {
         #expect(pod.resources[kind]?["cpu"] != nil && pod.resources[kind]?["memory"] != nil, "\(overlay) \(kind)")
       }
-      // The credential: a file from the Secret `comfyctl secrets k8s` prints, no variable holds it.
-      let secret = pod.volumes.compactMap { $0["secret"] as? [String: Any] }.first
-      #expect(secret?["secretName"] as? String == KubernetesSecret.defaultName, "\(overlay)")
-      let items = secret?["items"] as? [[String: Any]] ?? []
+      // The credential and the model hosts' tokens: files from the Secrets `comfyctl secrets k8s` prints,
+      // no variable holds them.
+      let sources = pod.secretSources
+      #expect(sources.first?["name"] as? String == KubernetesSecret.defaultName, "\(overlay)")
+      let items = sources.first?["items"] as? [[String: Any]] ?? []
       #expect(items.first?["key"] as? String == KubernetesSecret.key, "\(overlay)")
+      try Self.expectTokenFiles(pod, sources: sources, overlay: overlay)
       let envs = pod.container["env"] as? [[String: Any]] ?? []
       #expect(envs.allSatisfy { $0["valueFrom"] == nil } && pod.container["envFrom"] == nil, "\(overlay)")
       #expect(pod.envValue("COMFYUI_PASSWORD_HASH_FILE") == "/run/secrets/" + KubernetesSecret.key)
@@ -201,8 +328,14 @@ struct ProbeSchedule {
         #expect(selector["nvidia.com/gpu.product"] != nil, "\(overlay)")
         #expect(tolerations.contains { $0["key"] as? String == "nvidia.com/gpu" }, "\(overlay)")
       }
+      // A family's overlay has its provisioning Job: hardened the same way, the same manifest (its
+      // family's, in the image) and the same claim as the instance; the main instance has none.
+      try Self.expectProvisioningJob(documents, pod: pod, overlay: overlay)
       // Only the ingress controller's namespace reaches the port.
-      let policy = documents.first { $0["kind"] as? String == "NetworkPolicy" }
+      let policy = documents.first {
+        $0["kind"] as? String == "NetworkPolicy"
+          && !((($0["metadata"] as? [String: Any])?["name"] as? String)?.hasPrefix("comfyui-models") ?? false)
+      }
       let rules = (policy?["spec"] as? [String: Any])?["ingress"] as? [[String: Any]] ?? []
       #expect(rules.count == 1, "\(overlay)")
       let from = rules.first?["from"] as? [[String: Any]] ?? []
@@ -212,6 +345,65 @@ struct ProbeSchedule {
         #expect((claim["spec"] as? [String: Any])?["accessModes"] as? [String] == ["ReadWriteMany"])
       }
     }
+  }
+
+  static let familyManifests = [
+    "qwen-image-edit": "qwen-image-edit.txt", "flux": "flux-dev.txt", "sd35": "sd35-large.txt",
+  ]
+
+  /// The tokens Secret is optional (public models need none) and each token a file its variable names.
+  static func expectTokenFiles(_ pod: RenderedPod, sources: [[String: Any]], overlay: String) throws {
+    let tokens = try #require(sources.first { $0["name"] as? String == KubernetesSecret.tokensName }, "\(overlay)")
+    #expect(tokens["optional"] as? Bool == true, "\(overlay)")
+    let keys = (tokens["items"] as? [[String: Any]] ?? []).compactMap { $0["key"] as? String }
+    #expect(keys == ModelToken.allCases.map(\.key), "\(overlay)")
+    for token in ModelToken.allCases {
+      #expect(pod.envValue(token.fileVariable) == token.containerPath, "\(overlay) \(token)")
+    }
+  }
+
+  static func expectProvisioningJob(_ documents: [[String: Any]], pod: RenderedPod, overlay: String) throws {
+    let jobs = documents.filter { $0["kind"] as? String == "Job" }
+    guard let manifest = familyManifests[overlay] else {
+      #expect(jobs.isEmpty, "\(overlay)")
+      #expect(pod.envValue("COMFYUI_MODELS_MANIFEST") == "", "\(overlay)")
+      return
+    }
+    #expect(jobs.count == 1, "\(overlay)")
+    let job = try RenderedPod(documents, kind: "Job")
+    #expect((job.statefulSet["metadata"] as? [String: Any])?["name"] as? String == "comfyui-models-" + overlay)
+    #expect(
+      (job.statefulSet["metadata"] as? [String: Any])?["namespace"] as? String == KubernetesSecret.defaultNamespace)
+    #expect(job.container["args"] as? [String] == ["provision"] && job.container["command"] == nil, "\(overlay)")
+    #expect(job.spec["restartPolicy"] as? String == "OnFailure")
+    let wanted = "/etc/comfy-init/manifests/" + manifest
+    #expect(job.envValue("COMFYUI_MODELS_MANIFEST") == wanted && pod.envValue("COMFYUI_MODELS_MANIFEST") == wanted)
+    // The StatefulSet's hardening, to the field.
+    for key in ["runAsNonRoot", "runAsUser", "runAsGroup", "fsGroup"] {
+      #expect("\(job.podSecurity[key] ?? "-")" == "\(pod.podSecurity[key] ?? "+")", "\(overlay) \(key)")
+    }
+    for key in ["readOnlyRootFilesystem", "allowPrivilegeEscalation", "privileged", "runAsNonRoot"] {
+      #expect("\(job.containerSecurity[key] ?? "-")" == "\(pod.containerSecurity[key] ?? "+")", "\(overlay) \(key)")
+    }
+    #expect((job.containerSecurity["capabilities"] as? [String: Any])?["drop"] as? [String] == ["ALL"])
+    #expect(job.spec["automountServiceAccountToken"] as? Bool == false)
+    #expect(job.spec["serviceAccountName"] as? String == pod.spec["serviceAccountName"] as? String)
+    for kind in ["requests", "limits"] {
+      #expect(job.resources[kind]?["cpu"] != nil && job.resources[kind]?["memory"] != nil, "\(overlay) \(kind)")
+    }
+    #expect(job.resources["limits"]?["nvidia.com/gpu"] == nil, "the Job holds no GPU")
+    // Only emptyDirs for what it writes besides the claim; the tokens as files, no hash needed.
+    let mountPaths = Set(job.mounts.compactMap { $0["mountPath"] as? String })
+    #expect(mountPaths == ["/run/comfy-init", "/tmp", "/run/secrets", "/opt/comfyui/ComfyUI/models"], "\(mountPaths)")
+    let claim = job.volumes.first { $0["persistentVolumeClaim"] != nil }?["persistentVolumeClaim"] as? [String: Any]
+    #expect(claim?["claimName"] as? String == "comfyui-models")
+    try expectTokenFiles(job, sources: job.secretSources, overlay: overlay + " job")
+    #expect(!job.secretSources.contains { $0["name"] as? String == KubernetesSecret.defaultName })
+    // The instance's Service never selects the Job's pod.
+    let labels = ((job.statefulSet["spec"] as? [String: Any])?["template"] as? [String: Any]).flatMap {
+      ($0["metadata"] as? [String: Any])?["labels"] as? [String: String]
+    }
+    #expect(labels?["app.kubernetes.io/name"] == "comfyui-models", "\(labels ?? [:])")
   }
 
   /// The rendered `cpu` overlay's pod, run in Docker as the kubelet would run it; the time to ready
@@ -259,80 +451,14 @@ struct ProbeSchedule {
     let pod = try RenderedPod(try KubernetesTools.documents(try KubernetesTools.render(overlay.path)))
     #expect(pod.container["image"] as? String == names.image)
 
-    // The Secret as `comfyctl secrets k8s` prints it, laid out as the kubelet does: the key's file is
-    // a link through ..data to a timestamped folder, owned by root with the fsGroup, in defaultMode.
-    let podSecurity = pod.podSecurity
-    let uid = try #require(podSecurity["runAsUser"] as? Int)
-    let gid = podSecurity["runAsGroup"] as? Int ?? 0
-    let fsGroup = podSecurity["fsGroup"] as? Int
+    // The Secrets as `comfyctl secrets k8s` prints them, laid out as the kubelet does.
     let printed = try ctl(["secrets", "k8s"])
     try #require(printed.status == 0, "\(printed.all)")
-    let secretDocument = try #require(try KubernetesTools.documents(printed.stdout).first)
-    let secretData = try #require(secretDocument["data"] as? [String: String])
-
-    var args = ["run", "-d", "--name", container, "--user", "\(uid):\(gid)"]
-    if let fsGroup { args += ["--group-add", String(fsGroup)] }
-    if pod.containerSecurity["readOnlyRootFilesystem"] as? Bool == true { args.append("--read-only") }
-    if pod.containerSecurity["allowPrivilegeEscalation"] as? Bool == false {
-      args += ["--security-opt", "no-new-privileges"]
-    }
-    for cap in (pod.containerSecurity["capabilities"] as? [String: Any])?["drop"] as? [String] ?? [] {
-      args += ["--cap-drop", cap]
-    }
-    // seccomp RuntimeDefault is Docker's default profile: nothing to add.
-    #expect((podSecurity["seccompProfile"] as? [String: Any])?["type"] as? String == "RuntimeDefault")
-    if let memory = pod.resources["limits"]?["memory"] as? String { args += ["--memory", dockerSize(memory)] }
-    if let cpu = pod.resources["limits"]?["cpu"] as? String, let cores = Double(cpu) {
-      // Docker refuses more CPUs than the machine has; the kubelet's quota would not bind here either.
-      args += ["--cpus", String(min(cores, Double(ProcessInfo.processInfo.activeProcessorCount)))]
-    }
-    args += ["--stop-timeout", String(pod.grace)]
-    let secretRoot = CtlTempDir("k8s-sim-secret")
-    for mount in pod.mounts {
-      let name = try #require(mount["name"] as? String)
-      let path = try #require(mount["mountPath"] as? String)
-      let readOnly = mount["readOnly"] as? Bool == true
-      if let volume = pod.volumes.first(where: { $0["name"] as? String == name }) {
-        if let emptyDir = volume["emptyDir"] as? [String: Any] {
-          var spec = "type=tmpfs,destination=\(path)"
-          if let limit = emptyDir["sizeLimit"] as? String { spec += ",tmpfs-size=\(dockerSize(limit))" }
-          args += ["--mount", spec]
-        } else if let claim = volume["persistentVolumeClaim"] as? [String: Any] {
-          let volumeName = prefix + "-" + (try #require(claim["claimName"] as? String))
-          volumes.append(volumeName)
-          args += ["-v", volumeName + ":" + path + (readOnly ? ":ro" : "")]
-        } else if let secret = volume["secret"] as? [String: Any] {
-          #expect(
-            secret["secretName"] as? String
-              == secretDocument["metadata"].flatMap { ($0 as? [String: Any])?["name"] as? String })
-          let mode = mode_t(secret["defaultMode"] as? Int ?? 0o644)
-          let folder = secretRoot.file(name)
-          let stamp = "..2025_01_01_00_00_00.000000000"
-          try FileManager.default.createDirectory(atPath: folder + "/" + stamp, withIntermediateDirectories: true)
-          for item in secret["items"] as? [[String: Any]] ?? [] {
-            let key = try #require(item["key"] as? String)
-            let file = try #require(item["path"] as? String)
-            let encoded = try #require(secretData[key], "the Secret has no \(key)")
-            let bytes = try #require(Data(base64Encoded: encoded))
-            let target = folder + "/" + stamp + "/" + file
-            try bytes.write(to: URL(fileURLWithPath: target))
-            #expect(chown(target, 0, gid_t(fsGroup ?? 0)) == 0 && chmod(target, mode) == 0)
-            try FileManager.default.createSymbolicLink(
-              atPath: folder + "/" + file, withDestinationPath: "..data/" + file)
-          }
-          try FileManager.default.createSymbolicLink(atPath: folder + "/..data", withDestinationPath: stamp)
-          args += ["-v", folder + ":" + path + ":ro"]
-        } else {
-          Issue.record("volume \(name): a kind the simulation does not know: \(volume)")
-        }
-      } else {
-        let claim = try #require(pod.claimTemplates.first { $0 == name }, "mount \(name) has no volume")
-        let volumeName = prefix + "-" + claim
-        volumes.append(volumeName)
-        args += ["-v", volumeName + ":" + path]
-      }
-    }
-    for (name, value) in pod.env { args += ["-e", name + "=" + value] }
+    let secretDocuments = try KubernetesTools.documents(printed.stdout)
+    #expect(secretDocuments.count == 2, "the hash's Secret and the tokens'")
+    var simulation = PodSimulation(pod: pod, secretDocuments: secretDocuments, prefix: prefix)
+    var args = ["run", "-d", "--name", container] + (try simulation.options())
+    volumes = simulation.volumes
     let port = e2e.freeTCPPort()
     let ports = pod.container["ports"] as? [[String: Any]] ?? []
     let containerPort = try #require(ports.first?["containerPort"] as? Int)
@@ -394,6 +520,144 @@ struct ProbeSchedule {
     let code = try docker(["inspect", "-f", "{{.State.ExitCode}}", container]).stdout
     #expect(code.hasPrefix("0\n"), "exit \(code) after \(stopSeconds) s: \(log())")
     #expect(stopSeconds < Double(pod.grace), "the stop took \(stopSeconds) s")
+  }
+}
+
+extension KubernetesTests {
+  /// A family's provisioning Job, rendered from the flux overlay and run in Docker exactly as its pod
+  /// spec says (user, read-only root, emptyDirs, the claim, the tokens Secret as files, env, args); then
+  /// the instance's container, as its spec says, runs the same models phase on the same claim and finds
+  /// everything in place. The manifest names a URL nothing answers: only a file found and verified lets
+  /// either exit 0, and without the file the Job fails (the control that shows the test can fail).
+  /// The family's own manifest (hf:// sources) needs the Hub, which is not reachable here: the test's
+  /// overlay points both at a manifest on the claim, through the overlay's one patch.
+  @Test(.needs(.docker), .timeLimit(.minutes(15)))
+  func theProvisioningJobRunsInDockerAsItsSpecSaysAndTheInstanceFindsItsFiles() throws {
+    try #require(KubernetesTools.ready, "the kubernetes tools are missing; run scripts/setup")
+    let e2e = EndToEndDockerTests()
+    let bin = try #require(CtlPaths.comfyctl, "comfyctl is not built; run scripts/build")
+    let base = try runTool([CtlPaths.root + "/scripts/base-image", EndToEndDockerTests.baseImage], timeout: 600)
+    try #require(base.status == 0, "scripts/base-image failed: \(base.all)")
+    let (dir, names) = try e2e.makeStandinProject(label: "k8sjob")
+    let ctl = { (args: [String], stdin: String?) throws -> RunResult in
+      try runTool([bin] + args + ["--project-dir", dir.path], stdin: stdin, timeout: 600)
+    }
+    let docker = { (args: [String]) throws -> RunResult in try runTool(["/usr/bin/env", "docker"] + args, timeout: 300)
+    }
+    let prefix = "comfyctl-k8sjob-\(getpid())"
+    var containers: [String] = []
+    var volumes: [String] = []
+    defer {
+      if !containers.isEmpty { _ = try? docker(["rm", "-f"] + containers) }
+      if !volumes.isEmpty { _ = try? docker(["volume", "rm", "-f"] + volumes) }
+      _ = try? docker(["image", "rm", "-f", names.image])
+    }
+    #expect(try ctl(["secrets", "init"], nil).status == 0)
+    let token = "hf_k8sJobToken0123456789"
+    #expect(try ctl(["secrets", "hf-token"], token + "\n").status == 0)
+    let build = try ctl(["build", "--base-image", EndToEndDockerTests.baseImage, "--standin"], nil)
+    try #require(build.status == 0, "build failed: \(build.all.suffix(3000))")
+
+    // The image carries every family manifest of manifests/ where the overlays look for them.
+    let inRepo = try FileManager.default.contentsOfDirectory(atPath: CtlPaths.root + "/manifests").filter {
+      $0.hasSuffix(".txt")
+    }
+    let inImage = try docker(["run", "--rm", "--entrypoint", "ls", names.image, "/etc/comfy-init/manifests"])
+    #expect(Set(inImage.stdout.split(separator: "\n").map(String.init)) == Set(inRepo), "\(inImage.all)")
+    let flux = try RenderedPod(
+      try KubernetesTools.documents(try KubernetesTools.render(KubernetesTools.overlayDir("flux"))), kind: "Job")
+    #expect(flux.envValue("COMFYUI_MODELS_MANIFEST") == "/etc/comfy-init/manifests/flux-dev.txt")
+
+    let overlay = CtlTempDir("k8s-job-overlay")
+    let colon = try #require(names.image.lastIndex(of: ":"))
+    let manifest = "/opt/comfyui/ComfyUI/models/k8s-test-manifest.txt"
+    overlay.write(
+      "kustomization.yaml",
+      """
+      apiVersion: kustomize.config.k8s.io/v1beta1
+      kind: Kustomization
+      resources:
+        - \(relativeToRoot(overlay.path) + KubernetesTools.overlayDir("flux"))
+      images:
+        - name: comfy-init/comfyui
+          newName: \(names.image[..<colon])
+          newTag: \(names.image[names.image.index(after: colon)...])
+      patches:
+        - target:
+            kind: StatefulSet|Job
+          patch: |-
+            apiVersion: apps/v1
+            kind: any
+            metadata:
+              name: any
+            spec:
+              template:
+                spec:
+                  containers:
+                    - name: comfyui
+                      env:
+                        - name: COMFYUI_MODELS_MANIFEST
+                          value: \(manifest)
+
+      """)
+    let documents = try KubernetesTools.documents(try KubernetesTools.render(overlay.path))
+    let job = try RenderedPod(documents, kind: "Job")
+    let instance = try RenderedPod(documents)
+    #expect(job.container["image"] as? String == names.image && job.envValue("COMFYUI_MODELS_MANIFEST") == manifest)
+    let printed = try ctl(["secrets", "k8s"], nil)
+    try #require(printed.status == 0, "\(printed.all)")
+    let secretDocuments = try KubernetesTools.documents(printed.stdout)
+
+    // The claim as a previous download left it: a model, and a manifest naming it at a URL nothing
+    // answers; owned by group 0 and group-writable, as fsGroup 0 makes a claim.
+    let claim = prefix + "-comfyui-models"
+    volumes.append(claim)
+    let fill = try docker([
+      "run", "--rm", "--user", "0:0", "--entrypoint", "sh", "-v", claim + ":/opt/comfyui/ComfyUI/models", names.image,
+      "-c",
+      """
+      set -e; cd /opt/comfyui/ComfyUI/models; mkdir -p checkpoints
+      head -c 3000000 /dev/urandom >checkpoints/k8s-test.safetensors
+      sum=$(sha256sum checkpoints/k8s-test.safetensors | cut -d' ' -f1)
+      echo "http://127.0.0.1:9/k8s-test.safetensors checkpoints/k8s-test.safetensors $sum" >k8s-test-manifest.txt
+      chgrp -R 0 . && chmod -R g+rwX .
+      """,
+    ])
+    try #require(fill.status == 0, "\(fill.all)")
+
+    /// Runs `pod`'s container to its end, as its spec says, with `args` (the spec's own by default).
+    func runToEnd(_ pod: RenderedPod, name: String, args: [String]? = nil) throws -> (RunResult, logs: String) {
+      var simulation = PodSimulation(pod: pod, secretDocuments: secretDocuments, prefix: prefix)
+      let options = try simulation.options()
+      volumes += simulation.volumes
+      containers.append(name)
+      if let command = pod.container["command"] as? [String] { Issue.record("command \(command) is not simulated") }
+      let result = try docker(
+        ["run", "--name", name] + options + [names.image] + (args ?? pod.container["args"] as? [String] ?? []))
+      return (result, try docker(["logs", name]).all)
+    }
+    let (done, jobLog) = try runToEnd(job, name: prefix + "-job")
+    #expect(done.status == 0, "the Job failed: \(jobLog.suffix(3000))")
+    #expect(
+      jobLog.contains("models: all 1 in place, nothing to download") || jobLog.contains("nothing to download"),
+      "\(jobLog.suffix(2000))")
+    let inspect = try docker(["inspect", prefix + "-job"])
+    #expect(!inspect.stdout.contains(token) && !jobLog.contains(token))
+    #expect(inspect.stdout.contains("HF_TOKEN_FILE=/run/secrets/hf_token"))
+
+    // The instance's container, as its spec says, on the same claim: its models phase finds the files.
+    let (found, instanceLog) = try runToEnd(instance, name: prefix + "-instance", args: ["provision"])
+    #expect(found.status == 0, "the instance's models phase failed: \(instanceLog.suffix(3000))")
+    #expect(instanceLog.contains("nothing to download"), "\(instanceLog.suffix(2000))")
+
+    // The control: without the file, the Job has to download, nothing answers, and it fails.
+    let remove = try docker([
+      "run", "--rm", "--user", "0:0", "--entrypoint", "rm", "-v", claim + ":/m", names.image,
+      "/m/checkpoints/k8s-test.safetensors",
+    ])
+    #expect(remove.status == 0, "\(remove.all)")
+    let (failed, failedLog) = try runToEnd(job, name: prefix + "-job-again")
+    #expect(failed.status != 0, "the Job passed without its file: \(failedLog.suffix(2000))")
   }
 }
 

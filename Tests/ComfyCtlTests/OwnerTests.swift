@@ -64,6 +64,18 @@ import Testing
     #expect(wallClock.isEmpty, "wall-clock durations (use Instant):\n\(wallClock.joined(separator: "\n"))")
   }
 
+  /// Issue 20: ModelToken owns the tokens' names (files, secret keys, variables, commands), ModelsVolumes
+  /// the models volumes' (the shared one, per instance, the old per-family ones).
+  @Test func modelTokenAndModelsVolumesOwnTheirNames() throws {
+    let tokens = try Self.offenders(
+      #""(hf_token|civitai_token|HF_TOKEN_FILE|CIVITAI_TOKEN_FILE|hf-token|civitai-token)""#,
+      outside: ["Secrets/ModelTokens.swift"])
+    #expect(tokens.isEmpty, "a token's name outside ModelToken:\n\(tokens.joined(separator: "\n"))")
+    let volumes = try Self.offenders(
+      #""_models|_MODELS_VOLUME""#, outside: ["Engine/ModelsVolumes.swift", "Project/Settings.swift"])
+    #expect(volumes.isEmpty, "a models volume's name outside ModelsVolumes:\n\(volumes.joined(separator: "\n"))")
+  }
+
   /// One rule says which names hold a secret (SecretKey.isSecret): no second list of the words.
   @Test func oneRuleSaysWhichKeysAreSecret() throws {
     let lists = try Self.offenders(#""(TOKEN|PASSWORD|SECRET|HASH|KEY)""#, outside: ["Secrets/SecretKey.swift"])

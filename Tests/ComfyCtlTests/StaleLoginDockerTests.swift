@@ -66,7 +66,7 @@ final class UnauthenticatedPoller: @unchecked Sendable {
     let loose = "comfyctl-broken-login-\(getpid())"
     defer {
       _ = try? runTool(["/usr/bin/env", "docker", "rm", "-f", loose])
-      _ = try? ctl(["down", "--deep", "--yes"])
+      _ = try? ctl(["down", "--deep", "--models", "--yes"])
       _ = try? runTool(["/usr/bin/env", "docker", "image", "rm", "-f", names.image])
     }
     #expect(try ctl(["secrets", "init"]).status == 0)

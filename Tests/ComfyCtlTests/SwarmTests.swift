@@ -34,7 +34,8 @@ import Testing
 
   @Test func theComposeConfigBecomesAStackFileWithEachDifferenceHandled() throws {
     #expect(!SwarmTests.composeConfig().isEmpty)
-    let (file, notes) = SwarmEngine.translate(SwarmTests.composeConfig(), secretName: "proj_s_v", uid: 1000, gid: 0)
+    let (file, notes) = SwarmEngine.translate(
+      SwarmTests.composeConfig(), secretNames: ["comfyui_password_hash": "proj_s_v"], uid: 1000, gid: 0)
     #expect(file["version"] as? String == "3.9")
     #expect(Set(file.keys) == ["version", "services", "volumes", "secrets"], "name, networks: Compose's only")
     let services = try #require(file["services"] as? [String: [String: Any]])
@@ -111,7 +112,7 @@ import Testing
       return found
     }
     defer {
-      if !leftovers().isEmpty { _ = try? ctl(["down", "--deep", "--yes"]) }
+      if !leftovers().isEmpty { _ = try? ctl(["down", "--deep", "--models", "--yes"]) }
       _ = try? runTool(["/usr/bin/env", "docker", "image", "rm", "-f", names.image])
       // Only a swarm this test made is left; anybody else's stays.
       if madeSwarm { _ = try? runTool(["/usr/bin/env", "docker", "swarm", "leave", "--force"]) }
@@ -194,7 +195,25 @@ import Testing
     let check = try ctl(["secrets", "check"])
     #expect(check.status == 0, "\(check.all)")
 
-    let down = try ctl(["down", "--deep", "--yes"])
+    // A model host's token: a swarm secret like the hash (an empty one was left out), mounted as a file
+    // the container's user alone reads; the redeploy moves the service onto it; never in the service's spec.
+    let token = "hf_swarmToken0123456789"
+    let stored = try runTool([bin, "secrets", "hf-token", "--project-dir", dir.path], stdin: token + "\n")
+    #expect(stored.status == 0, "\(stored.all)")
+    let redeploy = try ctl(["up", "--swarm", "--cpu", "--wait-timeout", "240"])
+    #expect(redeploy.status == 0, "\(redeploy.all)")
+    #expect(stack.secrets().contains { $0.hasPrefix(names.project + "_hf_token_") }, "\(stack.secrets())")
+    #expect(!stack.secrets().contains { $0.hasPrefix(names.project + "_civitai_token_") }, "\(stack.secrets())")
+    let withToken = try #require(try stack.containers().first { $0.service == "comfyui" })
+    let tokenFile = try runTool([
+      "/usr/bin/env", "docker", "exec", withToken.id, "stat", "-c", "%u %a", "/run/secrets/hf_token",
+    ])
+    #expect(tokenFile.stdout == "1000 400\n", "\(tokenFile.all)")
+    let tokenInspect = try runTool(["/usr/bin/env", "docker", "service", "inspect", stack.service("comfyui")])
+    #expect(!tokenInspect.all.contains(token) && tokenInspect.stdout.contains("HF_TOKEN_FILE=/run/secrets/hf_token"))
+    #expect(!tokenInspect.stdout.contains("CIVITAI_TOKEN_FILE"), "an empty token's variable is left out")
+
+    let down = try ctl(["down", "--deep", "--models", "--yes"])
     #expect(down.status == 0, "\(down.all)")
     #expect(leftovers().isEmpty, "left behind: \(leftovers())")
     if madeSwarm {

@@ -1,4 +1,4 @@
-// `comfyctl secrets init|show|rotate|check|k8s`.
+// `comfyctl secrets init|show|rotate|check|k8s|hf-token|civitai-token`.
 import ArgumentParser
 import Foundation
 
@@ -6,8 +6,47 @@ struct SecretsCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "secrets",
     abstract: "The ComfyUI credential: one source, derived files, drift checks.",
-    subcommands: [SecretsInit.self, SecretsShow.self, SecretsRotate.self, SecretsCheck.self, SecretsKubernetes.self]
+    subcommands: [
+      SecretsInit.self, SecretsShow.self, SecretsRotate.self, SecretsCheck.self, SecretsKubernetes.self,
+      SecretsHFToken.self, SecretsCivitaiToken.self,
+    ]
   )
+}
+
+struct SecretsHFToken: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: ModelToken.huggingFace.command,
+    abstract: "Store the Hugging Face token (gated models) from stdin as .secrets/hf_token; --remove for none.")
+
+  @OptionGroup var options: ProjectOptions
+  @Flag(help: "Empty the file: no token.") var remove = false
+
+  func run() throws { try storeModelToken(.huggingFace, project: try options.project(), remove: remove) }
+}
+
+struct SecretsCivitaiToken: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: ModelToken.civitai.command,
+    abstract: "Store the CivitAI token from stdin as .secrets/civitai_token; --remove for none.")
+
+  @OptionGroup var options: ProjectOptions
+  @Flag(help: "Empty the file: no token.") var remove = false
+
+  func run() throws { try storeModelToken(.civitai, project: try options.project(), remove: remove) }
+}
+
+/// Reads the token from stdin (never from argv, where `ps` and the shell's history would keep it) and
+/// stores it; the containers read the file at their next start.
+func storeModelToken(_ token: ModelToken, project: Project, remove: Bool) throws(CtlError) {
+  let tokens = ModelTokens(project: project, settings: Settings(project: project))
+  let value = remove ? "" : try ModelTokens.parse(ModelTokens.readStandardInput(for: token), for: token)
+  try tokens.save(value, for: token)
+  let file = relative(tokens.path(token), project)
+  Console().say(
+    (remove
+      ? "secrets: \(file) emptied: no \(token.host) token" : "secrets: the \(token.host) token is in \(file) (0600)")
+      + "; running containers read it at their next start (`comfyctl restart`; a swarm: `comfyctl up --swarm`; "
+      + "Kubernetes: `comfyctl secrets k8s | kubectl apply -f -`)")
 }
 
 struct SecretsInit: ParsableCommand {
@@ -101,6 +140,7 @@ struct SecretsCheck: ParsableCommand {
     let credential = try SecretsStore(project: project).load()
     let stack = try Stack.open(project: project)
     var items = DerivedSecrets(project: project, settings: stack.settings).check(credential)
+    items += ModelTokens(project: project, settings: stack.settings).check()
     items += serverItems(stack: stack, credential: credential)
     for item in items { print("\(item.ok ? "ok   " : "DRIFT") \(item.place): \(item.detail)") }
     let drift = items.filter { !$0.ok }.count
@@ -132,15 +172,23 @@ struct SecretsCheck: ParsableCommand {
 struct SecretsKubernetes: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "k8s",
-    abstract: "Print the credential as a Kubernetes Secret (the hash only) for `kubectl apply -f -`.")
+    abstract:
+      "Print the credential (the hash only) and the model hosts' tokens as Kubernetes Secrets for `kubectl apply -f -`."
+  )
 
   @OptionGroup var options: ProjectOptions
   @Option(help: "The Secret's name (the one kubernetes/base mounts).") var name = KubernetesSecret.defaultName
   @Option(help: "The namespace (the one kubernetes/base uses).") var namespace = KubernetesSecret.defaultNamespace
 
   func run() throws {
-    let credential = try SecretsStore(project: try options.project()).load()
+    let project = try options.project()
+    let credential = try SecretsStore(project: project).load()
+    let tokens = ModelTokens(project: project, settings: Settings(project: project))
+    var values: [ModelToken: String] = [:]
+    for token in ModelToken.allCases { values[token] = try tokens.value(token) }
     print(try KubernetesSecret.manifest(credential, name: name, namespace: namespace), terminator: "")
+    print("---")
+    print(try KubernetesSecret.tokensManifest(values, namespace: namespace), terminator: "")
   }
 }
 

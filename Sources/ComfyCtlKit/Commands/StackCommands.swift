@@ -39,6 +39,12 @@ struct StatusCommand: ParsableCommand {
       let url = stack.instance(for: container.service).map { "  " + stack.settings.url(of: $0) } ?? ""
       print("\(container.service): \(container.state)\(health)\(url)")
       if let detail = state?.lastHealthOutput, !detail.isEmpty { print("  last check: \(detail)") }
+      // Not healthy yet: what comfy-init says right now, with the models phase's progress while it runs.
+      if container.state == "running", state?.health != "healthy" {
+        let now = Docker.liveProgress(of: container.id).progress
+        if let verdict = now.verdict, verdict != state?.lastHealthOutput { print("  now: \(verdict)") }
+        if now.hasDetail { print("  provisioning: \(now.summary)") }
+      }
     }
   }
 }
@@ -80,13 +86,23 @@ struct LogsCommand: ParsableCommand {
 
 struct DownCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "down", abstract: "Stop and remove the containers and network; --deep also the volumes.")
+    commandName: "down",
+    abstract: "Stop and remove the containers and network; --deep also the volumes but the models; --models those too.")
 
   @OptionGroup var options: ProjectOptions
-  @Flag(help: "Also remove the volumes (models, input, output, user, custom nodes): asks first.") var deep = false
+  @Flag(help: "Also remove the volumes (input, output, user, custom nodes), never the models volume: asks first.")
+  var deep = false
+  @Flag(help: "With --deep: also remove the models volumes, the downloads (tens of GB to fetch again).")
+  var models = false
   @Flag(help: "Do not ask (for --deep).") var yes = false
   @Flag(help: "Back the secrets up into .secrets/backup-STAMP/, then remove them (a new password at the next up).")
   var resetAuth = false
+
+  func validate() throws {
+    if models && !deep {
+      throw ValidationError("--models needs --deep (it removes the models volumes with the others)")
+    }
+  }
 
   func run() throws {
     let stack = try Stack.open(project: try options.project())
@@ -95,12 +111,20 @@ struct DownCommand: ParsableCommand {
     if deep && !yes {
       let question =
         "This deletes the volumes of project \(stack.engine.name): "
-        + "models, input, output, user data and custom nodes."
+        + (models ? "the models (\(stack.modelsVolumes.names(of: Instance.all).joined(separator: ", "))), " : "")
+        + "input, output, user data and custom nodes."
       guard Console.confirm(question) else {
         throw CtlError(.confirmationRequired, "--deep deletes user data; confirm on a terminal or pass --yes")
       }
     }
     try stack.engine.remove(volumes: deep, console: console)
+    if models {
+      try stack.modelsVolumes.remove(console: console)
+    } else if deep {
+      console.say(
+        "models: kept \(stack.modelsVolumes.names(of: Instance.all).joined(separator: ", ")) "
+          + "(`comfyctl down --deep --models` removes the downloads too)")
+    }
     if resetAuth { try resetSecrets(stack.project, console: console) }
   }
 

@@ -52,6 +52,10 @@ struct UpCommand: ParsableCommand {
       }
     }
     settings = Settings(project: project)  // .env may be new
+    // Compose refuses a secret whose file is missing: the tokens the user gave none of are empty files.
+    for path in try ModelTokens(project: project, settings: settings).createMissing() {
+      console.say("secrets: made an empty \(relative(path, project)) (no token; `comfyctl secrets --help`)")
+    }
 
     let image = buildOptions.tag ?? settings.image
     if build || !Docker.imageExists(image) {

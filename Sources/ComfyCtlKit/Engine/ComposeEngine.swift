@@ -74,6 +74,9 @@ public struct ComposeEngine: Engine, Sendable {
       try Prerequisites.checkPortFree(
         address: settings.bindAddress, port: settings.port(of: instance), variable: instance.portVariable)
     }
+    let models = ModelsVolumes(settings: settings, projectName: name)
+    try models.create(for: deployment.instances, console: console)
+    for line in models.describeLegacy(for: deployment.instances, image: deployment.image) { console.warn(line) }
     console.say("starting \(deployment.services.joined(separator: ", "))\(deployment.cpuNote)")
     let result = try ProcessRunner.capture(
       compose.baseArguments + ["up", "--detach"] + deployment.services, environment: deployment.environment,

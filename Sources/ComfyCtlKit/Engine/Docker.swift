@@ -72,6 +72,22 @@ public enum Docker {
     healthLines(of: container).last.map(String.init)
   }
 
+  /// `comfy-init health --progress` in the container right now: the verdict and, while the models phase
+  /// runs, its progress. A comfy-init from before `--progress` refuses the flag (a usage error, exit 2,
+  /// nothing on stdout): then plain `health`, and `supported` is false so the caller stops asking.
+  static func liveProgress(of container: String, asking: Bool = true) -> (
+    progress: ProvisioningProgress, supported: Bool
+  ) {
+    if asking,
+      let result = try? ProcessRunner.capture([
+        "docker", "exec", container, "comfy-init", "health", "--progress", "--timeout", "2",
+      ]), !(result.status == 2 && result.stdout.isEmpty)
+    {
+      return (ProvisioningProgress.parse(result.stdout), true)
+    }
+    return (ProvisioningProgress.parse(healthLines(of: container).joined(separator: "\n")), false)
+  }
+
   /// Whether the container was created with a GPU device request (`--gpus`, Compose's GPU reservation)
   /// or, a swarm task, belongs to a service that reserves a GPU.
   public static func requestsGPU(_ container: String) -> Bool {
@@ -109,6 +125,22 @@ public enum Docker {
   /// image's torch needs 13.0 ..."); nil when it has nothing to say.
   public static func cudaVerdict(of container: String) -> String? {
     healthLines(of: container).first { $0.hasPrefix("cuda ") }.map(String.init)
+  }
+
+  public static func volumeExists(_ volume: String) -> Bool {
+    (try? ProcessRunner.capture(["docker", "volume", "inspect", "--format", "{{.Name}}", volume]))?.succeeded ?? false
+  }
+
+  /// The bytes a volume holds, measured in a throwaway container of `image` (the volume may live on
+  /// another host than comfyctl, e.g. Docker Desktop's VM); nil when that could not run.
+  static func volumeBytes(_ volume: String, image: String) -> Int? {
+    guard
+      let result = try? ProcessRunner.capture([
+        "docker", "run", "--rm", "--network", "none", "--user", "0:0", "--entrypoint", "du", "-v",
+        volume + ":/volume:ro", image, "-sb", "/volume",
+      ]), result.succeeded
+    else { return nil }
+    return result.stdout.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) }
   }
 
   /// The names of the volumes Compose created for `project`.

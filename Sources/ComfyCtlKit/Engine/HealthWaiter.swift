@@ -1,6 +1,8 @@
 // Waits until Docker reports the services healthy, with one live progress line (service, phase from
-// `comfy-init health` inside the container, elapsed time). A container that exits or restarts ends
-// the wait at once with its last log line, instead of a timeout minutes later.
+// `comfy-init health --progress` inside the container, elapsed time) and, while models download, a bar
+// for each service and each file on a terminal (a plain line otherwise, at most every
+// `plainInterval` seconds unless what it says changes). A container that exits or restarts ends the
+// wait at once with its last log line, instead of a timeout minutes later.
 import Foundation
 import Spawn
 
@@ -16,6 +18,9 @@ public struct HealthWaiter {
   public var output: Console = Console()
   /// Why a service has no container yet, where the engine knows (swarm: "pending: no suitable node").
   public var pendingReason: (String) -> String? = { _ in nil }
+  /// Without a terminal, a progress line whose words did not change is printed again only this often:
+  /// byte counts change every poll, and a CI log should not get two lines a second.
+  public var plainInterval = 10.0
 
   public init(compose: ComposeEngine, services: [String], timeout: Double) {
     self.init(services: services, timeout: timeout) { () throws(CtlError) in try compose.containers() }
@@ -35,9 +40,14 @@ public struct HealthWaiter {
     let started = Instant.now()
     var baselineRestarts: [String: Int] = [:]
     var healthy = Set<String>()
-    var lastLine = ""
+    var lastShape = ""
+    var lastPrinted: Instant?
+    var shown = 0
     var lastDetail: [String: String] = [:]
-    defer { output.endProgress() }
+    var progress: [String: ProvisioningProgress] = [:]
+    // Containers whose comfy-init refused `health --progress` (older images): asked plainly from then on.
+    var withoutProgress = Set<String>()
+    defer { output.endProgress(replacing: shown) }
     while true {
       let elapsed = started.secondsSince
       let containers = try listContainers().filter { services.contains($0.service) }
@@ -46,11 +56,23 @@ public struct HealthWaiter {
           lastDetail[service] = pendingReason(service) ?? "no container yet"
           continue
         }
-        let state = try Docker.state(of: container.id)
+        let state: ContainerState
+        do {
+          state = try Docker.state(of: container.id)
+        } catch {
+          // Listed a moment ago and gone now: a swarm task whose container was replaced (seen on a first
+          // deploy). Only a container that is still listed and cannot be inspected is a failure.
+          guard try listContainers().contains(where: { $0.id == container.id }) else {
+            lastDetail[service] = "its container was replaced; waiting for the next one"
+            continue
+          }
+          throw error
+        }
         if baselineRestarts[service] == nil { baselineRestarts[service] = state.restartCount }
         if state.health == "healthy" {
           healthy.insert(service)
-          output.endProgress()
+          output.endProgress(replacing: shown)
+          shown = 0
           output.say("\(service): healthy after \(Console.seconds(elapsed))")
           continue
         }
@@ -67,7 +89,10 @@ public struct HealthWaiter {
           throw CtlError(
             .containerFailed, "\(service) has no health check; the image was not built from this Dockerfile")
         }
-        let live = Docker.liveHealth(of: container.id) ?? state.lastHealthOutput
+        let asked = Docker.liveProgress(of: container.id, asking: !withoutProgress.contains(container.id))
+        if !asked.supported { withoutProgress.insert(container.id) }
+        progress[service] = asked.progress.hasDetail ? asked.progress : nil
+        let live = asked.progress.verdict ?? state.lastHealthOutput
         // The server answers before Docker's next check marks it healthy: say so, not "ok".
         lastDetail[service] = live.hasPrefix("ok:") ? "answering; waiting for Docker's health check" : live
       }
@@ -81,9 +106,25 @@ public struct HealthWaiter {
       }
       let waiting = services.filter { !healthy.contains($0) }
       let line = waiting.map { "\($0): \(lastDetail[$0] ?? "starting")" }.joined(separator: " | ")
-      if line != lastLine || output.isTerminal {
-        output.progress("[\(Console.seconds(elapsed))] \(line)")
-        lastLine = line
+      var lines = ["[\(Console.seconds(elapsed))] \(line)"]
+      for service in waiting {
+        guard let detail = progress[service] else { continue }
+        lines +=
+          output.isTerminal
+          ? detail.barLines(label: service, width: Console.columns) : ["  \(service): \(detail.summary)"]
+      }
+      if output.isTerminal {
+        lines[0] = ProvisioningProgress.fit(lines[0], Console.columns)
+        shown = output.progress(lines, replacing: shown)
+      } else {
+        // The words without their numbers: a new phase or file prints at once, new byte counts only
+        // every plainInterval seconds.
+        let shape = lines.joined(separator: "\n").filter { !$0.isNumber }
+        if shape != lastShape || lastPrinted.map({ $0.secondsSince >= plainInterval }) ?? true {
+          _ = output.progress(lines, replacing: 0)
+          lastShape = shape
+          lastPrinted = Instant.now()
+        }
       }
       usleep(500_000)
     }

@@ -34,4 +34,7 @@ struct Stack {
   }
 
   func instance(for service: String) -> Instance? { Instance.all.first { $0.service == service } }
+
+  /// The project's models volumes, external to either engine.
+  var modelsVolumes: ModelsVolumes { ModelsVolumes(settings: settings, projectName: engine.name) }
 }

@@ -51,7 +51,13 @@ public struct SwarmEngine: Engine, Sendable {
   /// The secret's swarm name for this content: the same hash file always gives the same name, so a
   /// redeploy with an unchanged credential changes nothing and a rotated one gets a new secret.
   public func secretName(forContent content: String) -> String {
-    name + "_" + SwarmEngine.secretKey + "_" + String(SHA256.hexHash(content).prefix(12))
+    secretName(forKey: SwarmEngine.secretKey, content: content)
+  }
+
+  /// The same for any of the compose file's secrets (the model hosts' tokens too): a changed token is a
+  /// new secret, which the next `up --swarm` moves the services onto.
+  public func secretName(forKey key: String, content: String) -> String {
+    name + "_" + key + "_" + String(SHA256.hexHash(content).prefix(12))
   }
 
   public func currentSecretName() throws(CtlError) -> String {
@@ -68,13 +74,22 @@ public struct SwarmEngine: Engine, Sendable {
     guard result.succeeded,
       let config = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any]
     else { throw CtlError(.composeFailed, "docker compose config failed: \(result.lastLine)") }
-    return SwarmEngine.translate(
-      config, secretName: try currentSecretName(), uid: Int(settings.uid), gid: Int(settings.gid))
+    var secretNames: [String: String] = [:]
+    for (key, value) in config["secrets"] as? [String: Any] ?? [:] {
+      guard let file = (value as? [String: Any])?["file"] as? String else { continue }
+      let content = try FileOps.read(file)
+      // Swarm refuses an empty secret: a token the user gave none of is left out (translate drops its
+      // variable too), and comfy-init runs without it.
+      if !content.isEmpty { secretNames[key] = secretName(forKey: key, content: content) }
+    }
+    return SwarmEngine.translate(config, secretNames: secretNames, uid: Int(settings.uid), gid: Int(settings.gid))
   }
 
   /// Compose's interpolated config (JSON) to a stack file (format 3.9, written as JSON, which YAML
-  /// reads). Returns the notes `up` prints about what changed meaning on the way.
-  public static func translate(_ config: [String: Any], secretName: String, uid: Int, gid: Int) -> (
+  /// reads). `secretNames` maps each compose secret to its swarm name; one without a name is left out,
+  /// with the variables that point at its file. Returns the notes `up` prints about what changed
+  /// meaning on the way.
+  public static func translate(_ config: [String: Any], secretNames: [String: String], uid: Int, gid: Int) -> (
     file: [String: Any], notes: [String]
   ) {
     var notes: [String] = []
@@ -88,9 +103,13 @@ public struct SwarmEngine: Engine, Sendable {
         if let value = source[key] { service[key] = value }
       }
       // A secret file readable by the image's user only: swarm writes it with these owner fields.
-      service["secrets"] = (source["secrets"] as? [[String: Any]] ?? []).map { entry -> [String: Any] in
-        let key = entry["source"] as? String ?? secretKey
-        return ["source": key, "target": key, "uid": String(uid), "gid": String(gid), "mode": 0o400]
+      let keys = (source["secrets"] as? [[String: Any]] ?? []).map { $0["source"] as? String ?? secretKey }
+      service["secrets"] = keys.filter { secretNames[$0] != nil }.map { key -> [String: Any] in
+        ["source": key, "target": key, "uid": String(uid), "gid": String(gid), "mode": 0o400]
+      }
+      let leftOut = Set(keys.filter { secretNames[$0] == nil }.map { "/run/secrets/" + $0 })
+      if let environment = service["environment"] as? [String: Any], !leftOut.isEmpty {
+        service["environment"] = environment.filter { !leftOut.contains($0.value as? String ?? "") }
       }
       // Host mode: the port opens where the task runs, as Compose does, not on every node via the
       // ingress mesh. Neither can keep COMFYUI_BIND's address (portRule).
@@ -102,7 +121,16 @@ public struct SwarmEngine: Engine, Sendable {
       for mount in source["volumes"] as? [[String: Any]] ?? [] {
         var copy = mount
         copy.removeValue(forKey: "volume")
-        if copy["type"] as? String == "volume", let name = copy["source"] as? String { volumes[name] = [:] }
+        if copy["type"] as? String == "volume", let name = copy["source"] as? String {
+          // An external volume (the shared models) keeps its own name: stack deploy neither creates
+          // nor prefixes it, and stack rm never removes it.
+          let declared = (config["volumes"] as? [String: Any])?[name] as? [String: Any] ?? [:]
+          if declared["external"] as? Bool == true, let external = declared["name"] as? String {
+            volumes[name] = ["external": true, "name": external] as [String: Any]
+          } else {
+            volumes[name] = [String: Any]()
+          }
+        }
         mounts.append(copy)
       }
       service["volumes"] = mounts
@@ -138,9 +166,13 @@ public struct SwarmEngine: Engine, Sendable {
       notes.append("swarm services cannot set no-new-privileges (security_opt); capabilities are still all dropped")
     }
     var file: [String: Any] = ["version": "3.9", "services": services, "volumes": volumes]
-    if let secretFile = ((config["secrets"] as? [String: Any])?[secretKey] as? [String: Any])?["file"] {
-      file["secrets"] = [secretKey: ["name": secretName, "file": secretFile] as [String: Any]]
+    var secrets: [String: Any] = [:]
+    for (key, secretName) in secretNames {
+      if let secretFile = ((config["secrets"] as? [String: Any])?[key] as? [String: Any])?["file"] {
+        secrets[key] = ["name": secretName, "file": secretFile] as [String: Any]
+      }
     }
+    if !secrets.isEmpty { file["secrets"] = secrets }
     return (file, notes)
   }
 
@@ -221,6 +253,9 @@ public struct SwarmEngine: Engine, Sendable {
       throw CtlError(
         .composeFailed, "project \(name) runs under docker compose; stop it with `comfyctl down` before `up --swarm`")
     }
+    let models = ModelsVolumes(settings: settings, projectName: name)
+    try models.create(for: deployment.instances, console: console)
+    for line in models.describeLegacy(for: deployment.instances, image: deployment.image) { console.warn(line) }
     let (file, notes) = try render(
       cpu: deployment.cpuOnly, profiles: deployment.profiles, environment: deployment.environment)
     console.say("deploying swarm stack \(name): \(deployment.services.joined(separator: ", "))\(deployment.cpuNote)")
@@ -332,14 +367,18 @@ public struct SwarmEngine: Engine, Sendable {
       ]))
   }
 
-  /// The secret a service mounts now.
+  /// The credential's secret a service mounts now.
   func mountedSecret(_ composeService: String) -> String? {
+    mountedSecrets(composeService).first { $0.hasPrefix(name + "_" + SwarmEngine.secretKey) }
+  }
+
+  /// Every secret a service mounts now (the credential's and the tokens').
+  func mountedSecrets(_ composeService: String) -> [String] {
     lines(
       try? ProcessRunner.capture([
         "docker", "service", "inspect", "--format",
         "{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}}\n{{end}}", service(composeService),
-      ])
-    ).first { $0.hasPrefix(name + "_" + SwarmEngine.secretKey) }
+      ]))
   }
 
   /// Creates the secret for the current hash file unless it exists, labelled as the stack's.
@@ -398,7 +437,7 @@ public struct SwarmEngine: Engine, Sendable {
 
   /// Secrets of the stack other than `keeping` that no service mounts (after a rotation or a redeploy).
   public func removeUnusedSecrets(keeping: String) {
-    let mounted = Set(services().compactMap { mountedSecret($0) })
+    let mounted = Set(services().flatMap { mountedSecrets($0) })
     let stale = secrets().filter { $0 != keeping && !mounted.contains($0) }
     if !stale.isEmpty { _ = try? ProcessRunner.capture(["docker", "secret", "rm"] + stale) }
   }

@@ -14,6 +14,13 @@ public struct Instance: Sendable, Equatable {
   public var portVariable: String
   public var defaultPort: Int
 
+  /// COMFYUI for the main instance, COMFYUI_FLUX for the flux profile's: the prefix of its variables
+  /// in compose/docker-compose.yml (PORT, GPU_DEVICES, MODELS_MANIFEST, MODELS_VOLUME).
+  public var variablePrefix: String { String(portVariable.dropLast(portVariable.hasSuffix("_HOST_PORT") ? 10 : 5)) }
+  /// The variable that gives this instance a models volume of its own; the main instance's names the
+  /// shared one (COMFYUI_MODELS_VOLUME), which every other instance mounts unless its own is set.
+  public var modelsVolumeVariable: String { variablePrefix + "_MODELS_VOLUME" }
+
   public static let all: [Instance] = [
     Instance(service: "comfyui", profile: nil, portVariable: "COMFYUI_HOST_PORT", defaultPort: 8188),
     Instance(

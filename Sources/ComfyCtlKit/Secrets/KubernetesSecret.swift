@@ -42,6 +42,33 @@ public enum KubernetesSecret {
     return lines.joined(separator: "\n") + "\n"
   }
 
+  /// The Secret with the model hosts' tokens that kubernetes/ mounts beside the hash (the provisioning
+  /// Job and every instance): one key per ModelToken, empty when the user gave none (comfy-init reads an
+  /// empty file as "no token"), so the files always exist.
+  public static let tokensName = "comfyui-model-tokens"
+
+  public static func tokensManifest(_ values: [ModelToken: String], namespace: String) throws(CtlError) -> String {
+    try checkName(namespace, what: "--namespace", maxLength: 63, dots: false)
+    var lines = [
+      "# The model hosts' tokens from .secrets/ (`comfyctl secrets hf-token`, `civitai-token`); empty: no token.",
+      "# Mounted as files under /run/secrets (HF_TOKEN_FILE, CIVITAI_TOKEN_FILE), never as variables.",
+      "apiVersion: v1",
+      "kind: Secret",
+      "metadata:",
+      "  name: \(tokensName)",
+      "  namespace: \(namespace)",
+      "  labels:",
+      "    app.kubernetes.io/name: comfyui",
+      "type: Opaque",
+      "data:",
+    ]
+    for token in ModelToken.allCases {
+      let value = values[token] ?? ""
+      lines.append("  \(token.key): \"\(Data((value.isEmpty ? "" : value + "\n").utf8).base64EncodedString())\"")
+    }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
   /// DNS-1123: lower-case letters, digits and '-' (and '.' in a subdomain), alphanumeric at both ends.
   static func checkName(_ value: String, what: String, maxLength: Int, dots: Bool) throws(CtlError) {
     let allowed = { (c: Character) in

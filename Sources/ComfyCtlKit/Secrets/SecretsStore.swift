@@ -134,6 +134,8 @@ func initializeSecrets(project: Project, username: String = "admin", passwordStd
 {
   let store = SecretsStore(project: project)
   let derived = DerivedSecrets(project: project, settings: Settings(project: project))
+  // Compose needs every secret's file: empty ones stand for "no token".
+  try ModelTokens(project: project, settings: Settings(project: project)).createMissing()
   if store.exists {
     let credential = try store.load()
     let changed = try derived.write(credential)

@@ -8,13 +8,19 @@ import Foundation
 
 public struct Console: Sendable {
   public var isTerminal: Bool
+  /// Where the output goes: stdout, or a test's buffer.
+  let write: @Sendable (String) -> Void
 
-  public init(isTerminal: Bool = isatty(STDOUT_FILENO) == 1) {
+  public init(
+    isTerminal: Bool = isatty(STDOUT_FILENO) == 1,
+    write: @escaping @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data($0.utf8)) }
+  ) {
     self.isTerminal = isTerminal
+    self.write = write
   }
 
   public func say(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    write(line + "\n")
   }
 
   public func warn(_ line: String) {
@@ -23,7 +29,7 @@ public struct Console: Sendable {
 
   public func progress(_ line: String) {
     if isTerminal {
-      FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
+      write("\r\u{1B}[K" + line)
     } else {
       say(line)
     }
@@ -31,7 +37,36 @@ public struct Console: Sendable {
 
   /// Ends a rewritten progress line so the next output starts on its own line.
   public func endProgress() {
-    if isTerminal { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+    if isTerminal { write("\r\u{1B}[K") }
+  }
+
+  /// A block of progress lines, rewritten in place on a terminal: `shown` is how many the previous call
+  /// wrote (0 at first); returns how many this one wrote. Without a terminal, each line once.
+  public func progress(_ lines: [String], replacing shown: Int) -> Int {
+    guard isTerminal else {
+      for line in lines { say(line) }
+      return 0
+    }
+    write(Console.clear(shown) + lines.joined(separator: "\n"))
+    return lines.count
+  }
+
+  /// Clears a block of `shown` progress lines so the next output starts where it began.
+  public func endProgress(replacing shown: Int) {
+    if isTerminal && shown > 0 { write(Console.clear(shown)) }
+  }
+
+  /// Back to the first of `shown` lines, and everything from there on erased.
+  static func clear(_ shown: Int) -> String {
+    "\r" + (shown > 1 ? "\u{1B}[\(shown - 1)A" : "") + "\u{1B}[J"
+  }
+
+  /// The terminal's columns (80 when it does not say): progress lines stay shorter, since a wrapped
+  /// line would break the rewriting of the block.
+  public static var columns: Int {
+    var size = winsize()
+    guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
+    return Int(size.ws_col)
   }
 
   /// Asks for "yes" on a terminal; without one, the caller must have been given --yes.

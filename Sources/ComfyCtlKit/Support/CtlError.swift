@@ -40,6 +40,8 @@ public enum CtlExitCode: Int32, CaseIterable, Sendable {
   case notASwarmManager = 26
   /// Swarm: a service update (secret rotation, restart) failed its health check and was rolled back.
   case rolledBack = 27
+  /// `secrets hf-token` / `civitai-token`: stdin held no token, or more than one line.
+  case tokenInvalid = 28
   /// `build --comfyui-repo/--login-repo PATH`: the folder is not a git repository's top level.
   /// 30 and up: the image build's inputs, checked before `docker build` starts.
   case notAGitRepository = 30
