@@ -127,9 +127,10 @@ final class Downloader {
       do { response = try HTTPClient.send(request) } catch {
         // A server that ignores Range sends the whole file: the probe stops reading at 64 kB.
         if error.kind == .tooLarge { return .found(url: hop, total: nil, ranges: false) }
-        if error.isTransient { return .again(error.message, nil) }
+        let reason = SourceResolver.reason(error, url: hop)
+        if error.isTransient { return .again(reason, nil) }
         return .refused(
-          "\(transfer.job.entry.dest): \(error.message) for \(URLParts.loggable(hop)); check the URL and SSL_CERT_FILE")
+          "\(transfer.job.entry.dest): \(reason) for \(URLParts.loggable(hop)); check the URL and SSL_CERT_FILE")
       }
       switch response.status {
       case 206:

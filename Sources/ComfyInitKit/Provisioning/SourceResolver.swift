@@ -134,10 +134,11 @@ struct SourceResolver {
       attempt += 1
       let response: HTTPResponse
       do { response = try HTTPClient.send(request) } catch {
+        let reason = SourceResolver.reason(error, url: url)
         guard error.isTransient, attempt < SourceResolver.maxAttempts else {
-          throw InitError(.models, "\(URLParts.loggable(url)): \(error.message); check the network and the endpoint")
+          throw InitError(.models, "\(URLParts.loggable(url)): \(reason); check the network and the endpoint")
         }
-        try wait(SourceResolver.backoff(attempt), because: error.message, url: url)
+        try wait(SourceResolver.backoff(attempt), because: reason, url: url)
         continue
       }
       guard [408, 429, 500, 502, 503, 504].contains(response.status), attempt < SourceResolver.maxAttempts else {
@@ -152,6 +153,12 @@ struct SourceResolver {
     let bounded = min(seconds, SourceResolver.maxWait)
     Log.warn("models: \(reason) from \(URLParts.loggable(url)); asking again in \(formatDuration(bounded))")
     try checkStop(Int32(bounded * 1000))
+  }
+
+  /// libcurl's reason without the URL HTTPClient appends: a signed URL's query, or a manifest URL's, is
+  /// not for the log.
+  static func reason(_ error: HTTPError, url: String) -> String {
+    error.message.hasSuffix(" (\(url))") ? String(error.message.dropLast(url.count + 3)) : error.message
   }
 
   /// 1, 2, 4, 8 s: huggingface_hub's own backoff.
