@@ -249,4 +249,36 @@ private func span(_ request: ServedRequest) -> (Int, Int)? {
     #expect(wrong.stdout.contains("WRONG      vae/b.bin"), "\(wrong.stdout)")
     #expect(wrong.stderr.contains("1 of 2 model file(s) missing or wrong"), "\(wrong.stderr)")
   }
+
+  @Test func garbageOrPlantedLinksOnTheVolumeAreRefusedOrRebuiltNeverFollowed() throws {
+    let data = modelBytes(200_000, seed: 52)
+    let server = try ModelServer(files: ["g.bin": data])
+    let home = try ProvisionHome()
+    try home.writeManifest(["\(server.url("g.bin")) vae/g.bin \(sha256Hex(data))"])
+    let state = home.models + "/.comfy-init"
+    try FileManager.default.createDirectory(atPath: state + "/locks", withIntermediateDirectories: true)
+    // Garbage where the lock file belongs: a warning, then it is rewritten.
+    try "file vae/g.bin lots of garbage\n\u{0}\u{1}\n".write(
+      toFile: state + "/models.lock", atomically: true, encoding: .utf8)
+    // A link where this DEST's download lock belongs, to a file that must not be touched.
+    let outside = TempDir("victim")
+    let victim = outside.path + "/precious"
+    try "keep me".write(toFile: victim, atomically: true, encoding: .utf8)
+    let lockFile = state + "/locks/" + sha256Hex(Array("vae/g.bin".utf8)) + ".lock"
+    try FileManager.default.createSymbolicLink(atPath: lockFile, withDestinationPath: victim)
+    let refused = try home.provision()
+    #expect(refused.status == 20)
+    #expect(
+      refused.stderr.contains("cannot open \(lockFile)") && refused.stderr.contains("move it away"), "\(refused.stderr)"
+    )
+    #expect(try String(contentsOfFile: victim, encoding: .utf8) == "keep me", "the link was not followed")
+    #expect(server.requests().isEmpty)
+
+    try FileManager.default.removeItem(atPath: lockFile)
+    let fixed = try home.provision()
+    #expect(fixed.status == 0, "\(fixed.stderr)")
+    #expect(fixed.stderr.contains("models.lock: 2 line(s) do not parse and are ignored"), "\(fixed.stderr)")
+    #expect(home.lockFile.contains("file vae/g.bin 200000 \(sha256Hex(data))"), "\(home.lockFile)")
+    #expect(home.contents("vae/g.bin") == data)
+  }
 }
