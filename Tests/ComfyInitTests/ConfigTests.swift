@@ -14,6 +14,7 @@ import Testing
     try "a password\n".write(toFile: files.path + "/password", atomically: true, encoding: .utf8)
     try (hash + "\n").write(toFile: files.path + "/hash", atomically: true, encoding: .utf8)
     try "hf_from_a_file\n".write(toFile: files.path + "/hf", atomically: true, encoding: .utf8)
+    try "civ_from_a_file\n".write(toFile: files.path + "/civitai", atomically: true, encoding: .utf8)
     let url = "https://example.com/simple"
     return [
       "COMFYUI_HOME": ("/srv/comfy", [:]), "COMFYUI_REPO": ("https://example.com/ComfyUI.git", [:]),
@@ -30,6 +31,10 @@ import Testing
       "COMFYUI_INIT": ("exec", ["COMFYUI_AUTH": "none"]), "COMFYUI_INSTALLER": ("uv", [:]),
       "COMFYUI_REDACT_LOGS": ("0", [:]), "COMFYUI_MODELS_MANIFEST": ("/srv/models.txt", [:]),
       "COMFYUI_SKIP_MODELS": ("1", [:]), "COMFYUI_DOWNLOAD_CONCURRENCY": ("5", [:]),
+      "COMFYUI_DOWNLOAD_CONNECTIONS": ("4", [:]), "COMFYUI_DOWNLOAD_PIECE_MB": ("64", [:]),
+      "HF_ENDPOINT": ("https://hf-mirror.example.com/", [:]),
+      "COMFYUI_CIVITAI_ENDPOINT": ("https://civitai.example.com", [:]), "CIVITAI_TOKEN": ("civ_x", [:]),
+      "CIVITAI_TOKEN_FILE": (files.path + "/civitai", [:]),
       "COMFYUI_TOKEN_HOSTS": ("example.com", [:]), "HF_TOKEN": ("hf_x", [:]),
       "HF_TOKEN_FILE": (files.path + "/hf", [:]),
       "HF_API_TOKEN": ("hf_z", [:]), "PUID": ("1000", [:]), "PGID": ("1001", ["PUID": "1000"]),

@@ -103,14 +103,14 @@ enum StateFile: String, CaseIterable, CustomTestStringConvertible, Sendable {
   case nodeCheckout = ".comfy-init/nodes/ComfyUI-Login.checkout"
   case authStamp = ".comfy-init/auth.stamp"
   case status = ".comfy-init/status"
-  case verifyStamp = ".comfy-init/models/(the managed model's stamp)"
+  case verifyStamp = "ComfyUI/models/.comfy-init/verified/(the managed model's stamp)"
   case lock = ".comfy-init/lock"
 
   var testDescription: String { rawValue }
 
   func path(home: String) -> String {
     guard self == .verifyStamp else { return home + "/" + rawValue }
-    let dir = home + "/.comfy-init/models"
+    let dir = home + "/ComfyUI/models/.comfy-init/verified"
     let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
     return dir + "/" + (names.first { !$0.contains(".") } ?? "missing")
   }
