@@ -206,36 +206,15 @@ extension Config {
       c.modelsManifest = v
     },
     boolean("COMFYUI_SKIP_MODELS", "--skip-models", \.skipModels, "download no models"),
-    Variable(
-      "COMFYUI_DOWNLOAD_CONCURRENCY", "--download-concurrency", shown: "\(defaults.downloadConcurrency)",
-      "downloads at once, 1 to 16"
-    ) { v, c throws(InitError) in
-      let text = v.trimmingWhitespace()
-      guard let n = Int(text), (1...16).contains(n) else {
-        throw InitError(.config, "COMFYUI_DOWNLOAD_CONCURRENCY='\(text)' is not a number from 1 to 16, e.g. 3")
-      }
-      c.downloadConcurrency = n
-    },
-    Variable(
-      "COMFYUI_DOWNLOAD_CONNECTIONS", "--download-connections", shown: "\(defaults.downloadConnections)",
-      "ranged connections per large file, 1 to 32"
-    ) { v, c throws(InitError) in
-      let text = v.trimmingWhitespace()
-      guard let n = Int(text), (1...32).contains(n) else {
-        throw InitError(.config, "COMFYUI_DOWNLOAD_CONNECTIONS='\(text)' is not a number from 1 to 32, e.g. 8")
-      }
-      c.downloadConnections = n
-    },
-    Variable(
-      "COMFYUI_DOWNLOAD_PIECE_MB", "--download-piece-mb", shown: "\(defaults.downloadPieceMiB)",
-      "MiB per ranged request, 1 to 1024"
-    ) { v, c throws(InitError) in
-      let text = v.trimmingWhitespace()
-      guard let n = Int(text), (1...1024).contains(n) else {
-        throw InitError(.config, "COMFYUI_DOWNLOAD_PIECE_MB='\(text)' is not a number from 1 to 1024, e.g. 32")
-      }
-      c.downloadPieceMiB = n
-    },
+    number(
+      "COMFYUI_DOWNLOAD_CONCURRENCY", "--download-concurrency", \.downloadConcurrency, 1...16,
+      "downloads at once, 1 to 16"),
+    number(
+      "COMFYUI_DOWNLOAD_CONNECTIONS", "--download-connections", \.downloadConnections, 1...32,
+      "ranged connections per large file, 1 to 32"),
+    number(
+      "COMFYUI_DOWNLOAD_PIECE_MB", "--download-piece-mb", \.downloadPieceMiB, 1...1024,
+      "MiB per ranged request, 1 to 1024"),
     Variable("HF_ENDPOINT", "--hf-endpoint", shown: defaults.hfEndpoint, "where hf:// sources resolve") {
       v, c throws(InitError) in c.hfEndpoint = try endpoint(v, variable: "HF_ENDPOINT")
     },
@@ -356,6 +335,22 @@ extension Config {
     let fallback = defaults[keyPath: field]
     return Variable(name, flag, shown: "\(fallback)", doc) { v, c throws(InitError) in
       c[keyPath: field] = try port(v, name, example: fallback)
+    }
+  }
+
+  /// A whole number in `range`; the error names the range and the default as an example.
+  private static func number(
+    _ name: String, _ flag: String, _ field: WritableKeyPath<Config, Int>, _ range: ClosedRange<Int>, _ doc: String
+  ) -> Variable {
+    let fallback = defaults[keyPath: field]
+    return Variable(name, flag, shown: "\(fallback)", doc) { v, c throws(InitError) in
+      let text = v.trimmingWhitespace()
+      guard let n = Int(text), range.contains(n) else {
+        throw InitError(
+          .config,
+          "\(name)='\(text)' is not a number from \(range.lowerBound) to \(range.upperBound), e.g. \(fallback)")
+      }
+      c[keyPath: field] = n
     }
   }
 

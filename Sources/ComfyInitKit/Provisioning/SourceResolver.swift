@@ -48,10 +48,10 @@ struct SourceResolver {
       let response = try send(
         "HEAD", url, origin: origin, source: .hub(file), headers: [("Accept-Encoding", "identity")])
       if (300...399).contains(response.status), let location = response.header("location"), location.hasPrefix("/"),
-        !location.hasPrefix("//")
+        let renamed = SourceResolver.absolute(location, from: url)
       {
         // A renamed repository: the Hub answers with a path on itself, which huggingface_hub follows.
-        url = endpointRoot(url) + location
+        url = renamed
         continue
       }
       guard (200...399).contains(response.status) else {
@@ -255,14 +255,6 @@ struct SourceResolver {
     var text = Substring(value.trimmingWhitespace())
     if text.hasPrefix("W/") { text = text.dropFirst(2) }
     return String(text.filter { $0 != "\"" }).lowercased()
-  }
-
-  /// scheme://host[:port] of `url`.
-  private func endpointRoot(_ url: String) -> String {
-    guard let schemeEnd = url.rangeOfSubstring("://") else { return url }
-    let rest = url[schemeEnd.upperBound...]
-    let hostEnd = rest.firstIndex(of: "/") ?? rest.endIndex
-    return String(url[..<hostEnd])
   }
 
   /// The resolve URL with its revision replaced by the commit it resolved to.
