@@ -15,17 +15,19 @@ It listens on each address of --hosts with the same port, written to --port-file
 so that a test reads the log once it is complete.
 """
 import argparse
-import json
 import os
 import socket
 import ssl
+import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tls_fixture import RequestBook, serve  # noqa: E402 (the shared part of the tests' servers)
+
 args = None
-log_lock = threading.Lock()
 once_lock = threading.Lock()
 once_done = set()
 
@@ -39,23 +41,8 @@ def first_time(key):
         return True
 
 
-busy_lock = threading.Lock()
-busy = 0
-
-
-def count_busy(change):
-    """Counts a connection in (+1, at accept) or out (-1, after its log lines), in --busy-file."""
-    global busy
-    with busy_lock:
-        busy += change
-        with open(args.busy_file + ".tmp", "w") as f:
-            f.write(str(busy))
-        os.rename(args.busy_file + ".tmp", args.busy_file)
-
-
 def write_log(record):
-    with log_lock, open(args.log, "a") as f:
-        f.write(json.dumps(record) + "\n")
+    book.write(record)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -162,36 +149,8 @@ class Handler(BaseHTTPRequestHandler):
                 left -= len(data)
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def process_request(self, request, client_address):
-        # In the accepting thread, before the connection's own thread starts: no gap where it is uncounted.
-        count_busy(+1)
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            count_busy(-1)
-            raise
-
-    def process_request_thread(self, request, client_address):
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            count_busy(-1)
-
-    def finish_request(self, request, client_address):
-        # The TLS handshake runs in the connection's thread, so a slow client never blocks accept().
-        try:
-            request = context.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError):
-            return
-        super().finish_request(request, client_address)
-
-
 def main():
-    global args, context
+    global args, book
     parser = argparse.ArgumentParser()
     parser.add_argument("--root", required=True)
     parser.add_argument("--cert", required=True)
@@ -202,19 +161,8 @@ def main():
     parser.add_argument("--token", default="test-token")
     parser.add_argument("--hosts", default="127.0.0.1,127.0.0.2")
     args = parser.parse_args()
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(args.cert, args.key)
-    count_busy(0)
-    port = 0
-    servers = []
-    for host in args.hosts.split(","):
-        server = Server((host, port), Handler)
-        port = server.server_address[1]
-        servers.append(server)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    with open(args.port_file + ".tmp", "w") as f:
-        f.write(str(port))
-    os.rename(args.port_file + ".tmp", args.port_file)
+    book = RequestBook(args.log, args.busy_file)
+    serve(args.hosts.split(","), 0, Handler, args.cert, args.key, book, args.port_file)
     threading.Event().wait()
 
 

@@ -88,38 +88,29 @@ import json
 import os
 import socket
 import ssl
+import sys
 import threading
 import time
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tls_fixture import RequestBook, serve  # noqa: E402 (the shared part of the tests' servers)
+
 args = None
-context = None
+book = None
 SECRET = os.urandom(32)  # signs the CDN URLs of this run
 
-log_lock = threading.Lock()
 state_lock = threading.Lock()
 fired = {}  # (knob, serial) -> times it fired
 signature_uses = {}  # signature -> requests seen
 hash_cache = {}  # (path, size, mtime_ns) -> (sha256 hex, git blob sha1 hex)
 issue_counter = 0
-busy = 0
-
-
-def count_busy(change):
-    """A connection counts from its accept (+1) until its log lines are written (-1)."""
-    global busy
-    with state_lock:
-        busy += change
-        with open(args.busy_file + ".tmp", "w") as f:
-            f.write(str(busy))
-        os.rename(args.busy_file + ".tmp", args.busy_file)
 
 
 def write_log(record):
-    with log_lock, open(args.log, "a") as f:
-        f.write(json.dumps(record) + "\n")
+    book.write(record)
 
 
 def load_config():
@@ -501,36 +492,8 @@ def parse_range(header, size):
     return start, end
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def process_request(self, request, client_address):
-        # Counted in the accepting thread, before the connection's own thread starts.
-        count_busy(+1)
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            count_busy(-1)
-            raise
-
-    def process_request_thread(self, request, client_address):
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            count_busy(-1)
-
-    def finish_request(self, request, client_address):
-        # The TLS handshake runs in the connection's thread, so a slow client never blocks accept().
-        try:
-            request = context.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError):
-            return
-        super().finish_request(request, client_address)
-
-
 def main():
-    global args, context
+    global args, book
     parser = argparse.ArgumentParser(description="A stand-in Hugging Face Hub, CDN and CivitAI for tests.")
     for name in ("--root", "--config", "--cert", "--key", "--log", "--port-file", "--busy-file"):
         parser.add_argument(name, required=True)
@@ -538,18 +501,8 @@ def main():
     parser.add_argument("--cdn-host", default="127.0.0.2")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(args.cert, args.key)
-    count_busy(0)
-    port = args.port
-    for host in (args.hub_host, args.cdn_host):
-        server = Server((host, port), Handler)
-        port = server.server_address[1]
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    args.port = port
-    with open(args.port_file + ".tmp", "w") as f:
-        f.write(str(port))
-    os.rename(args.port_file + ".tmp", args.port_file)
+    book = RequestBook(args.log, args.busy_file)
+    args.port = serve((args.hub_host, args.cdn_host), args.port, Handler, args.cert, args.key, book, args.port_file)
     threading.Event().wait()
 
 
