@@ -15,6 +15,8 @@ final class Downloader {
   private let concurrency: Int
   private let connections: Int
   private let pieceSize: Int64
+  /// HF_ENDPOINT: a refused Hub file names its page there (a mirror's, or the Hub's).
+  private let hfEndpoint: String
   private let tokens: TokenPolicy
   private let supervisor: Supervisor?
   private let progress: DownloadProgress
@@ -32,13 +34,15 @@ final class Downloader {
   private var minPiecedSize: Int64 { 2 * pieceSize }
 
   init(
-    concurrency: Int, connections: Int, pieceSize: Int64, tokens: TokenPolicy, supervisor: Supervisor?,
+    concurrency: Int, connections: Int, pieceSize: Int64, hfEndpoint: String, tokens: TokenPolicy,
+    supervisor: Supervisor?,
     progress: DownloadProgress,
     place: @escaping (Transfer) -> String?
   ) {
     self.concurrency = concurrency
     self.connections = connections
     self.pieceSize = pieceSize
+    self.hfEndpoint = hfEndpoint
     self.tokens = tokens
     self.supervisor = supervisor
     self.progress = progress
@@ -362,7 +366,7 @@ final class Downloader {
       return SourceResolver.explainCivitai(status: status, text: text, id: id, hasToken: tokenSent)
     case .hub(let file) where status == 401 || status == 403:
       return tokenSent
-        ? "your token (\(service?.source ?? "HF_TOKEN")) has no access to \(file.repo): ask for access at \(file.page(endpoint: "https://huggingface.co"))"
+        ? "your token (\(service?.source ?? "HF_TOKEN")) has no access to \(file.repo): ask for access at \(file.page(endpoint: hfEndpoint))"
         : "\(file.repo) needs a token: accept its licence on the Hub, then give the token (comfyctl secrets hf-token)"
     default:
       guard status == 401 || status == 403 else {

@@ -97,7 +97,7 @@ public final class ModelProvisioning {
       if !jobs.isEmpty {
         let downloader = Downloader(
           concurrency: config.downloadConcurrency, connections: config.downloadConnections,
-          pieceSize: Int64(config.downloadPieceMiB) << 20, tokens: tokens,
+          pieceSize: Int64(config.downloadPieceMiB) << 20, hfEndpoint: config.hfEndpoint, tokens: tokens,
           supervisor: supervisor, progress: DownloadProgress(reporter: reporter)
         ) { [unowned self] transfer in self.place(transfer, stamps: stamps, manifest: manifest) }
         let failures = try downloader.run(jobs)
